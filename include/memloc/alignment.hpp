@@ -1,0 +1,159 @@
+#pragma once
+
+// Per-sample alignment SSL_f(x) and SSL_g(x) (LOC Eq. 1): the mean distance between the
+// representations of x's augmented views, for the encoder trained on x (f) and the
+// reference encoder not trained on it (g), both given the same views.
+
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "core.hpp"
+#include "detail/host/distance.hpp"
+#include "detail/sample_set.hpp"
+#include "detail/validate.hpp"
+
+namespace memloc {
+
+struct alignment_shape {
+  index_t samples = 0;   // sample ids lie in [0, samples)
+  index_t views = 0;     // views per sample (>= 2)
+  index_t features = 0;  // representation length at this measurement point
+};
+
+template <class Space>
+class alignment_accumulator;
+
+// Collects SSL_f and SSL_g of every sample at one measurement point, batch by batch. Each
+// batch holds all views of its samples.
+template <>
+class alignment_accumulator<host_space> {
+ public:
+  alignment_accumulator(const host_exec&, const alignment_shape& shape, const alignment_options& options = {})
+      : shape_(validated(shape, options)), options_(options),
+        ssl_f_(static_cast<std::size_t>(shape.samples), 0.0), ssl_g_(static_cast<std::size_t>(shape.samples), 0.0),
+        seen_(shape.samples) {}
+
+  template <class T, class Space, class I, class IdSpace>
+  void update(const host_exec& exec, const representations_view<T, Space>& f_batch,
+              const representations_view<T, Space>& g_batch, const vector_view<I, IdSpace>& sample_ids) {
+    static_assert(is_supported_element_v<T>, "representations must be float, double, memloc::half or memloc::bfloat16");
+    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
+    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids are int64");
+    constexpr const char* fn = "memloc::alignment_accumulator::update";
+    const representations_view<const T, Space> f(f_batch.data_handle(), f_batch.extents(), f_batch.strides());
+    const representations_view<const T, Space> g(g_batch.data_handle(), g_batch.extents(), g_batch.strides());
+    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
+    check_batch(fn, "f_batch", f);
+    check_batch(fn, "g_batch", g);
+    detail::check_extent(fn, "g_batch", 0, "samples, as in f_batch", f.extent(0), g.extent(0));
+    detail::check_ids(fn, ids, f.extent(0), shape_.samples);
+    seen_.check_new(fn, ids);
+    scratch_.resize(static_cast<std::size_t>(2 * f.extent(0)));
+    double* f_out = scratch_.data();
+    double* g_out = scratch_.data() + f.extent(0);
+    detail::host::alignment_distances(exec, f, options_, f_out);
+    detail::host::alignment_distances(exec, g, options_, g_out);
+    for (index_t b = 0; b < f.extent(0); ++b) {
+      ssl_f_[static_cast<std::size_t>(ids(b))] = f_out[b];
+      ssl_g_[static_cast<std::size_t>(ids(b))] = g_out[b];
+    }
+    seen_.insert(ids);
+  }
+
+  void merge(const host_exec&, const alignment_accumulator& other) {
+    constexpr const char* fn = "memloc::alignment_accumulator::merge";
+    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
+    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
+    detail::check_same(fn, "shape().features", shape_.features, other.shape_.features);
+    detail::check_same(fn, "options().distance", static_cast<index_t>(options_.distance),
+                       static_cast<index_t>(other.options_.distance));
+    detail::check_same(fn, "options().pairs", static_cast<index_t>(options_.pairs), static_cast<index_t>(other.options_.pairs));
+    seen_.check_disjoint(fn, other.seen_);
+    // Each sample is written by exactly one side and the other holds 0, so + merges exactly.
+    for (std::size_t i = 0; i < ssl_f_.size(); ++i) {
+      ssl_f_[i] += other.ssl_f_[i];
+      ssl_g_[i] += other.ssl_g_[i];
+    }
+    seen_.merge(other.seen_);
+  }
+
+  // Writes SSL_f and SSL_g of every sample id in [0, samples); all must have been folded.
+  template <class Space>
+  void finalize(const host_exec&, const vector_view<double, Space>& ssl_f, const vector_view<double, Space>& ssl_g) const {
+    static_assert(host_accessible_v<Space>, "host_exec needs host or managed memory");
+    constexpr const char* fn = "memloc::alignment_accumulator::finalize";
+    detail::check_output(fn, "ssl_f", ssl_f, shape_.samples);
+    detail::check_output(fn, "ssl_g", ssl_g, shape_.samples);
+    const index_t distinct = seen_.distinct(fn);
+    if (distinct != shape_.samples) {
+      index_t first_missing = 0;
+      while (seen_.contains(first_missing)) ++first_missing;
+      detail::fail(fn, "folded samples must be all ", shape_.samples, " ids, got ", distinct, " (first missing id ",
+                   first_missing, ")");
+    }
+    for (index_t i = 0; i < shape_.samples; ++i) {
+      ssl_f(i) = ssl_f_[static_cast<std::size_t>(i)];
+      ssl_g(i) = ssl_g_[static_cast<std::size_t>(i)];
+    }
+  }
+
+  void reset(const host_exec&) {
+    std::fill(ssl_f_.begin(), ssl_f_.end(), 0.0);
+    std::fill(ssl_g_.begin(), ssl_g_.end(), 0.0);
+    seen_.reset();
+  }
+
+  std::vector<state_buffer> state_buffers() {
+    return {{"ssl_f", ssl_f_.data(), ssl_f_.size(), state_element::f64, state_reduction::sum},
+            {"ssl_g", ssl_g_.data(), ssl_g_.size(), state_element::f64, state_reduction::sum},
+            {"seen_samples", seen_.words(), seen_.word_count(), state_element::u64, state_reduction::bitwise_or},
+            {"folded_samples", seen_.folded_counter(), 1, state_element::i64, state_reduction::sum}};
+  }
+
+  const alignment_shape& shape() const noexcept { return shape_; }
+  const alignment_options& options() const noexcept { return options_; }
+
+ private:
+  static const alignment_shape& validated(const alignment_shape& shape, const alignment_options& options) {
+    constexpr const char* fn = "memloc::alignment_accumulator";
+    detail::check_sample_space(fn, shape.samples);
+    detail::check_at_least(fn, "shape.views", 2, shape.views);
+    detail::check_positive(fn, "shape.features", shape.features);
+    detail::check_enum(fn, "options.distance", options.distance, distance_kind::angular);
+    detail::check_enum(fn, "options.pairs", options.pairs, pair_mode::original_vs_views);
+    return shape;
+  }
+
+  template <class T, class Space>
+  void check_batch(const char* fn, const char* name, const representations_view<const T, Space>& batch) const {
+    detail::check_view(fn, name, batch);
+    detail::check_extent(fn, name, 1, "views", shape_.views, batch.extent(1));
+    detail::check_extent(fn, name, 2, "features", shape_.features, batch.extent(2));
+  }
+
+  alignment_shape shape_;
+  alignment_options options_;
+  std::vector<double> ssl_f_;
+  std::vector<double> ssl_g_;
+  detail::sample_set seen_;
+  std::vector<double> scratch_;  // per-batch distances, not state
+};
+
+alignment_accumulator(const host_exec&, const alignment_shape&)->alignment_accumulator<host_space>;
+alignment_accumulator(const host_exec&, const alignment_shape&, const alignment_options&)->alignment_accumulator<host_space>;
+
+// One-shot: SSL_f and SSL_g of every sample of f and g ([samples, views, features] each).
+template <class T, class Space, class OutSpace>
+void alignment(const host_exec& exec, const representations_view<T, Space>& f, const representations_view<T, Space>& g,
+               const vector_view<double, OutSpace>& ssl_f, const vector_view<double, OutSpace>& ssl_g,
+               const alignment_options& options = {}) {
+  detail::check_view("memloc::alignment", "f", f);
+  alignment_accumulator<host_space> acc(exec, alignment_shape{f.extent(0), f.extent(1), f.extent(2)}, options);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(f.extent(0)));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  acc.update(exec, f, g, make_vector_view(ids.data(), f.extent(0)));
+  acc.finalize(exec, ssl_f, ssl_g);
+}
+
+}  // namespace memloc

@@ -1,0 +1,155 @@
+#pragma once
+
+// ClassMem (LOC App. D.2, Eqs. 13-16): class selectivity of each unit measured on training
+// data. Per class j, μ̃_u(C_j) averages the per-sample μ_u(x) (views and positions
+// averaged) over the samples of class j; ClassMem(u) = (μ̃_max - μ̃_-max) / (μ̃_max + μ̃_-max)
+// with μ̃_-max the mean over the other classes that have samples.
+
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "core.hpp"
+#include "detail/host/classmem_state.hpp"
+#include "detail/validate.hpp"
+
+namespace memloc {
+
+struct classmem_shape {
+  index_t samples = 0;    // sample ids lie in [0, samples)
+  index_t units = 0;
+  index_t views = 0;
+  index_t positions = 1;
+  index_t classes = 0;    // labels lie in [0, classes)
+};
+
+template <class Space = host_space>
+struct classmem_outputs {
+  vector_view<double, Space> classmem{};
+  vector_view<double, Space> mu_max{};          // the highest class mean
+  vector_view<std::int64_t, Space> max_class{}; // its class (the first on ties)
+  vector_view<double, Space> mu_rest{};         // mean of the other classes' means
+};
+
+struct classmem_report {
+  index_t samples = 0;
+  index_t units = 0;
+  index_t classes_with_samples = 0;
+  index_t nan_units = 0;
+  index_t negative_denominator_units = 0;
+};
+
+template <class Space>
+class classmem_accumulator;
+
+template <>
+class classmem_accumulator<host_space> {
+ public:
+  classmem_accumulator(const host_exec&, const classmem_shape& shape, const classmem_options& options = {})
+      : shape_(validated(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
+
+  template <class T, class Space, class I, class IdSpace>
+  void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids,
+              const vector_view<I, IdSpace>& labels) {
+    static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
+    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
+    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids and labels are int64");
+    constexpr const char* fn = "memloc::classmem_accumulator::update";
+    const activations_view<const T, Space> acts(batch.data_handle(), batch.extents(), batch.strides());
+    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
+    const vector_view<const std::int64_t, IdSpace> labs(labels.data_handle(), labels.extents(), labels.strides());
+    detail::check_view(fn, "batch", acts);
+    detail::check_extent(fn, "batch", 1, "views", shape_.views, acts.extent(1));
+    detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
+    detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
+    detail::check_ids(fn, ids, acts.extent(0), shape_.samples);
+    detail::check_labels(fn, labs, acts.extent(0), shape_.classes);
+    state_.seen().check_new(fn, ids);
+    state_.update(exec, acts, ids, labs, options_.transform);
+  }
+
+  void merge(const host_exec&, const classmem_accumulator& other) {
+    constexpr const char* fn = "memloc::classmem_accumulator::merge";
+    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
+    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
+    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
+    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
+    detail::check_same(fn, "shape().classes", shape_.classes, other.shape_.classes);
+    detail::check_same(fn, "options().transform", static_cast<index_t>(options_.transform),
+                       static_cast<index_t>(other.options_.transform));
+    state_.seen().check_disjoint(fn, other.state_.seen());
+    state_.merge(other.state_);
+  }
+
+  classmem_report finalize(const host_exec&, const classmem_outputs<host_space>& out) const {
+    constexpr const char* fn = "memloc::classmem_accumulator::finalize";
+    detail::check_unit_output(fn, "out.classmem", out.classmem, shape_.units, true);
+    detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
+    detail::check_unit_output(fn, "out.max_class", out.max_class, shape_.units, false);
+    detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
+    classmem_report report;
+    report.units = shape_.units;
+    report.samples = state_.seen().distinct(fn);
+    report.classes_with_samples = state_.classes_with_samples();
+    if (report.classes_with_samples < 2) {
+      detail::fail(fn, "classes with samples must be >= 2 (the rest averages the other classes), got ",
+                   report.classes_with_samples);
+    }
+    const auto counts = state_.finalize({out.classmem.data_handle(), out.mu_max.data_handle(),
+                                         out.max_class.data_handle(), out.mu_rest.data_handle()});
+    report.nan_units = counts.nan_units;
+    report.negative_denominator_units = counts.negative_denominator_units;
+    return report;
+  }
+
+  void reset(const host_exec&) { state_.reset(); }
+
+  std::vector<state_buffer> state_buffers() { return state_.buffers(); }
+
+  const classmem_shape& shape() const noexcept { return shape_; }
+  const classmem_options& options() const noexcept { return options_; }
+
+ private:
+  static const classmem_shape& validated(const classmem_shape& shape, const classmem_options& options) {
+    constexpr const char* fn = "memloc::classmem_accumulator";
+    detail::check_sample_space(fn, shape.samples);
+    detail::check_positive(fn, "shape.units", shape.units);
+    detail::check_positive(fn, "shape.views", shape.views);
+    detail::check_positive(fn, "shape.positions", shape.positions);
+    detail::check_at_least(fn, "shape.classes", 2, shape.classes);
+    index_t cells = 0;
+    if (__builtin_mul_overflow(shape.classes, shape.units, &cells) || cells > (index_t{1} << 40)) {
+      detail::fail(fn, "shape.classes * shape.units must be at most 2^40, got ", shape.classes, " * ", shape.units);
+    }
+    detail::check_enum(fn, "options.transform", options.transform, activation_transform::abs);
+    return shape;
+  }
+
+  classmem_shape shape_;
+  classmem_options options_;
+  detail::host::classmem_state state_;
+};
+
+classmem_accumulator(const host_exec&, const classmem_shape&)->classmem_accumulator<host_space>;
+classmem_accumulator(const host_exec&, const classmem_shape&, const classmem_options&)->classmem_accumulator<host_space>;
+
+// One-shot ClassMem; sample i of `activations` has label labels(i).
+template <class T, class Space, class I, class LabelSpace>
+classmem_report classmem(const host_exec& exec, const activations_view<T, Space>& activations,
+                         const vector_view<I, LabelSpace>& labels, index_t classes,
+                         const classmem_outputs<host_space>& out, const classmem_options& options = {}) {
+  detail::check_view("memloc::classmem", "activations", activations);
+  detail::check_at_least("memloc::classmem", "activations extent(0) (samples)", 1, activations.extent(0));
+  classmem_accumulator<host_space> acc(exec,
+                                       classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),
+                                                      activations.extent(3), classes},
+                                       options);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(activations.extent(0)));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  const vector_view<const std::int64_t, LabelSpace> id_view(ids.data(), {activations.extent(0)});
+  const vector_view<const std::int64_t, LabelSpace> label_view(labels.data_handle(), labels.extents(), labels.strides());
+  acc.update(exec, activations, id_view, label_view);
+  return acc.finalize(exec, out);
+}
+
+}  // namespace memloc

@@ -1,0 +1,207 @@
+#pragma once
+
+// The formulas of the metrics, each written once and shared by every backend (host loops,
+// CUDA kernels). The numerical edge-case policy lives here and nowhere else:
+//   * 0/0 -> 0 for the selectivity index (UnitMem, ClassMem) and for SSLMem's ratio;
+//   * a selectivity index with a non-positive denominator and a nonzero numerator (possible
+//     only with negative activations) is NaN and is reported as such;
+//   * NaN inputs propagate to the outputs they touch.
+
+#include <cmath>
+#include <cstdint>
+
+#include "../options.hpp"
+#include "../types.hpp"
+
+namespace memloc::detail {
+
+// ---- activations --------------------------------------------------------------------
+
+template <activation_transform Transform>
+struct transform_op {
+  MEMLOC_HD static float apply(float x) noexcept {
+    if constexpr (Transform == activation_transform::relu) {
+      // Written so that NaN stays NaN (std::max would drop it on one side).
+      return x < 0.0f ? 0.0f : x;
+    } else if constexpr (Transform == activation_transform::abs) {
+      return std::fabs(x);
+    } else {
+      return x;
+    }
+  }
+};
+
+// Calls f with transform_op<T> for the runtime value, so loops are compiled per transform.
+template <class F>
+decltype(auto) dispatch_transform(activation_transform transform, F&& f) {
+  switch (transform) {
+    case activation_transform::relu: return f(transform_op<activation_transform::relu>{});
+    case activation_transform::abs: return f(transform_op<activation_transform::abs>{});
+    case activation_transform::none: break;
+  }
+  return f(transform_op<activation_transform::none>{});
+}
+
+// ---- selectivity index: UnitMem (Eq. 8) and ClassMem (Eq. 16) ------------------------
+
+struct selectivity {
+  double value;
+  bool negative_denominator;
+};
+
+MEMLOC_HD inline selectivity selectivity_index(double top, double rest) noexcept {
+  const double numerator = top - rest;
+  const double denominator = top + rest;
+  if (denominator > 0.0) return {numerator / denominator, false};
+  if (numerator == 0.0 && denominator == 0.0) return {0.0, false};  // an inactive unit
+  if (std::isnan(numerator) || std::isnan(denominator)) return {numerator + denominator, false};
+  return {NAN, true};
+}
+
+// Mean of the samples other than the maximum (Eq. 7), from the running sum.
+MEMLOC_HD inline double mean_of_others(double sum, double top, std::int64_t count) noexcept {
+  return (sum - top) / static_cast<double>(count - 1);
+}
+
+// ---- packed argmax keys -------------------------------------------------------------
+// (order-preserving float bits) << 32 | (0xFFFFFFFF - id): the largest key holds the
+// largest value and, among equal values, the smallest id. Key 0 never encodes a real
+// sample (ids stop below 0xFFFFFFFF), so it is the identity of max.
+
+inline constexpr std::uint64_t empty_max_key = 0;
+
+MEMLOC_HD inline std::uint32_t order_preserving_bits(float value) noexcept {
+  const std::uint32_t bits = bits_from_float(value);
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+MEMLOC_HD inline float value_from_order_preserving_bits(std::uint32_t ordered) noexcept {
+  const std::uint32_t bits = (ordered & 0x80000000u) ? (ordered & 0x7fffffffu) : ~ordered;
+  return float_from_bits(bits);
+}
+
+MEMLOC_HD inline std::uint64_t pack_max_key(float value, std::int64_t id) noexcept {
+  return (static_cast<std::uint64_t>(order_preserving_bits(value)) << 32) |
+         static_cast<std::uint64_t>(0xFFFFFFFFu - static_cast<std::uint32_t>(id));
+}
+
+MEMLOC_HD inline float key_value(std::uint64_t key) noexcept {
+  return value_from_order_preserving_bits(static_cast<std::uint32_t>(key >> 32));
+}
+
+MEMLOC_HD inline std::int64_t key_id(std::uint64_t key) noexcept {
+  return static_cast<std::int64_t>(0xFFFFFFFFu - static_cast<std::uint32_t>(key & 0xFFFFFFFFu));
+}
+
+// ---- SSLMem -------------------------------------------------------------------------
+
+MEMLOC_HD inline double sslmem_difference(double ssl_f, double ssl_g) noexcept { return ssl_g - ssl_f; }
+
+// Eq. 2. Distances are non-negative, so a zero denominator means both are zero.
+MEMLOC_HD inline double sslmem_ratio(double ssl_f, double ssl_g) noexcept {
+  const double denominator = ssl_f + ssl_g;
+  if (denominator == 0.0) return 0.0;
+  return (ssl_g - ssl_f) / denominator;
+}
+
+MEMLOC_HD inline double clamp01(double x) noexcept {
+  if (x < 0.0) return 0.0;
+  if (x > 1.0) return 1.0;
+  return x;  // NaN falls through unchanged
+}
+
+// ---- view-pair distances --------------------------------------------------------------
+// Each distance is a per-element term summed over features, then a finishing step; the
+// angular distance needs a second sum. Distances of normalised vectors are computed from
+// the difference of the normalised vectors rather than from their dot product: 1 - cos and
+// arccos(cos) lose all precision near cos = 1 in fp32, while |â - b̂| keeps it
+// (1 - cos = |â - b̂|²/2 and the angle is 2·atan2(|â - b̂|, |â + b̂|)).
+// A zero vector has inverse norm 0; it normalises to the zero vector, and its cosine with
+// anything is taken as 0 (cosine distance 1, angular distance 0.5).
+
+struct l2_distance_op {
+  static constexpr bool needs_inverse_norms = false;
+  static constexpr bool needs_second_sum = false;
+  MEMLOC_HD static float term(float a, float b, float, float) noexcept {
+    const float d = a - b;
+    return d * d;
+  }
+  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
+  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return std::sqrt(sum); }
+};
+
+struct l1_distance_op {
+  static constexpr bool needs_inverse_norms = false;
+  static constexpr bool needs_second_sum = false;
+  MEMLOC_HD static float term(float a, float b, float, float) noexcept { return std::fabs(a - b); }
+  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
+  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return sum; }
+};
+
+// Squared difference of the normalised vectors, shared by the three distances below.
+MEMLOC_HD inline float normalized_difference_term(float a, float b, float inv_norm_a, float inv_norm_b) noexcept {
+  const float d = a * inv_norm_a - b * inv_norm_b;
+  return d * d;
+}
+
+struct l2_normalized_distance_op {
+  static constexpr bool needs_inverse_norms = true;
+  static constexpr bool needs_second_sum = false;
+  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+    return normalized_difference_term(a, b, inv_a, inv_b);
+  }
+  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
+  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return std::sqrt(sum); }
+};
+
+struct cosine_distance_op {
+  static constexpr bool needs_inverse_norms = true;
+  static constexpr bool needs_second_sum = false;
+  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+    return normalized_difference_term(a, b, inv_a, inv_b);
+  }
+  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
+  MEMLOC_HD static double finish(double squared_difference, double, float inv_a, float inv_b) noexcept {
+    if (inv_a == 0.0f || inv_b == 0.0f) return 1.0;
+    return 0.5 * squared_difference;
+  }
+};
+
+struct angular_distance_op {
+  static constexpr bool needs_inverse_norms = true;
+  static constexpr bool needs_second_sum = true;
+  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+    return normalized_difference_term(a, b, inv_a, inv_b);
+  }
+  MEMLOC_HD static float second_term(float a, float b, float inv_a, float inv_b) noexcept {
+    const float s = a * inv_a + b * inv_b;
+    return s * s;
+  }
+  MEMLOC_HD static double finish(double squared_difference, double squared_sum, float inv_a, float inv_b) noexcept {
+    if (inv_a == 0.0f || inv_b == 0.0f) return 0.5;
+    return 2.0 * std::atan2(std::sqrt(squared_difference), std::sqrt(squared_sum)) / 3.14159265358979323846;
+  }
+};
+
+MEMLOC_HD inline float inverse_norm(double squared_norm) noexcept {
+  return squared_norm > 0.0 ? static_cast<float>(1.0 / std::sqrt(squared_norm)) : 0.0f;
+}
+
+template <class F>
+decltype(auto) dispatch_distance(distance_kind kind, F&& f) {
+  switch (kind) {
+    case distance_kind::l2_normalized: return f(l2_normalized_distance_op{});
+    case distance_kind::l1: return f(l1_distance_op{});
+    case distance_kind::cosine: return f(cosine_distance_op{});
+    case distance_kind::angular: return f(angular_distance_op{});
+    case distance_kind::l2: break;
+  }
+  return f(l2_distance_op{});
+}
+
+// Number of view pairs a sample's alignment averages over.
+MEMLOC_HD inline std::int64_t pair_count(pair_mode mode, std::int64_t views) noexcept {
+  return mode == pair_mode::all_pairs ? views * (views - 1) / 2 : views - 1;
+}
+
+}  // namespace memloc::detail

@@ -1,0 +1,10 @@
+#pragma once
+
+// memloc::memloc: every metric on the host backend (Eigen + OpenMP).
+
+#include "alignment.hpp"
+#include "classmem.hpp"
+#include "core.hpp"
+#include "layermem.hpp"
+#include "sslmem.hpp"
+#include "unitmem.hpp"

@@ -1,0 +1,50 @@
+#pragma once
+
+// SSLMem per sample (LOC Eq. 1) and its normalisations (Eq. 2 and the authors' code).
+
+#include <vector>
+
+#include "core.hpp"
+#include "detail/host/sslmem_scores.hpp"
+#include "detail/validate.hpp"
+
+namespace memloc {
+
+namespace detail {
+
+template <class F, class G>
+void check_ssl_inputs(const char* fn, const F& ssl_f, const G& ssl_g) {
+  check_view(fn, "ssl_f", ssl_f);
+  check_view(fn, "ssl_g", ssl_g);
+  check_extent(fn, "ssl_g", 0, "samples, as in ssl_f", ssl_f.extent(0), ssl_g.extent(0));
+  for (index_t i = 0; i < ssl_f.extent(0); ++i) {
+    // Alignments are distances; a negative one is a caller's mix-up, not a measurement.
+    if (ssl_f(i) < 0.0) fail(fn, "ssl_f(", i, ") must be a distance >= 0, got ", ssl_f(i));
+    if (ssl_g(i) < 0.0) fail(fn, "ssl_g(", i, ") must be a distance >= 0, got ", ssl_g(i));
+  }
+}
+
+inline void check_sslmem_options(const char* fn, const sslmem_options& options) {
+  check_enum(fn, "options.normalization", options.normalization, sslmem_normalization::max);
+}
+
+}  // namespace detail
+
+// out(i) = the SSLMem score of sample i from its alignments under f and g.
+template <class F, class G, class SpaceF, class SpaceG, class SpaceOut>
+void sslmem(const host_exec&, const vector_view<F, SpaceF>& ssl_f, const vector_view<G, SpaceG>& ssl_g,
+            const vector_view<double, SpaceOut>& out, const sslmem_options& options = {}) {
+  static_assert(std::is_same_v<std::remove_const_t<F>, double> && std::is_same_v<std::remove_const_t<G>, double>,
+                "alignments are double");
+  static_assert(host_accessible_v<SpaceF> && host_accessible_v<SpaceG> && host_accessible_v<SpaceOut>,
+                "host_exec needs host or managed memory");
+  constexpr const char* fn = "memloc::sslmem";
+  detail::check_sslmem_options(fn, options);
+  detail::check_ssl_inputs(fn, ssl_f, ssl_g);
+  detail::check_output(fn, "out", out, ssl_f.extent(0));
+  std::vector<double> scores;
+  detail::host::sslmem_scores(fn, ssl_f, ssl_g, options, scores);
+  for (index_t i = 0; i < out.extent(0); ++i) out(i) = scores[static_cast<std::size_t>(i)];
+}
+
+}  // namespace memloc

@@ -1,0 +1,238 @@
+#pragma once
+
+// UnitMem (LOC §5, Eqs. 5-8): per unit, how selectively it responds to a single training
+// sample. μ_u(x) is the unit's activation averaged over the views (augmentations) and
+// positions of x; UnitMem(u) = (μ_max - μ_-max) / (μ_max + μ_-max).
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <variant>
+#include <vector>
+
+#include "core.hpp"
+#include "detail/host/unitmem_state.hpp"
+#include "detail/validate.hpp"
+
+namespace memloc {
+
+// The layer an accumulator measures and the id space of its samples.
+struct unitmem_shape {
+  index_t samples = 0;    // sample ids lie in [0, samples)
+  index_t units = 0;      // channels or neurons
+  index_t views = 0;      // augmentations per sample
+  index_t positions = 1;  // H*W of a conv map, tokens of a transformer, 1 for a dense layer
+};
+
+// Caller-allocated outputs, one element per unit. Only `unitmem` is required; the others
+// are written when given.
+template <class Space = host_space>
+struct unitmem_outputs {
+  vector_view<double, Space> unitmem{};
+  vector_view<double, Space> mu_max{};
+  vector_view<std::int64_t, Space> argmax{};  // sample id of μ_max (the first id on ties)
+  vector_view<double, Space> mu_rest{};       // μ_-max
+};
+
+struct unitmem_report {
+  index_t samples = 0;                     // |D'|: distinct samples folded
+  index_t units = 0;
+  index_t nan_units = 0;                   // units whose UnitMem is NaN, for any reason
+  index_t negative_denominator_units = 0;  // NaN because μ_max + μ_-max <= 0 (negative activations)
+};
+
+template <class Space>
+class unitmem_accumulator;
+
+// Folds a layer's activations batch by batch into a fixed-size state, then computes UnitMem.
+// per_unit storage keeps O(units) state and needs all views of a sample in one batch;
+// per_sample storage keeps μ sums per sample so views may arrive in any batches (and the
+// median variant needs every μ).
+template <>
+class unitmem_accumulator<host_space> {
+ public:
+  unitmem_accumulator(const host_exec&, const unitmem_shape& shape, const unitmem_options& options = {})
+      : shape_(shape), options_(options), storage_(resolve_storage(options)), state_(make_state(shape, storage_)) {}
+
+  template <class T, class Space, class I, class IdSpace>
+  void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
+    static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
+    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
+    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids are int64");
+    constexpr const char* fn = "memloc::unitmem_accumulator::update";
+    const activations_view<const T, Space> acts(batch.data_handle(), batch.extents(), batch.strides());
+    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
+    detail::check_view(fn, "batch", acts);
+    detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
+    detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
+    detail::check_ids(fn, ids, acts.extent(0), shape_.samples);
+    if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
+      detail::check_extent(fn, "batch", 1, "views: per_unit storage needs every view of a sample in its batch",
+                           shape_.views, acts.extent(1));
+      s->seen().check_new(fn, ids);
+      s->update(exec, acts, ids, options_.transform);
+    } else {
+      auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
+      if (acts.extent(1) < 1 || acts.extent(1) > shape_.views) {
+        detail::fail(fn, "batch extent(1) (views) must be in [1, ", shape_.views, "], got ", acts.extent(1));
+      }
+      check_view_budget(fn, ps, ids, acts.extent(1));
+      ps.update(exec, acts, ids, options_.transform);
+    }
+  }
+
+  void merge(const host_exec&, const unitmem_accumulator& other) {
+    constexpr const char* fn = "memloc::unitmem_accumulator::merge";
+    check_compatible(fn, other);
+    if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
+      const auto& o = std::get<detail::host::unitmem_per_unit_state>(other.state_);
+      s->seen().check_disjoint(fn, o.seen());
+      s->merge(o);
+    } else {
+      auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
+      const auto& o = std::get<detail::host::unitmem_per_sample_state>(other.state_);
+      for (index_t id = 0; id < shape_.samples; ++id) {
+        if (ps.views_folded(id) + o.views_folded(id) > shape_.views) {
+          detail::fail(fn, "views of sample id ", id, " across both accumulators must be at most ", shape_.views, ", got ",
+                       ps.views_folded(id) + o.views_folded(id));
+        }
+      }
+      ps.merge(o);
+    }
+  }
+
+  unitmem_report finalize(const host_exec& exec, const unitmem_outputs<host_space>& out) const {
+    constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
+    detail::check_unit_output(fn, "out.unitmem", out.unitmem, shape_.units, true);
+    detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
+    detail::check_unit_output(fn, "out.argmax", out.argmax, shape_.units, false);
+    detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
+    const detail::host::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
+                                         out.mu_rest.data_handle()};
+    unitmem_report report;
+    report.units = shape_.units;
+    detail::host::unit_counts counts;
+    if (const auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
+      report.samples = s->seen().distinct(fn);
+      require_two_samples(fn, report.samples);
+      counts = s->finalize(report.samples, raw);
+    } else {
+      const auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
+      for (index_t id = 0; id < shape_.samples; ++id) {
+        const auto v = ps.views_folded(id);
+        if (v != 0 && v != shape_.views) {
+          detail::fail(fn, "every folded sample must have all ", shape_.views, " views, got ", v, " for sample id ", id);
+        }
+        report.samples += v != 0;
+      }
+      require_two_samples(fn, report.samples);
+      counts = ps.finalize(exec, shape_.views, shape_.positions, options_.rest, raw);
+    }
+    report.nan_units = counts.nan_units;
+    report.negative_denominator_units = counts.negative_denominator_units;
+    return report;
+  }
+
+  void reset(const host_exec&) {
+    std::visit([](auto& s) { s.reset(); }, state_);
+  }
+
+  // The state as raw buffers with the reduction that merges each, for collective merges.
+  std::vector<state_buffer> state_buffers() {
+    return std::visit([](auto& s) { return s.buffers(); }, state_);
+  }
+
+  const unitmem_shape& shape() const noexcept { return shape_; }
+  const unitmem_options& options() const noexcept { return options_; }
+  unitmem_storage storage() const noexcept { return storage_; }
+
+ private:
+  using state_type = std::variant<detail::host::unitmem_per_unit_state, detail::host::unitmem_per_sample_state>;
+
+  static unitmem_storage resolve_storage(const unitmem_options& options) {
+    constexpr const char* fn = "memloc::unitmem_accumulator";
+    detail::check_enum(fn, "options.rest", options.rest, rest_reduction::median);
+    detail::check_enum(fn, "options.transform", options.transform, activation_transform::abs);
+    detail::check_enum(fn, "options.storage", options.storage, unitmem_storage::per_sample);
+    if (options.storage == unitmem_storage::per_unit && options.rest == rest_reduction::median) {
+      detail::fail(fn, "options.storage must be automatic or per_sample for the median variant, got per_unit");
+    }
+    if (options.storage != unitmem_storage::automatic) return options.storage;
+    return options.rest == rest_reduction::median ? unitmem_storage::per_sample : unitmem_storage::per_unit;
+  }
+
+  static state_type make_state(const unitmem_shape& shape, unitmem_storage storage) {
+    constexpr const char* fn = "memloc::unitmem_accumulator";
+    detail::check_sample_space(fn, shape.samples);
+    detail::check_positive(fn, "shape.units", shape.units);
+    detail::check_positive(fn, "shape.views", shape.views);
+    detail::check_positive(fn, "shape.positions", shape.positions);
+    if (storage == unitmem_storage::per_unit) return detail::host::unitmem_per_unit_state(shape.samples, shape.units);
+    index_t cells = 0;
+    if (__builtin_mul_overflow(shape.samples, shape.units, &cells) || cells > (index_t{1} << 40)) {
+      detail::fail(fn, "shape.samples * shape.units (per_sample state) must be at most 2^40, got ", shape.samples, " * ",
+                   shape.units);
+    }
+    return detail::host::unitmem_per_sample_state(shape.samples, shape.units);
+  }
+
+  template <class IdSpace>
+  void check_view_budget(const char* fn, const detail::host::unitmem_per_sample_state& ps,
+                         const vector_view<const std::int64_t, IdSpace>& ids, index_t batch_views) const {
+    // Count each id's views including repeats inside this batch before changing anything.
+    std::vector<std::int64_t> sorted(static_cast<std::size_t>(ids.extent(0)));
+    for (index_t i = 0; i < ids.extent(0); ++i) sorted[static_cast<std::size_t>(i)] = ids(i);
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < sorted.size();) {
+      std::size_t j = i;
+      while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+      const index_t total = ps.views_folded(sorted[i]) + static_cast<index_t>(j - i) * batch_views;
+      if (total > shape_.views) {
+        detail::fail(fn, "views folded for sample id ", sorted[i], " must be at most ", shape_.views, ", got ", total,
+                     " with this batch");
+      }
+      i = j;
+    }
+  }
+
+  void check_compatible(const char* fn, const unitmem_accumulator& other) const {
+    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
+    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
+    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
+    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
+    detail::check_same(fn, "options().rest", static_cast<index_t>(options_.rest), static_cast<index_t>(other.options_.rest));
+    detail::check_same(fn, "options().transform", static_cast<index_t>(options_.transform),
+                       static_cast<index_t>(other.options_.transform));
+    detail::check_same(fn, "storage()", static_cast<index_t>(storage_), static_cast<index_t>(other.storage_));
+  }
+
+  static void require_two_samples(const char* fn, index_t samples) {
+    if (samples < 2) detail::fail(fn, "folded samples must be >= 2 (mu_rest averages the other samples), got ", samples);
+  }
+
+  unitmem_shape shape_;
+  unitmem_options options_;
+  unitmem_storage storage_;
+  state_type state_;
+};
+
+unitmem_accumulator(const host_exec&, const unitmem_shape&)->unitmem_accumulator<host_space>;
+unitmem_accumulator(const host_exec&, const unitmem_shape&, const unitmem_options&)->unitmem_accumulator<host_space>;
+
+// One-shot UnitMem over activations that hold every sample of D': sample i of the view is
+// id i, so out.argmax names rows of `activations`.
+template <class T, class Space>
+unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& activations,
+                       const unitmem_outputs<host_space>& out, const unitmem_options& options = {}) {
+  detail::check_view("memloc::unitmem", "activations", activations);
+  detail::check_at_least("memloc::unitmem", "activations extent(0) (samples)", 2, activations.extent(0));
+  unitmem_accumulator<host_space> acc(
+      exec, unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)},
+      options);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(activations.extent(0)));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)));
+  return acc.finalize(exec, out);
+}
+
+}  // namespace memloc

@@ -1,0 +1,151 @@
+#pragma once
+
+// ClassMem test bodies, shared by every backend.
+
+#include <algorithm>
+#include <random>
+
+#include "unitmem_bodies.hpp"
+
+namespace testing {
+
+struct class_run {
+  memloc::classmem_report report;
+  std::vector<double> classmem, mu_max, mu_rest;
+  std::vector<std::int64_t> max_class;
+};
+
+template <class B, class Acc>
+class_run finalize_classes(typename B::arena& mem, const Acc& acc, index_t units) {
+  auto cm = mem.template output<double>(units);
+  auto mx = mem.template output<double>(units);
+  auto rest = mem.template output<double>(units);
+  auto mc = mem.template output<std::int64_t>(units, -1);
+  class_run r;
+  r.report = acc.finalize(B::exec(), memloc::classmem_outputs<typename B::space>{cm.view(), mx.view(), mc.view(), rest.view()});
+  r.classmem = mem.fetch(cm);
+  r.mu_max = mem.fetch(mx);
+  r.mu_rest = mem.fetch(rest);
+  r.max_class = mem.fetch(mc);
+  return r;
+}
+
+template <class B, class T>
+void classmem_matches_oracle_for_type() {
+  const index_t N = 37, V = 2, U = 5, S = 6, C = 7;
+  std::uint64_t seed = 300;
+  for (const act_layout layout : all_act_layouts()) {
+    for (const auto transform : {memloc::activation_transform::none, memloc::activation_transform::relu,
+                                 memloc::activation_transform::abs}) {
+      const auto values = random_activations(N, V, U, S, ++seed, -0.5, 2.0);
+      std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
+      std::mt19937_64 gen(seed);
+      // Class 3 gets no samples: the rest must average only the classes that have some.
+      for (auto& l : labels) {
+        l = static_cast<std::int64_t>(gen() % (C - 1));
+        if (l >= 3) ++l;
+      }
+      typename B::arena mem;
+      auto stored = store_activations<T>(values, layout);
+      auto ids = iota_ids(N);
+      auto acts = mem.place(stored.storage, stored.view);
+      auto id_view = mem.place(ids, memloc::make_vector_view(ids.data(), N));
+      auto label_view = mem.place(labels, memloc::make_vector_view(labels.data(), N));
+      memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{N, U, V, S, C}, {transform});
+      acc.update(B::exec(), acts, id_view, label_view);
+      const auto run = finalize_classes<B>(mem, acc, U);
+      const auto expected = oracle::classmem(oracle::mu(stored.logical, to_oracle(transform)), labels, C);
+      const std::string what = std::string(type_name<T>()) + " " + layout_name(layout);
+      CHECK(run.report.samples == N);
+      CHECK(run.report.classes_with_samples == C - 1);
+      check_close(run.classmem, expected.value, unitmem_tolerance, unitmem_tolerance, what + " classmem");
+      check_close(run.mu_max, expected.top, mu_tolerance, mu_tolerance, what + " class mu_max");
+      check_close(run.mu_rest, expected.rest, mu_tolerance, mu_tolerance, what + " class mu_rest");
+      CHECK(run.max_class == expected.top_index);
+      CHECK(run.report.nan_units == expected.nan_units);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("classmem: every dtype, layout and transform matches the oracle", B, classmem_oracle) {
+  classmem_matches_oracle_for_type<B, float>();
+  classmem_matches_oracle_for_type<B, double>();
+  classmem_matches_oracle_for_type<B, memloc::half>();
+  classmem_matches_oracle_for_type<B, memloc::bfloat16>();
+}
+
+TEST_CASE_TEMPLATE_DEFINE("classmem: hand-computed values", B, classmem_hand) {
+  // Four samples, two classes, one unit. Class 0 μ: 4 and 2 -> mean 3; class 1 μ: 1 and 0
+  // -> mean 0.5. ClassMem = (3 - 0.5) / (3 + 0.5) = 5/7. A second unit ties both classes at
+  // 1: the first class wins and ClassMem is 0.
+  oracle::activations a{4, 1, 2, 1, {4, 1, 1, 1, 2, 1, 0, 1}};
+  std::vector<std::int64_t> labels{0, 1, 0, 1}, ids{0, 1, 2, 3};
+  typename B::arena mem;
+  auto stored = store_activations<float>(a, act_layout::dense);
+  memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{4, 2, 1, 1, 2});
+  acc.update(B::exec(), mem.place(stored.storage, stored.view), mem.place(ids, memloc::make_vector_view(ids.data(), 4)),
+             mem.place(labels, memloc::make_vector_view(labels.data(), 4)));
+  const auto run = finalize_classes<B>(mem, acc, 2);
+  CHECK(run.classmem[0] == doctest::Approx(5.0 / 7).epsilon(1e-12));
+  CHECK(run.mu_max[0] == doctest::Approx(3.0));
+  CHECK(run.mu_rest[0] == doctest::Approx(0.5));
+  CHECK(run.max_class[0] == 0);
+  CHECK(run.classmem[1] == 0.0);
+  CHECK(run.max_class[1] == 0);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("classmem: streaming in random batches and merges equals one shot", B, classmem_streaming) {
+  const index_t N = 33, V = 2, U = 4, S = 3, C = 4;
+  const auto values = random_activations(N, V, U, S, 909, 0.0, 1.0);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>(i % C);
+  auto ids = iota_ids(N);
+  const memloc::classmem_shape shape{N, U, V, S, C};
+  typename B::arena mem;
+  // The fold's fp32 summation order depends on the layout, so all batches share one.
+  const act_layout layout = act_layout::token_major_view_major;
+  auto whole_stored = store_activations<float>(values, layout);
+  memloc::classmem_accumulator whole(B::exec(), shape);
+  whole.update(B::exec(), mem.place(whole_stored.storage, whole_stored.view),
+               mem.place(ids, memloc::make_vector_view(ids.data(), N)),
+               mem.place(labels, memloc::make_vector_view(labels.data(), N)));
+  const auto expected = finalize_classes<B>(mem, whole, U);
+  for (std::uint64_t trial = 0; trial < 5; ++trial) {
+    std::mt19937_64 gen(trial);
+    std::vector<index_t> order(static_cast<std::size_t>(N));
+    std::iota(order.begin(), order.end(), index_t{0});
+    std::shuffle(order.begin(), order.end(), gen);
+    std::vector<memloc::classmem_accumulator<typename B::space>> accs;
+    for (int i = 0; i < 3; ++i) accs.emplace_back(B::exec(), shape);
+    std::vector<stored_activations<float>> keep;
+    std::vector<std::vector<std::int64_t>> keep_ids, keep_labels;
+    keep.reserve(static_cast<std::size_t>(N));
+    keep_ids.reserve(static_cast<std::size_t>(N));
+    keep_labels.reserve(static_cast<std::size_t>(N));
+    for (std::size_t i = 0; i < order.size();) {
+      const std::size_t j = std::min(order.size(), i + 1 + gen() % 7);
+      std::vector<index_t> part(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(j));
+      keep.push_back(store_activations<float>(slice(values, part, 0, V), layout));
+      keep_ids.emplace_back();
+      keep_labels.emplace_back();
+      for (const index_t p : part) {
+        keep_ids.back().push_back(ids[static_cast<std::size_t>(p)]);
+        keep_labels.back().push_back(labels[static_cast<std::size_t>(p)]);
+      }
+      const auto n = static_cast<index_t>(part.size());
+      accs[gen() % 3].update(B::exec(), mem.place(keep.back().storage, keep.back().view),
+                             mem.place(keep_ids.back(), memloc::make_vector_view(keep_ids.back().data(), n)),
+                             mem.place(keep_labels.back(), memloc::make_vector_view(keep_labels.back().data(), n)));
+      i = j;
+    }
+    accs[1].merge(B::exec(), accs[2]);
+    accs[0].merge(B::exec(), accs[1]);
+    const auto got = finalize_classes<B>(mem, accs[0], U);
+    CHECK(got.report.samples == N);
+    CHECK(got.max_class == expected.max_class);
+    check_close(got.classmem, expected.classmem, 1e-12, 1e-14, "streamed classmem");
+    check_close(got.mu_max, expected.mu_max, 1e-12, 1e-14, "streamed class mu_max");
+  }
+}
+
+}  // namespace testing

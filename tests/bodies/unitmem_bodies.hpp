@@ -1,0 +1,288 @@
+#pragma once
+
+// UnitMem test bodies, shared by every backend (instantiated per backend in a .cpp / .cu).
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "../test_support.hpp"
+
+namespace testing {
+
+inline oracle::transform to_oracle(memloc::activation_transform t) {
+  return t == memloc::activation_transform::relu ? oracle::transform::relu
+                                                 : (t == memloc::activation_transform::abs ? oracle::transform::abs
+                                                                                           : oracle::transform::none);
+}
+
+// What a UnitMem run produced, on the host.
+struct unit_run {
+  memloc::unitmem_report report;
+  std::vector<double> unitmem, mu_max, mu_rest;
+  std::vector<std::int64_t> argmax;
+};
+
+template <class B, class Acc>
+unit_run finalize_units(typename B::arena& mem, const Acc& acc, index_t units) {
+  auto um = mem.template output<double>(units);
+  auto mx = mem.template output<double>(units);
+  auto rest = mem.template output<double>(units);
+  auto am = mem.template output<std::int64_t>(units, -1);
+  unit_run r;
+  r.report = acc.finalize(B::exec(), memloc::unitmem_outputs<typename B::space>{um.view(), mx.view(), am.view(), rest.view()});
+  r.unitmem = mem.fetch(um);
+  r.mu_max = mem.fetch(mx);
+  r.mu_rest = mem.fetch(rest);
+  r.argmax = mem.fetch(am);
+  return r;
+}
+
+// Folds `values` (sample i has id ids[i]) in one batch stored as T in `layout`.
+template <class B, class T>
+unit_run unitmem_one_batch(const oracle::activations& values, act_layout layout, const std::vector<std::int64_t>& ids,
+                           index_t id_space, const memloc::unitmem_options& options, oracle::activations* logical = nullptr) {
+  typename B::arena mem;
+  auto stored = store_activations<T>(values, layout);
+  if (logical) *logical = stored.logical;
+  std::vector<std::int64_t> id_storage = ids;
+  auto acts = mem.place(stored.storage, stored.view);
+  auto id_view = mem.place(id_storage, memloc::make_vector_view(id_storage.data(), static_cast<index_t>(ids.size())));
+  memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{id_space, values.units, values.views, values.positions},
+                                  options);
+  acc.update(B::exec(), acts, id_view);
+  return finalize_units<B>(mem, acc, values.units);
+}
+
+inline std::vector<std::int64_t> iota_ids(index_t n) {
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  return ids;
+}
+
+// μ is an fp32 mean of fp32 partial sums: relative error ~1e-6 of the mean |activation|
+// (~1 here); UnitMem inherits it through a ratio whose denominator is ~1.
+constexpr double mu_tolerance = 1e-5;
+constexpr double unitmem_tolerance = 2e-5;
+
+inline void check_units_against(const unit_run& run, const oracle::unit_result& expected,
+                                const std::vector<std::int64_t>& ids, const std::string& what) {
+  check_close(run.unitmem, expected.value, unitmem_tolerance, unitmem_tolerance, what + " unitmem");
+  check_close(run.mu_max, expected.top, mu_tolerance, mu_tolerance, what + " mu_max");
+  check_close(run.mu_rest, expected.rest, mu_tolerance, mu_tolerance, what + " mu_rest");
+  REQUIRE(run.argmax.size() == expected.top_index.size());
+  for (std::size_t u = 0; u < run.argmax.size(); ++u) {
+    INFO(what, " argmax[", u, "]");
+    CHECK(run.argmax[u] == ids[static_cast<std::size_t>(expected.top_index[u])]);
+  }
+  CHECK(run.report.nan_units == expected.nan_units);
+  CHECK(run.report.negative_denominator_units == expected.negative_denominator_units);
+}
+
+template <class B, class T>
+void unitmem_matches_oracle_for_type() {
+  using memloc::activation_transform;
+  using memloc::rest_reduction;
+  using memloc::unitmem_storage;
+  const index_t N = 23, V = 3, U = 7, S = 5;
+  std::uint64_t seed = 100;
+  for (const act_layout layout : all_act_layouts()) {
+    for (const auto transform : {activation_transform::none, activation_transform::relu, activation_transform::abs}) {
+      for (const auto rest : {rest_reduction::mean, rest_reduction::median}) {
+        for (const auto storage : {unitmem_storage::automatic, unitmem_storage::per_sample}) {
+          // Shift the data so that μ_max + μ_rest stays well away from 0 without a transform.
+          const auto values = random_activations(N, V, U, S, ++seed, -0.5, 2.0);
+          const auto ids = iota_ids(N);
+          oracle::activations logical;
+          const auto run = unitmem_one_batch<B, T>(values, layout, ids, N, {rest, transform, storage}, &logical);
+          const auto expected = oracle::unitmem(oracle::mu(logical, to_oracle(transform)), rest == rest_reduction::median);
+          const std::string what = std::string(type_name<T>()) + " " + layout_name(layout) + " transform " +
+                                   std::to_string(static_cast<int>(transform)) + " rest " +
+                                   std::to_string(static_cast<int>(rest)) + " storage " +
+                                   std::to_string(static_cast<int>(storage));
+          CHECK(run.report.samples == N);
+          CHECK(run.report.units == U);
+          check_units_against(run, expected, ids, what);
+        }
+      }
+    }
+  }
+  // A fully connected layer: one position.
+  const auto values = random_activations(17, 4, 9, 1, 7, 0.0, 1.0);
+  oracle::activations logical;
+  const auto ids = iota_ids(17);
+  const auto run = unitmem_one_batch<B, T>(values, act_layout::dense, ids, 17, {}, &logical);
+  check_units_against(run, oracle::unitmem(oracle::mu(logical, oracle::transform::none), false), ids,
+                      std::string(type_name<T>()) + " dense");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: every dtype, layout, transform and variant matches the oracle", B, unitmem_oracle) {
+  unitmem_matches_oracle_for_type<B, float>();
+  unitmem_matches_oracle_for_type<B, double>();
+  unitmem_matches_oracle_for_type<B, memloc::half>();
+  unitmem_matches_oracle_for_type<B, memloc::bfloat16>();
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: the spec's hand-computed vectors (spec 12)", B, unitmem_spec_vectors) {
+  // One unit per table row; μ_u(x_i) given directly (one view, one position).
+  const std::vector<std::vector<double>> rows{{1, 0, 0, 0}, {2, 2, 2, 2}, {4, 1, 2, 3}, {5, 1, 1, 4}, {3, 3, 1, 1}, {0, 0, 0, 0}};
+  const std::vector<double> mean_expected{1, 0, 1.0 / 3, 3.0 / 7, 2.0 / 7, 0};
+  const std::vector<double> median_expected{1, 0, 1.0 / 3, 2.0 / 3, 0.5, 0};
+  const std::vector<double> rest_mean{0, 2, 2, 2, 5.0 / 3, 0};
+  const std::vector<double> rest_median{0, 2, 2, 1, 1, 0};
+  oracle::activations a{4, 1, 6, 1, std::vector<double>(24)};
+  for (index_t n = 0; n < 4; ++n)
+    for (index_t u = 0; u < 6; ++u) a.values[static_cast<std::size_t>(n * 6 + u)] = rows[static_cast<std::size_t>(u)][static_cast<std::size_t>(n)];
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto run = unitmem_one_batch<B, float>(a, act_layout::dense, iota_ids(4), 4, {rest});
+    const bool median = rest == memloc::rest_reduction::median;
+    check_close(run.unitmem, median ? median_expected : mean_expected, 1e-12, 1e-12, "unitmem");
+    check_close(run.mu_rest, median ? rest_median : rest_mean, 1e-12, 1e-12, "mu_rest");
+    CHECK(run.argmax[4] == 0);  // the tie [3, 3, 1, 1]: the first index wins
+    CHECK(run.argmax[5] == 0);
+    CHECK(run.report.nan_units == 0);
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: negative denominators and NaN inputs become counted NaNs", B, unitmem_policy) {
+  // unit 0: μ = [1, -3, -3] -> rest -3, denominator -2; unit 1: [1, -1, -1] -> 2/0;
+  // unit 2: a NaN activation; unit 3: an ordinary unit.
+  oracle::activations a{3, 1, 4, 1, {1, 1, std::nan(""), 0.5, -3, -1, 1, 0.25, -3, -1, 1, 0.25}};
+  const auto run = unitmem_one_batch<B, float>(a, act_layout::dense, iota_ids(3), 3, {});
+  CHECK(std::isnan(run.unitmem[0]));
+  CHECK(std::isnan(run.unitmem[1]));
+  CHECK(std::isnan(run.unitmem[2]));
+  CHECK(run.unitmem[3] == doctest::Approx(1.0 / 3).epsilon(1e-12));  // (0.5-0.25)/(0.5+0.25)
+  CHECK(run.report.negative_denominator_units == 2);
+  CHECK(run.report.nan_units == 3);
+  const auto median = unitmem_one_batch<B, float>(a, act_layout::dense, iota_ids(3), 3, {memloc::rest_reduction::median});
+  CHECK(median.report.negative_denominator_units == 2);
+  CHECK(median.report.nan_units == 3);
+  CHECK(std::isnan(median.mu_max[2]));
+}
+
+// Splits samples into random batches (random order and sizes), folds them into a few
+// accumulators, merges those in a random tree, and returns the result.
+template <class B, class T>
+unit_run unitmem_streamed(const oracle::activations& values, const std::vector<std::int64_t>& ids, index_t id_space,
+                          const memloc::unitmem_options& options, std::uint64_t seed, bool split_views) {
+  std::mt19937_64 gen(seed);
+  // One layout per run: the fold's fp32 summation order depends on the layout, not on the
+  // batch, so within one layout a sample's μ is the same in any batch.
+  const act_layout layout = all_act_layouts()[gen() % all_act_layouts().size()];
+  typename B::arena mem;
+  const memloc::unitmem_shape shape{id_space, values.units, values.views, values.positions};
+  std::vector<memloc::unitmem_accumulator<typename B::space>> accs;
+  const int parts = 1 + static_cast<int>(gen() % 4);
+  for (int i = 0; i < parts; ++i) accs.emplace_back(B::exec(), shape, options);
+  // Work items: (sample, first view, view count).
+  struct item { index_t sample, v0, nv; };
+  std::vector<item> items;
+  for (index_t n = 0; n < values.samples; ++n) {
+    if (!split_views) {
+      items.push_back({n, 0, values.views});
+      continue;
+    }
+    index_t v = 0;
+    while (v < values.views) {
+      const index_t nv = 1 + static_cast<index_t>(gen() % static_cast<std::uint64_t>(values.views - v));
+      items.push_back({n, v, nv});
+      v += nv;
+    }
+  }
+  std::shuffle(items.begin(), items.end(), gen);
+  // Batches group items with the same view range length (a batch has one view count).
+  std::stable_sort(items.begin(), items.end(), [](const item& a, const item& b) { return a.nv != b.nv ? a.nv < b.nv : a.v0 < b.v0; });
+  std::vector<stored_activations<T>> keep;
+  std::size_t i = 0;
+  while (i < items.size()) {
+    const std::size_t want = 1 + gen() % 6;
+    std::size_t j = i;
+    std::vector<index_t> samples;
+    std::vector<std::int64_t> batch_ids;
+    while (j < items.size() && j - i < want && items[j].nv == items[i].nv && items[j].v0 == items[i].v0) {
+      samples.push_back(items[j].sample);
+      batch_ids.push_back(ids[static_cast<std::size_t>(items[j].sample)]);
+      ++j;
+    }
+    keep.push_back(store_activations<T>(slice(values, samples, items[i].v0, items[i].nv), layout));
+    auto acts = mem.place(keep.back().storage, keep.back().view);
+    auto id_view = mem.place(batch_ids, memloc::make_vector_view(batch_ids.data(), static_cast<index_t>(batch_ids.size())));
+    accs[gen() % accs.size()].update(B::exec(), acts, id_view);
+    i = j;
+  }
+  while (accs.size() > 1) {
+    const std::size_t a = gen() % accs.size();
+    std::size_t b = gen() % (accs.size() - 1);
+    if (b >= a) ++b;
+    accs[a].merge(B::exec(), accs[b]);
+    accs.erase(accs.begin() + static_cast<std::ptrdiff_t>(b));
+  }
+  return finalize_units<B>(mem, accs[0], values.units);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: streaming in random batches, orders and merge trees equals one shot", B,
+                          unitmem_streaming) {
+  const index_t N = 41, V = 4, U = 6, S = 3, id_space = 1000;
+  // Global ids scattered over a larger id space, as a candidate subset of a dataset is.
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(id_space));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  std::shuffle(ids.begin(), ids.end(), std::mt19937_64(5));
+  ids.resize(static_cast<std::size_t>(N));
+  for (std::uint64_t trial = 0; trial < 6; ++trial) {
+    const auto values = random_activations(N, V, U, S, 50 + trial, 0.0, 1.0);
+    // per_unit storage: μ of a sample does not depend on its batch, so max, argmax and
+    // counts are exact and the sums differ only by fp64 addition order.
+    const auto streamed = unitmem_streamed<B, float>(values, ids, id_space, {}, trial, false);
+    const act_layout layout = all_act_layouts()[std::mt19937_64(trial)() % all_act_layouts().size()];
+    const auto whole = unitmem_one_batch<B, float>(values, layout, ids, id_space, {});
+    CHECK(streamed.report.samples == whole.report.samples);
+    CHECK(streamed.argmax == whole.argmax);
+    CHECK(streamed.mu_max == whole.mu_max);
+    check_close(streamed.unitmem, whole.unitmem, 1e-12, 1e-14, "per_unit streamed unitmem");
+    check_close(streamed.mu_rest, whole.mu_rest, 1e-12, 1e-14, "per_unit streamed mu_rest");
+    // per_sample storage with each sample's views spread over several batches: the view
+    // sums are grouped differently, so values agree to fp32 rounding.
+    for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+      const memloc::unitmem_options options{rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample};
+      const auto one = unitmem_one_batch<B, float>(values, act_layout::nchw_sample_major, ids, id_space, options);
+      const auto split = unitmem_streamed<B, float>(values, ids, id_space, options, 100 + trial, true);
+      CHECK(split.report.samples == N);
+      CHECK(split.argmax == one.argmax);
+      check_close(split.unitmem, one.unitmem, 1e-5, 1e-6, "per_sample split unitmem");
+      check_close(split.mu_max, one.mu_max, 1e-6, 1e-7, "per_sample split mu_max");
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: invariant to sample order and to a positive scale", B, unitmem_properties) {
+  const index_t N = 30, V = 3, U = 8, S = 4;
+  const auto values = random_activations(N, V, U, S, 77, 0.0, 1.0);
+  const auto ids = iota_ids(N);
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto base = unitmem_one_batch<B, float>(values, act_layout::nchw_sample_major, ids, N, {rest});
+    // Permuting samples permutes nothing in the result once argmax is mapped back.
+    std::vector<index_t> perm(static_cast<std::size_t>(N));
+    std::iota(perm.begin(), perm.end(), index_t{0});
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(3));
+    const auto permuted_values = slice(values, perm, 0, V);
+    std::vector<std::int64_t> permuted_ids;
+    for (const index_t p : perm) permuted_ids.push_back(ids[static_cast<std::size_t>(p)]);
+    const auto permuted = unitmem_one_batch<B, float>(permuted_values, act_layout::nchw_sample_major, permuted_ids, N, {rest});
+    CHECK(permuted.argmax == base.argmax);
+    check_close(permuted.unitmem, base.unitmem, 1e-12, 1e-14, "permuted unitmem");
+    // Scaling every activation by c > 0 scales μ_max and μ_rest by c and leaves UnitMem.
+    for (const double c : {4.0, 3.7, 1e-3}) {
+      oracle::activations scaled = values;
+      for (double& x : scaled.values) x *= c;
+      const auto s = unitmem_one_batch<B, float>(scaled, act_layout::nchw_sample_major, ids, N, {rest});
+      CHECK(s.argmax == base.argmax);
+      check_close(s.unitmem, base.unitmem, 1e-5, 1e-6, "scaled unitmem");
+      std::vector<double> expected_max;
+      for (const double m : base.mu_max) expected_max.push_back(m * c);
+      check_close(s.mu_max, expected_max, 1e-5, 0.0, "scaled mu_max");
+    }
+  }
+}
+
+}  // namespace testing
