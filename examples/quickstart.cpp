@@ -150,9 +150,11 @@ int main() {
     columns.push_back(lm);
     columns.push_back(delta);
   }
+  // The first point has no predecessor, so its ΔLayerMem is NaN; print it as "-".
+  auto cell = [](double x) { return std::isnan(x) ? std::string("-") : std::to_string(x).substr(0, 7); };
   for (std::size_t p = 0; p < points.size(); ++p) {
-    std::printf("%-6s %9.4f %9.4f %9.4f %9.4f %9.4f\n", points[p].name.c_str(), columns[0][p], columns[1][p], columns[2][p],
-                columns[3][p], columns[4][p]);
+    std::printf("%-6s %9s %9s %9s %9s %9s\n", points[p].name.c_str(), cell(columns[0][p]).c_str(), cell(columns[1][p]).c_str(),
+                cell(columns[2][p]).c_str(), cell(columns[3][p]).c_str(), cell(columns[4][p]).c_str());
   }
   return 0;
 }
