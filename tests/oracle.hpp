@@ -160,12 +160,23 @@ inline double dist(distance d, const std::vector<double>& a, const std::vector<d
         s += (x - y) * (x - y);
       }
       return std::sqrt(s);
-    case distance::cosine:
-    case distance::angular: {
+    case distance::cosine: {
       double dot = 0;
       for (std::size_t k = 0; k < a.size(); ++k) dot += a[k] * b[k];
       const double c = (na > 0 && nb > 0) ? std::max(-1.0, std::min(1.0, dot / (na * nb))) : 0.0;
-      return d == distance::cosine ? 1 - c : std::acos(c) / std::acos(-1.0);
+      return 1 - c;
+    }
+    case distance::angular: {
+      if (na == 0 || nb == 0) return 0.5;
+      // arccos(cos) loses half the digits near 0 and pi; the angle between unit vectors is
+      // also 2 atan2(|u - v|, |u + v|), exact at both ends. Long double for headroom.
+      long double minus = 0, plus = 0;
+      for (std::size_t k = 0; k < a.size(); ++k) {
+        const long double u = static_cast<long double>(a[k]) / na, v = static_cast<long double>(b[k]) / nb;
+        minus += (u - v) * (u - v);
+        plus += (u + v) * (u + v);
+      }
+      return static_cast<double>(2 * std::atan2(std::sqrt(minus), std::sqrt(plus)) / std::acos(-1.0L));
     }
   }
   return nan;

@@ -34,41 +34,43 @@ class alignment_accumulator<host_space> {
         ssl_f_(static_cast<std::size_t>(shape.samples), 0.0), ssl_g_(static_cast<std::size_t>(shape.samples), 0.0),
         seen_(shape.samples) {}
 
-  template <class T, class Space, class I, class IdSpace>
-  void update(const host_exec& exec, const representations_view<T, Space>& f_batch,
-              const representations_view<T, Space>& g_batch, const vector_view<I, IdSpace>& sample_ids) {
-    static_assert(is_supported_element_v<T>, "representations must be float, double, memloc::half or memloc::bfloat16");
-    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
-    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids are int64");
+  template <class TF, class SpaceF, class TG, class SpaceG, class I, class IdSpace>
+  void update(const host_exec& exec, const representations_view<TF, SpaceF>& f_batch,
+              const representations_view<TG, SpaceG>& g_batch, const vector_view<I, IdSpace>& sample_ids) {
+    static_assert(is_supported_element_v<TF> && is_supported_element_v<TG>,
+                  "representations must be float, double, memloc::half or memloc::bfloat16");
+    static_assert(host_accessible_v<SpaceF> && host_accessible_v<SpaceG> && host_accessible_v<IdSpace>,
+                  "host_exec needs host or managed memory");
+    static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
     constexpr const char* fn = "memloc::alignment_accumulator::update";
-    const representations_view<const T, Space> f(f_batch.data_handle(), f_batch.extents(), f_batch.strides());
-    const representations_view<const T, Space> g(g_batch.data_handle(), g_batch.extents(), g_batch.strides());
-    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
+    const representations_view<const TF, SpaceF> f = f_batch;
+    const representations_view<const TG, SpaceG> g = g_batch;
     check_batch(fn, "f_batch", f);
     check_batch(fn, "g_batch", g);
     detail::check_extent(fn, "g_batch", 0, "samples, as in f_batch", f.extent(0), g.extent(0));
-    detail::check_ids(fn, ids, f.extent(0), shape_.samples);
-    seen_.check_new(fn, ids);
+    detail::check_ids(fn, sample_ids, f.extent(0), shape_.samples);
+    seen_.check_new(fn, sample_ids);
     scratch_.resize(static_cast<std::size_t>(2 * f.extent(0)));
     double* f_out = scratch_.data();
     double* g_out = scratch_.data() + f.extent(0);
     detail::host::alignment_distances(exec, f, options_, f_out);
     detail::host::alignment_distances(exec, g, options_, g_out);
     for (index_t b = 0; b < f.extent(0); ++b) {
-      ssl_f_[static_cast<std::size_t>(ids(b))] = f_out[b];
-      ssl_g_[static_cast<std::size_t>(ids(b))] = g_out[b];
+      const auto id = static_cast<std::size_t>(sample_ids(b));
+      ssl_f_[id] = f_out[b];
+      ssl_g_[id] = g_out[b];
     }
-    seen_.insert(ids);
+    seen_.insert(sample_ids);
   }
 
   void merge(const host_exec&, const alignment_accumulator& other) {
     constexpr const char* fn = "memloc::alignment_accumulator::merge";
+    detail::check_not_self(fn, this, &other);
     detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
     detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
     detail::check_same(fn, "shape().features", shape_.features, other.shape_.features);
-    detail::check_same(fn, "options().distance", static_cast<index_t>(options_.distance),
-                       static_cast<index_t>(other.options_.distance));
-    detail::check_same(fn, "options().pairs", static_cast<index_t>(options_.pairs), static_cast<index_t>(other.options_.pairs));
+    detail::check_same(fn, "options().distance", options_.distance, other.options_.distance);
+    detail::check_same(fn, "options().pairs", options_.pairs, other.options_.pairs);
     seen_.check_disjoint(fn, other.seen_);
     // Each sample is written by exactly one side and the other holds 0, so + merges exactly.
     for (std::size_t i = 0; i < ssl_f_.size(); ++i) {
@@ -85,12 +87,11 @@ class alignment_accumulator<host_space> {
     constexpr const char* fn = "memloc::alignment_accumulator::finalize";
     detail::check_output(fn, "ssl_f", ssl_f, shape_.samples);
     detail::check_output(fn, "ssl_g", ssl_g, shape_.samples);
+    detail::check_outputs_disjoint(fn, {detail::range_of("ssl_f", ssl_f), detail::range_of("ssl_g", ssl_g)});
     const index_t distinct = seen_.distinct(fn);
     if (distinct != shape_.samples) {
-      index_t first_missing = 0;
-      while (seen_.contains(first_missing)) ++first_missing;
       detail::fail(fn, "folded samples must be all ", shape_.samples, " ids, got ", distinct, " (first missing id ",
-                   first_missing, ")");
+                   seen_.first_missing(), ")");
     }
     for (index_t i = 0; i < shape_.samples; ++i) {
       ssl_f(i) = ssl_f_[static_cast<std::size_t>(i)];
@@ -107,8 +108,7 @@ class alignment_accumulator<host_space> {
   std::vector<state_buffer> state_buffers() {
     return {{"ssl_f", ssl_f_.data(), ssl_f_.size(), state_element::f64, state_reduction::sum},
             {"ssl_g", ssl_g_.data(), ssl_g_.size(), state_element::f64, state_reduction::sum},
-            {"seen_samples", seen_.words(), seen_.word_count(), state_element::u64, state_reduction::bitwise_or},
-            {"folded_samples", seen_.folded_counter(), 1, state_element::i64, state_reduction::sum}};
+            {"sample_folds", seen_.counts(), seen_.size(), state_element::i32, state_reduction::sum}};
   }
 
   const alignment_shape& shape() const noexcept { return shape_; }
@@ -120,6 +120,7 @@ class alignment_accumulator<host_space> {
     detail::check_sample_space(fn, shape.samples);
     detail::check_at_least(fn, "shape.views", 2, shape.views);
     detail::check_positive(fn, "shape.features", shape.features);
+    detail::check_product(fn, "shape.views * shape.features", shape.views, shape.features, detail::max_elements);
     detail::check_enum(fn, "options.distance", options.distance, distance_kind::angular);
     detail::check_enum(fn, "options.pairs", options.pairs, pair_mode::original_vs_views);
     return shape;
@@ -144,11 +145,15 @@ alignment_accumulator(const host_exec&, const alignment_shape&)->alignment_accum
 alignment_accumulator(const host_exec&, const alignment_shape&, const alignment_options&)->alignment_accumulator<host_space>;
 
 // One-shot: SSL_f and SSL_g of every sample of f and g ([samples, views, features] each).
-template <class T, class Space, class OutSpace>
-void alignment(const host_exec& exec, const representations_view<T, Space>& f, const representations_view<T, Space>& g,
+template <class TF, class SpaceF, class TG, class SpaceG, class OutSpace>
+void alignment(const host_exec& exec, const representations_view<TF, SpaceF>& f, const representations_view<TG, SpaceG>& g,
                const vector_view<double, OutSpace>& ssl_f, const vector_view<double, OutSpace>& ssl_g,
                const alignment_options& options = {}) {
-  detail::check_view("memloc::alignment", "f", f);
+  constexpr const char* fn = "memloc::alignment";
+  detail::check_view(fn, "f", f);
+  detail::check_at_least(fn, "f extent(0) (samples)", 1, f.extent(0));
+  detail::check_at_least(fn, "f extent(1) (views)", 2, f.extent(1));
+  detail::check_at_least(fn, "f extent(2) (features)", 1, f.extent(2));
   alignment_accumulator<host_space> acc(exec, alignment_shape{f.extent(0), f.extent(1), f.extent(2)}, options);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(f.extent(0)));
   std::iota(ids.begin(), ids.end(), std::int64_t{0});

@@ -48,45 +48,54 @@ class classmem_accumulator<host_space> {
   classmem_accumulator(const host_exec&, const classmem_shape& shape, const classmem_options& options = {})
       : shape_(validated(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
 
-  template <class T, class Space, class I, class IdSpace>
+  template <class T, class Space, class I, class IdSpace, class L, class LabelSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids,
-              const vector_view<I, IdSpace>& labels) {
+              const vector_view<L, LabelSpace>& labels) {
     static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
-    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
-    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids and labels are int64");
+    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace> && host_accessible_v<LabelSpace>,
+                  "host_exec needs host or managed memory");
+    static_assert(detail::is_index_element_v<I> && detail::is_index_element_v<L>, "sample ids and labels must be integers");
     constexpr const char* fn = "memloc::classmem_accumulator::update";
-    const activations_view<const T, Space> acts(batch.data_handle(), batch.extents(), batch.strides());
-    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
-    const vector_view<const std::int64_t, IdSpace> labs(labels.data_handle(), labels.extents(), labels.strides());
+    const activations_view<const T, Space> acts = batch;
     detail::check_view(fn, "batch", acts);
     detail::check_extent(fn, "batch", 1, "views", shape_.views, acts.extent(1));
     detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
     detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
-    detail::check_ids(fn, ids, acts.extent(0), shape_.samples);
-    detail::check_labels(fn, labs, acts.extent(0), shape_.classes);
-    state_.seen().check_new(fn, ids);
-    state_.update(exec, acts, ids, labs, options_.transform);
+    detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
+    detail::check_labels(fn, labels, acts.extent(0), shape_.classes);
+    state_.seen().check_new(fn, sample_ids);
+    state_.update(exec, acts, sample_ids, labels, options_.transform);
   }
 
   void merge(const host_exec&, const classmem_accumulator& other) {
     constexpr const char* fn = "memloc::classmem_accumulator::merge";
+    detail::check_not_self(fn, this, &other);
     detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
     detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
     detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
     detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
     detail::check_same(fn, "shape().classes", shape_.classes, other.shape_.classes);
-    detail::check_same(fn, "options().transform", static_cast<index_t>(options_.transform),
-                       static_cast<index_t>(other.options_.transform));
+    detail::check_same(fn, "options().transform", options_.transform, other.options_.transform);
     state_.seen().check_disjoint(fn, other.state_.seen());
     state_.merge(other.state_);
   }
 
-  classmem_report finalize(const host_exec&, const classmem_outputs<host_space>& out) const {
+  // Braced outputs ({unitmem_view, {}, argmax_view}) are host outputs.
+  classmem_report finalize(const host_exec& exec, const classmem_outputs<host_space>& out) const {
+    return finalize<host_space>(exec, out);
+  }
+
+  template <class OutSpace>
+  classmem_report finalize(const host_exec&, const classmem_outputs<OutSpace>& out) const {
+    static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::classmem_accumulator::finalize";
     detail::check_unit_output(fn, "out.classmem", out.classmem, shape_.units, true);
     detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
     detail::check_unit_output(fn, "out.max_class", out.max_class, shape_.units, false);
     detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
+    detail::check_outputs_disjoint(fn, {detail::range_of("out.classmem", out.classmem), detail::range_of("out.mu_max", out.mu_max),
+                                        detail::range_of("out.max_class", out.max_class),
+                                        detail::range_of("out.mu_rest", out.mu_rest)});
     classmem_report report;
     report.units = shape_.units;
     report.samples = state_.seen().distinct(fn);
@@ -117,10 +126,9 @@ class classmem_accumulator<host_space> {
     detail::check_positive(fn, "shape.views", shape.views);
     detail::check_positive(fn, "shape.positions", shape.positions);
     detail::check_at_least(fn, "shape.classes", 2, shape.classes);
-    index_t cells = 0;
-    if (__builtin_mul_overflow(shape.classes, shape.units, &cells) || cells > (index_t{1} << 40)) {
-      detail::fail(fn, "shape.classes * shape.units must be at most 2^40, got ", shape.classes, " * ", shape.units);
-    }
+    detail::check_product(fn, "shape.classes * shape.units", shape.classes, shape.units, index_t{1} << 40);
+    detail::check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, detail::max_elements);
+    detail::check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, detail::max_elements);
     detail::check_enum(fn, "options.transform", options.transform, activation_transform::abs);
     return shape;
   }
@@ -134,21 +142,24 @@ classmem_accumulator(const host_exec&, const classmem_shape&)->classmem_accumula
 classmem_accumulator(const host_exec&, const classmem_shape&, const classmem_options&)->classmem_accumulator<host_space>;
 
 // One-shot ClassMem; sample i of `activations` has label labels(i).
-template <class T, class Space, class I, class LabelSpace>
+template <class T, class Space, class L, class LabelSpace, class OutSpace>
 classmem_report classmem(const host_exec& exec, const activations_view<T, Space>& activations,
-                         const vector_view<I, LabelSpace>& labels, index_t classes,
-                         const classmem_outputs<host_space>& out, const classmem_options& options = {}) {
-  detail::check_view("memloc::classmem", "activations", activations);
-  detail::check_at_least("memloc::classmem", "activations extent(0) (samples)", 1, activations.extent(0));
+                         const vector_view<L, LabelSpace>& labels, index_t classes, const classmem_outputs<OutSpace>& out,
+                         const classmem_options& options = {}) {
+  constexpr const char* fn = "memloc::classmem";
+  detail::check_view(fn, "activations", activations);
+  detail::check_at_least(fn, "activations extent(0) (samples)", 1, activations.extent(0));
+  detail::check_at_least(fn, "activations extent(1) (views)", 1, activations.extent(1));
+  detail::check_at_least(fn, "activations extent(2) (units)", 1, activations.extent(2));
+  detail::check_at_least(fn, "activations extent(3) (positions)", 1, activations.extent(3));
+  detail::check_at_least(fn, "classes", 2, classes);
   classmem_accumulator<host_space> acc(exec,
                                        classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),
                                                       activations.extent(3), classes},
                                        options);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(activations.extent(0)));
   std::iota(ids.begin(), ids.end(), std::int64_t{0});
-  const vector_view<const std::int64_t, LabelSpace> id_view(ids.data(), {activations.extent(0)});
-  const vector_view<const std::int64_t, LabelSpace> label_view(labels.data_handle(), labels.extents(), labels.strides());
-  acc.update(exec, activations, id_view, label_view);
+  acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)), labels);
   return acc.finalize(exec, out);
 }
 

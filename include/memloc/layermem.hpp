@@ -34,11 +34,11 @@ inline index_t layermem_subset_size(const sample_subset& subset, index_t samples
 // layermem(p) and delta(p) per point p (delta(0) is NaN: the first point has no
 // predecessor). subset, when given, receives the samples averaged over: in rank order for
 // top and least (most / least memorized first), in increasing index order otherwise.
-template <class OutSpace>
-void layermem(const host_exec&, const std::vector<measurement_point<host_space>>& points,
+template <class PointSpace, class OutSpace>
+void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>& points,
               const vector_view<double, OutSpace>& layermem_out, const vector_view<double, OutSpace>& delta_out,
               const vector_view<std::int64_t, OutSpace>& subset_out, const layermem_options& options = {}) {
-  static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
+  static_assert(host_accessible_v<PointSpace> && host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
   constexpr const char* fn = "memloc::layermem";
   const index_t count = static_cast<index_t>(points.size());
   detail::check_at_least(fn, "points.size()", 1, count);
@@ -65,6 +65,8 @@ void layermem(const host_exec&, const std::vector<measurement_point<host_space>>
   detail::check_output(fn, "delta_out", delta_out, count);
   const index_t chosen = layermem_subset_size(subset, samples);
   detail::check_optional_output(fn, "subset_out", subset_out, chosen);
+  detail::check_outputs_disjoint(fn, {detail::range_of("layermem_out", layermem_out), detail::range_of("delta_out", delta_out),
+                                      detail::range_of("subset_out", subset_out)});
 
   std::vector<std::vector<double>> scores(static_cast<std::size_t>(count));
   for (index_t p = 0; p < count; ++p) {

@@ -81,4 +81,64 @@ struct classmem_options {
   activation_transform transform = activation_transform::none;
 };
 
+// Names of the enumerators, as written in code, for messages and reports.
+inline const char* to_string(distance_kind v) noexcept {
+  switch (v) {
+    case distance_kind::l2: return "l2";
+    case distance_kind::l2_normalized: return "l2_normalized";
+    case distance_kind::l1: return "l1";
+    case distance_kind::cosine: return "cosine";
+    case distance_kind::angular: return "angular";
+  }
+  return "(invalid distance_kind)";
+}
+inline const char* to_string(pair_mode v) noexcept {
+  switch (v) {
+    case pair_mode::all_pairs: return "all_pairs";
+    case pair_mode::original_vs_views: return "original_vs_views";
+  }
+  return "(invalid pair_mode)";
+}
+inline const char* to_string(sslmem_normalization v) noexcept {
+  switch (v) {
+    case sslmem_normalization::none: return "none";
+    case sslmem_normalization::ratio: return "ratio";
+    case sslmem_normalization::range: return "range";
+    case sslmem_normalization::max: return "max";
+  }
+  return "(invalid sslmem_normalization)";
+}
+inline const char* to_string(subset_kind v) noexcept {
+  switch (v) {
+    case subset_kind::all: return "all";
+    case subset_kind::random: return "random";
+    case subset_kind::top: return "top";
+    case subset_kind::least: return "least";
+  }
+  return "(invalid subset_kind)";
+}
+inline const char* to_string(rest_reduction v) noexcept {
+  switch (v) {
+    case rest_reduction::mean: return "mean";
+    case rest_reduction::median: return "median";
+  }
+  return "(invalid rest_reduction)";
+}
+inline const char* to_string(activation_transform v) noexcept {
+  switch (v) {
+    case activation_transform::none: return "none";
+    case activation_transform::relu: return "relu";
+    case activation_transform::abs: return "abs";
+  }
+  return "(invalid activation_transform)";
+}
+inline const char* to_string(unitmem_storage v) noexcept {
+  switch (v) {
+    case unitmem_storage::automatic: return "automatic";
+    case unitmem_storage::per_unit: return "per_unit";
+    case unitmem_storage::per_sample: return "per_sample";
+  }
+  return "(invalid unitmem_storage)";
+}
+
 }  // namespace memloc

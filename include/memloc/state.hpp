@@ -6,15 +6,15 @@
 namespace memloc {
 
 // Element type of one state buffer, enough for a collective library to pick its datatype.
-enum class state_element { f64, i64, u64 };
+enum class state_element { f64, i64, u64, i32 };
 
 // The element-wise operation that merges two copies of one state buffer. Every
 // accumulator's state is a handful of such buffers, so merging ranks of a data-parallel job
-// is one all-reduce per buffer with the matching MPI/NCCL operation.
+// is one all-reduce per buffer with the matching MPI/NCCL operation (both offer SUM and MAX
+// on these types).
 enum class state_reduction {
-  sum,         // fp64 sums and int64 counts
-  max,         // packed (value, sample id) keys
-  bitwise_or,  // bitsets of seen sample ids
+  sum,  // fp64 sums, int64 view counts, int32 per-sample fold counts
+  max,  // packed (value, sample id) keys
 };
 
 struct state_buffer {

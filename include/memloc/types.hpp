@@ -50,26 +50,19 @@ MEMLOC_HD inline std::uint32_t bits_from_float(float f) noexcept {
 
 }  // namespace detail
 
+// Written with selects rather than a normalisation loop so that loops converting arrays of
+// half still vectorise.
 MEMLOC_HD inline float to_float(half h) noexcept {
   const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
-  const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
-  std::uint32_t mantissa = h.bits & 0x3ffu;
-  if (exponent == 0x1f) {  // inf or NaN: keep the payload so NaN stays NaN
-    return detail::float_from_bits(sign | 0x7f800000u | (mantissa << 13));
-  }
-  if (exponent == 0) {
-    if (mantissa == 0) return detail::float_from_bits(sign);
-    // Subnormal half: renormalise into float's wider exponent range.
-    int shift = 0;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    mantissa &= 0x3ffu;
-    const std::uint32_t float_exponent = static_cast<std::uint32_t>(127 - 15 + 1 - shift);
-    return detail::float_from_bits(sign | (float_exponent << 23) | (mantissa << 13));
-  }
-  return detail::float_from_bits(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  const std::uint32_t exponent = h.bits & 0x7c00u;
+  // Exponent and mantissa moved to float's positions; rebiasing the exponent by 127 - 15
+  // gives every normal half, and by 255 - 31 maps the all-ones exponent to inf / NaN.
+  const std::uint32_t magnitude = static_cast<std::uint32_t>(h.bits & 0x7fffu) << 13;
+  const std::uint32_t rebiased = magnitude + ((exponent == 0x7c00u ? 224u : 112u) << 23);
+  // Subnormal halves are mantissa * 2^-24, exact in float.
+  const float subnormal = static_cast<float>(h.bits & 0x3ffu) * 0x1p-24f;
+  const float value = exponent == 0 ? subnormal : detail::float_from_bits(rebiased);
+  return detail::float_from_bits(detail::bits_from_float(value) | sign);
 }
 
 MEMLOC_HD inline float to_float(bfloat16 b) noexcept {
@@ -110,14 +103,23 @@ MEMLOC_HD inline half to_half(float f) noexcept {
   return half{static_cast<std::uint16_t>(sign | result)};
 }
 
-// Converts any supported element to the fp32 working type of the reductions.
+// The type reductions run in: fp64 for double inputs, fp32 for everything narrower.
+template <class T>
+using working_t = std::conditional_t<std::is_same_v<std::remove_const_t<T>, double>, double, float>;
+
+// Converts a stored element to the working type W.
+template <class W, class T>
+MEMLOC_HD inline W load_as(T value) noexcept {
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
+    return static_cast<W>(to_float(value));
+  } else {
+    return static_cast<W>(value);
+  }
+}
+
 template <class T>
 MEMLOC_HD inline float load_as_float(T value) noexcept {
-  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
-    return to_float(value);
-  } else {
-    return static_cast<float>(value);
-  }
+  return load_as<float>(value);
 }
 
 template <class T>

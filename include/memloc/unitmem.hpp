@@ -24,8 +24,8 @@ struct unitmem_shape {
   index_t positions = 1;  // H*W of a conv map, tokens of a transformer, 1 for a dense layer
 };
 
-// Caller-allocated outputs, one element per unit. Only `unitmem` is required; the others
-// are written when given.
+// Caller-allocated outputs, one contiguous element per unit. Only `unitmem` is required;
+// the others are written when given.
 template <class Space = host_space>
 struct unitmem_outputs {
   vector_view<double, Space> unitmem{};
@@ -46,8 +46,8 @@ class unitmem_accumulator;
 
 // Folds a layer's activations batch by batch into a fixed-size state, then computes UnitMem.
 // per_unit storage keeps O(units) state and needs all views of a sample in one batch;
-// per_sample storage keeps μ sums per sample so views may arrive in any batches (and the
-// median variant needs every μ).
+// per_sample storage keeps activation sums per sample, so views may arrive in any batches
+// (and the median variant needs every μ).
 template <>
 class unitmem_accumulator<host_space> {
  public:
@@ -58,32 +58,38 @@ class unitmem_accumulator<host_space> {
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
     static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
     static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
-    static_assert(std::is_same_v<std::remove_const_t<I>, std::int64_t>, "sample ids are int64");
+    static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
     constexpr const char* fn = "memloc::unitmem_accumulator::update";
-    const activations_view<const T, Space> acts(batch.data_handle(), batch.extents(), batch.strides());
-    const vector_view<const std::int64_t, IdSpace> ids(sample_ids.data_handle(), sample_ids.extents(), sample_ids.strides());
+    const activations_view<const T, Space> acts = batch;
     detail::check_view(fn, "batch", acts);
     detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
     detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
-    detail::check_ids(fn, ids, acts.extent(0), shape_.samples);
+    detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
     if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
       detail::check_extent(fn, "batch", 1, "views: per_unit storage needs every view of a sample in its batch",
                            shape_.views, acts.extent(1));
-      s->seen().check_new(fn, ids);
-      s->update(exec, acts, ids, options_.transform);
+      s->seen().check_new(fn, sample_ids);
+      s->update(exec, acts, sample_ids, options_.transform);
     } else {
       auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
       if (acts.extent(1) < 1 || acts.extent(1) > shape_.views) {
         detail::fail(fn, "batch extent(1) (views) must be in [1, ", shape_.views, "], got ", acts.extent(1));
       }
-      check_view_budget(fn, ps, ids, acts.extent(1));
-      ps.update(exec, acts, ids, options_.transform);
+      check_view_budget(fn, ps, sample_ids, acts.extent(1));
+      ps.update(exec, acts, sample_ids, options_.transform);
     }
   }
 
   void merge(const host_exec&, const unitmem_accumulator& other) {
     constexpr const char* fn = "memloc::unitmem_accumulator::merge";
-    check_compatible(fn, other);
+    detail::check_not_self(fn, this, &other);
+    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
+    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
+    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
+    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
+    detail::check_same(fn, "options().rest", options_.rest, other.options_.rest);
+    detail::check_same(fn, "options().transform", options_.transform, other.options_.transform);
+    detail::check_same(fn, "storage()", storage_, other.storage_);
     if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
       const auto& o = std::get<detail::host::unitmem_per_unit_state>(other.state_);
       s->seen().check_disjoint(fn, o.seen());
@@ -101,12 +107,21 @@ class unitmem_accumulator<host_space> {
     }
   }
 
+  // Braced outputs ({unitmem_view, {}, argmax_view}) are host outputs.
   unitmem_report finalize(const host_exec& exec, const unitmem_outputs<host_space>& out) const {
+    return finalize<host_space>(exec, out);
+  }
+
+  template <class OutSpace>
+  unitmem_report finalize(const host_exec& exec, const unitmem_outputs<OutSpace>& out) const {
+    static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
     detail::check_unit_output(fn, "out.unitmem", out.unitmem, shape_.units, true);
     detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
     detail::check_unit_output(fn, "out.argmax", out.argmax, shape_.units, false);
     detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
+    detail::check_outputs_disjoint(fn, {detail::range_of("out.unitmem", out.unitmem), detail::range_of("out.mu_max", out.mu_max),
+                                        detail::range_of("out.argmax", out.argmax), detail::range_of("out.mu_rest", out.mu_rest)});
     const detail::host::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
                                          out.mu_rest.data_handle()};
     unitmem_report report;
@@ -167,43 +182,31 @@ class unitmem_accumulator<host_space> {
     detail::check_positive(fn, "shape.units", shape.units);
     detail::check_positive(fn, "shape.views", shape.views);
     detail::check_positive(fn, "shape.positions", shape.positions);
+    detail::check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, detail::max_elements);
+    detail::check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, detail::max_elements);
     if (storage == unitmem_storage::per_unit) return detail::host::unitmem_per_unit_state(shape.samples, shape.units);
-    index_t cells = 0;
-    if (__builtin_mul_overflow(shape.samples, shape.units, &cells) || cells > (index_t{1} << 40)) {
-      detail::fail(fn, "shape.samples * shape.units (per_sample state) must be at most 2^40, got ", shape.samples, " * ",
-                   shape.units);
-    }
+    detail::check_product(fn, "shape.samples * shape.units (per_sample state)", shape.samples, shape.units,
+                          index_t{1} << 40);
     return detail::host::unitmem_per_sample_state(shape.samples, shape.units);
   }
 
-  template <class IdSpace>
-  void check_view_budget(const char* fn, const detail::host::unitmem_per_sample_state& ps,
-                         const vector_view<const std::int64_t, IdSpace>& ids, index_t batch_views) const {
+  template <class IdView>
+  void check_view_budget(const char* fn, const detail::host::unitmem_per_sample_state& ps, const IdView& ids,
+                         index_t batch_views) {
     // Count each id's views including repeats inside this batch before changing anything.
-    std::vector<std::int64_t> sorted(static_cast<std::size_t>(ids.extent(0)));
-    for (index_t i = 0; i < ids.extent(0); ++i) sorted[static_cast<std::size_t>(i)] = ids(i);
-    std::sort(sorted.begin(), sorted.end());
-    for (std::size_t i = 0; i < sorted.size();) {
+    sorted_ids_.resize(static_cast<std::size_t>(ids.extent(0)));
+    for (index_t i = 0; i < ids.extent(0); ++i) sorted_ids_[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(ids(i));
+    std::sort(sorted_ids_.begin(), sorted_ids_.end());
+    for (std::size_t i = 0; i < sorted_ids_.size();) {
       std::size_t j = i;
-      while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
-      const index_t total = ps.views_folded(sorted[i]) + static_cast<index_t>(j - i) * batch_views;
+      while (j < sorted_ids_.size() && sorted_ids_[j] == sorted_ids_[i]) ++j;
+      const index_t total = ps.views_folded(sorted_ids_[i]) + static_cast<index_t>(j - i) * batch_views;
       if (total > shape_.views) {
-        detail::fail(fn, "views folded for sample id ", sorted[i], " must be at most ", shape_.views, ", got ", total,
+        detail::fail(fn, "views folded for sample id ", sorted_ids_[i], " must be at most ", shape_.views, ", got ", total,
                      " with this batch");
       }
       i = j;
     }
-  }
-
-  void check_compatible(const char* fn, const unitmem_accumulator& other) const {
-    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
-    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
-    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
-    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
-    detail::check_same(fn, "options().rest", static_cast<index_t>(options_.rest), static_cast<index_t>(other.options_.rest));
-    detail::check_same(fn, "options().transform", static_cast<index_t>(options_.transform),
-                       static_cast<index_t>(other.options_.transform));
-    detail::check_same(fn, "storage()", static_cast<index_t>(storage_), static_cast<index_t>(other.storage_));
   }
 
   static void require_two_samples(const char* fn, index_t samples) {
@@ -214,6 +217,7 @@ class unitmem_accumulator<host_space> {
   unitmem_options options_;
   unitmem_storage storage_;
   state_type state_;
+  std::vector<std::int64_t> sorted_ids_;  // scratch for the per_sample view budget check
 };
 
 unitmem_accumulator(const host_exec&, const unitmem_shape&)->unitmem_accumulator<host_space>;
@@ -221,11 +225,15 @@ unitmem_accumulator(const host_exec&, const unitmem_shape&, const unitmem_option
 
 // One-shot UnitMem over activations that hold every sample of D': sample i of the view is
 // id i, so out.argmax names rows of `activations`.
-template <class T, class Space>
+template <class T, class Space, class OutSpace>
 unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& activations,
-                       const unitmem_outputs<host_space>& out, const unitmem_options& options = {}) {
-  detail::check_view("memloc::unitmem", "activations", activations);
-  detail::check_at_least("memloc::unitmem", "activations extent(0) (samples)", 2, activations.extent(0));
+                       const unitmem_outputs<OutSpace>& out, const unitmem_options& options = {}) {
+  constexpr const char* fn = "memloc::unitmem";
+  detail::check_view(fn, "activations", activations);
+  detail::check_at_least(fn, "activations extent(0) (samples)", 2, activations.extent(0));
+  detail::check_at_least(fn, "activations extent(1) (views)", 1, activations.extent(1));
+  detail::check_at_least(fn, "activations extent(2) (units)", 1, activations.extent(2));
+  detail::check_at_least(fn, "activations extent(3) (positions)", 1, activations.extent(3));
   unitmem_accumulator<host_space> acc(
       exec, unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)},
       options);

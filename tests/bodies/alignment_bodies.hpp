@@ -106,6 +106,19 @@ TEST_CASE_TEMPLATE_DEFINE("alignment: hand-computed distances, zero vectors incl
   CHECK(run(distance_kind::l2_normalized, pair_mode::original_vs_views) == doctest::Approx((1.0 + std::sqrt(0.4)) / 2));
 }
 
+TEST_CASE_TEMPLATE_DEFINE("alignment: double inputs are computed in double precision", B, alignment_double) {
+  // Two views 1e-9 apart in every feature: fp32 arithmetic would see no difference at all.
+  const index_t D = 100;
+  oracle::representations r{1, 2, D, {}};
+  for (index_t k = 0; k < 2 * D; ++k) r.values.push_back(1.0 + (k >= D ? 1e-9 : 0.0) + 1e-3 * static_cast<double>(k % D));
+  for (const auto distance : all_distances()) {
+    const double got = alignment_one_shot<B, double>(r, r, rep_layout::sample_major, {distance}).first[0];
+    const double expected = oracle::alignment(r, to_oracle(distance), false)[0];
+    INFO("distance ", static_cast<int>(distance), ": got ", got, ", expected ", expected);
+    CHECK(close(got, expected, 1e-6, 1e-15));
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("alignment: streaming in random batches and merges equals one shot exactly", B, alignment_streaming) {
   const index_t N = 29, V = 3, D = 19;
   const auto f = random_representations(N, V, D, 1);

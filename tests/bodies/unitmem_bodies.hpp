@@ -161,6 +161,22 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: negative denominators and NaN inputs become 
   CHECK(std::isnan(median.mu_max[2]));
 }
 
+TEST_CASE_TEMPLATE_DEFINE("unitmem: signed zeros tie and NaNs win the same way in both storages", B, unitmem_ties) {
+  // A dead unit whose first sample is -0 ties with +0: the first id wins. A NaN whose sign
+  // bit is set (x86's default NaN) makes its unit NaN in both storages.
+  const double negative_nan = -std::numeric_limits<double>::quiet_NaN();
+  oracle::activations a{4, 1, 2, 1, {-0.0, 1, 0.0, negative_nan, 0.0, 2, 0.0, 3}};
+  for (const auto storage : {memloc::unitmem_storage::per_unit, memloc::unitmem_storage::per_sample}) {
+    const auto run = unitmem_one_batch<B, float>(a, act_layout::dense, iota_ids(4), 4,
+                                                 {memloc::rest_reduction::mean, memloc::activation_transform::none, storage});
+    CHECK(run.argmax[0] == 0);
+    CHECK(run.unitmem[0] == 0.0);
+    CHECK(std::isnan(run.unitmem[1]));
+    CHECK(std::isnan(run.mu_max[1]));
+    CHECK(std::isnan(run.mu_rest[1]));
+  }
+}
+
 // Splits samples into random batches (random order and sizes), folds them into a few
 // accumulators, merges those in a random tree, and returns the result.
 template <class B, class T>

@@ -35,7 +35,11 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem accumulator construction", B, val
                      "options.storage must be a named enumerator in [0, 2], got 3");
   CHECK_MEMLOC_ERROR(unitmem_accumulator(x, unitmem_shape{index_t{1} << 30, index_t{1} << 12, 2, 1},
                                          {memloc::rest_reduction::median}),
-                     "shape.samples * shape.units (per_sample state) must be at most 2^40");
+                     "shape.samples * shape.units (per_sample state) must be at most 1099511627776, got 1073741824 * 4096");
+  CHECK_MEMLOC_ERROR(unitmem_accumulator(x, unitmem_shape{10, index_t{1} << 40, 2, index_t{1} << 10}),
+                     "shape.units * shape.positions must be at most 281474976710656, got 1099511627776 * 1024");
+  CHECK_MEMLOC_ERROR(unitmem_accumulator(x, unitmem_shape{10, 4, index_t{1} << 40, index_t{1} << 10}),
+                     "shape.views * shape.positions must be at most 281474976710656, got 1099511627776 * 1024");
 }
 
 TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, validation_unitmem_use) {
@@ -107,39 +111,68 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::unitmem_accumulator(x, memloc::unitmem_shape{10, 3, 2, 5})),
                      "other.shape().positions must be 4, got 5");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::unitmem_accumulator(x, shape, {memloc::rest_reduction::median})),
-                     "other.options().rest must be 0, got 1");
+                     "other.options().rest must be mean, got median");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::unitmem_accumulator(x, shape, {memloc::rest_reduction::mean, memloc::activation_transform::relu})),
-                     "other.options().transform must be 0, got 1");
+                     "other.options().transform must be none, got relu");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::unitmem_accumulator(x, shape, {memloc::rest_reduction::mean, memloc::activation_transform::none,
                                                                           memloc::unitmem_storage::per_sample})),
-                     "other.storage() must be 1, got 2");
+                     "other.storage() must be per_unit, got per_sample");
   memloc::unitmem_accumulator overlapping(x, shape);
   std::vector<std::int64_t> overlap_ids{9, 8, 7, 6, 4};
   overlapping.update(x, good, mem.place(overlap_ids, memloc::make_vector_view(overlap_ids.data(), 5)));
   CHECK_MEMLOC_ERROR(acc.merge(x, overlapping), "other must hold samples this accumulator has not folded, got sample id 4 in both");
 
-  // A sample folded on two ranks whose states were all-reduced outside memloc.
+  // A sample folded on two ranks whose states were all-reduced outside memloc: every
+  // buffer merged with its own reduction, as MPI or NCCL would.
   memloc::unitmem_accumulator rank0(x, shape), rank1(x, shape);
   rank0.update(x, good, id_view);
   rank1.update(x, good, id_view);
   auto b0 = rank0.state_buffers();
   auto b1 = rank1.state_buffers();
-  REQUIRE(b0.size() == 4);
+  REQUIRE(b0.size() == 3);
+  REQUIRE(B::name == std::string("host"));  // the buffers are host memory on this backend
   for (std::size_t i = 0; i < b0.size(); ++i) {
-    REQUIRE(B::name == std::string("host"));  // the buffers are host memory on this backend
+    REQUIRE(b0[i].count == b1[i].count);
     for (std::size_t k = 0; k < b0[i].count; ++k) {
-      if (b0[i].reduction == memloc::state_reduction::sum && b0[i].element == memloc::state_element::f64)
-        static_cast<double*>(b0[i].data)[k] += static_cast<double*>(b1[i].data)[k];
-      else if (b0[i].reduction == memloc::state_reduction::sum)
-        static_cast<std::int64_t*>(b0[i].data)[k] += static_cast<std::int64_t*>(b1[i].data)[k];
-      else if (b0[i].reduction == memloc::state_reduction::max)
-        static_cast<std::uint64_t*>(b0[i].data)[k] = std::max(static_cast<std::uint64_t*>(b0[i].data)[k], static_cast<std::uint64_t*>(b1[i].data)[k]);
-      else
-        static_cast<std::uint64_t*>(b0[i].data)[k] |= static_cast<std::uint64_t*>(b1[i].data)[k];
+      switch (b0[i].element) {
+        case memloc::state_element::f64: static_cast<double*>(b0[i].data)[k] += static_cast<double*>(b1[i].data)[k]; break;
+        case memloc::state_element::i64:
+          static_cast<std::int64_t*>(b0[i].data)[k] += static_cast<std::int64_t*>(b1[i].data)[k];
+          break;
+        case memloc::state_element::i32:
+          static_cast<std::int32_t*>(b0[i].data)[k] += static_cast<std::int32_t*>(b1[i].data)[k];
+          break;
+        case memloc::state_element::u64: {
+          REQUIRE(b0[i].reduction == memloc::state_reduction::max);
+          auto* mine = static_cast<std::uint64_t*>(b0[i].data) + k;
+          *mine = std::max(*mine, static_cast<std::uint64_t*>(b1[i].data)[k]);
+          break;
+        }
+      }
     }
   }
   CHECK_MEMLOC_ERROR(rank0.finalize(x, outputs{out.view()}),
-                     "each sample must be folded once across merged states: folds counted 10, distinct sample ids 5");
+                     "each sample must be folded once across merged states, got sample id 0 folded 2 times");
+  CHECK_MEMLOC_ERROR(rank1.merge(x, rank1), "other must be a different accumulator, got this one");
+
+  // Outputs that share memory would overwrite each other.
+  auto pair_out = mem.template output<double>(4);
+  const memloc::vector_view<double, typename B::space> first3(pair_out.view().data_handle(), {3});
+  const memloc::vector_view<double, typename B::space> last3(pair_out.view().data_handle() + 1, {3});
+  CHECK_MEMLOC_ERROR(rank1.finalize(x, outputs{first3, {}, {}, last3}),
+                     "out.unitmem and out.mu_rest must not share memory, got overlapping buffers");
+
+  // Ids of any integer type are read as ids.
+  std::vector<long long> long_ids{5, 6, 7, 8, 9};
+  std::vector<std::int32_t> int_ids{5, 6, 7, 8, 9};
+  memloc::unitmem_accumulator with_long(x, shape), with_int(x, shape);
+  with_long.update(x, good, mem.place(long_ids, memloc::make_vector_view(long_ids.data(), 5)));
+  with_int.update(x, good, mem.place(int_ids, memloc::make_vector_view(int_ids.data(), 5)));
+  with_long.merge(x, rank1);
+  CHECK(with_long.finalize(x, outputs{out.view()}).samples == 10);
+  std::vector<std::int32_t> bad_int_ids{5, 6, 70, 8, 9};
+  CHECK_MEMLOC_ERROR(with_int.update(x, good, mem.place(bad_int_ids, memloc::make_vector_view(bad_int_ids.data(), 5))),
+                     "sample_ids(2) must be in [0, 10), got 70");
 
   // per_sample storage: view budgets.
   const memloc::unitmem_options per_sample{memloc::rest_reduction::median};
@@ -157,9 +190,18 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   ps.update(x, one_view, id_view);
   CHECK(ps.finalize(x, outputs{out.view()}).samples == 5);
 
-  // One-shot needs two samples.
+  // One-shot checks name the activations, not the accumulator built from them.
   CHECK_MEMLOC_ERROR(memloc::unitmem(x, with({1, 2, 3, 4}, dense_strides), outputs{out.view()}),
-                     "activations extent(0) (samples) must be >= 2, got 1");
+                     "memloc::unitmem: activations extent(0) (samples) must be >= 2, got 1");
+  CHECK_MEMLOC_ERROR(memloc::unitmem(x, with({5, 0, 3, 4}, dense_strides), outputs{out.view()}),
+                     "memloc::unitmem: activations extent(1) (views) must be >= 1, got 0");
+  CHECK_MEMLOC_ERROR(memloc::unitmem(x, with({5, 2, 0, 4}, dense_strides), outputs{out.view()}),
+                     "memloc::unitmem: activations extent(2) (units) must be >= 1, got 0");
+  CHECK_MEMLOC_ERROR(memloc::unitmem(x, with({5, 2, 3, 0}, dense_strides), outputs{out.view()}),
+                     "memloc::unitmem: activations extent(3) (positions) must be >= 1, got 0");
+  // Extents whose product overflows, as a broadcast (stride 0) view can have.
+  CHECK_MEMLOC_ERROR(memloc::unitmem(x, with({index_t{1} << 32, index_t{1} << 32, 3, 4}, {0, 0, 4, 1}), outputs{out.view()}),
+                     "activations element count (product of extents) must fit in int64, got an overflow in dimension 1");
 }
 
 TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
@@ -172,7 +214,7 @@ TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
   CHECK_MEMLOC_ERROR(memloc::classmem_accumulator(x, classmem_shape{10, 3, 0, 4, 3}), "shape.views must be > 0, got 0");
   CHECK_MEMLOC_ERROR(memloc::classmem_accumulator(x, classmem_shape{10, 3, 2, 0, 3}), "shape.positions must be > 0, got 0");
   CHECK_MEMLOC_ERROR(memloc::classmem_accumulator(x, classmem_shape{10, index_t{1} << 21, 2, 1, index_t{1} << 20}),
-                     "shape.classes * shape.units must be at most 2^40");
+                     "shape.classes * shape.units must be at most 1099511627776, got 1048576 * 2097152");
   CHECK_MEMLOC_ERROR(memloc::classmem_accumulator(x, classmem_shape{10, 3, 2, 4, 3}, {static_cast<memloc::activation_transform>(5)}),
                      "options.transform must be a named enumerator in [0, 2], got 5");
   const classmem_shape shape{10, 3, 2, 4, 3};
@@ -225,9 +267,25 @@ TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::classmem_accumulator(x, classmem_shape{10, 3, 2, 4, 4})),
                      "other.shape().classes must be 3, got 4");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::classmem_accumulator(x, shape, {memloc::activation_transform::abs})),
-                     "other.options().transform must be 0, got 2");
+                     "other.options().transform must be none, got abs");
   CHECK_MEMLOC_ERROR(acc.merge(x, single), "got sample id 0 in both");
+  CHECK_MEMLOC_ERROR(acc.merge(x, acc), "other must be a different accumulator, got this one");
+  auto shared = mem.template output<double>(3);
+  CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{shared.view(), shared.view()}),
+                     "out.classmem and out.mu_max must not share memory, got overlapping buffers");
   CHECK(acc.finalize(x, outputs{out.view()}).classes_with_samples == 3);
+  // One-shot checks name its own arguments; int32 labels are accepted.
+  std::vector<std::int32_t> int_labels{0, 1, 2, 0, 1};
+  auto int_label_view = mem.place(int_labels, memloc::make_vector_view(int_labels.data(), 5));
+  CHECK(memloc::classmem(x, good, int_label_view, 3, outputs{out.view()}).classes_with_samples == 3);
+  CHECK_MEMLOC_ERROR(memloc::classmem(x, good, int_label_view, 1, outputs{out.view()}),
+                     "memloc::classmem: classes must be >= 2, got 1");
+  CHECK_MEMLOC_ERROR(memloc::classmem(x, mem.place(data, memloc::nchw_sample_major(data.data(), 5, 0, 3, 1, 4)), int_label_view, 3,
+                                      outputs{out.view()}),
+                     "memloc::classmem: activations extent(1) (views) must be >= 1, got 0");
+  CHECK_MEMLOC_ERROR(memloc::classmem(x, mem.place(data, memloc::nchw_sample_major(data.data(), 0, 2, 3, 1, 4)), int_label_view, 3,
+                                      outputs{out.view()}),
+                     "memloc::classmem: activations extent(0) (samples) must be >= 1, got 0");
 }
 
 TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, validation_alignment) {
@@ -271,12 +329,29 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::alignment_accumulator(x, alignment_shape{7, 3, 4})), "other.shape().samples must be 6, got 7");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::alignment_accumulator(x, alignment_shape{6, 2, 4})), "other.shape().views must be 3, got 2");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::alignment_accumulator(x, shape, {memloc::distance_kind::l1})),
-                     "other.options().distance must be 0, got 2");
+                     "other.options().distance must be l2, got l1");
   CHECK_MEMLOC_ERROR(acc.merge(x, memloc::alignment_accumulator(x, shape, {memloc::distance_kind::l2, memloc::pair_mode::original_vs_views})),
-                     "other.options().pairs must be 0, got 1");
+                     "other.options().pairs must be all_pairs, got original_vs_views");
   memloc::alignment_accumulator other(x, shape);
   other.update(x, half_f, half_g, mem.place(ids, memloc::make_vector_view(ids.data(), 3)));
   CHECK_MEMLOC_ERROR(acc.merge(x, other), "got sample id 0 in both");
+  CHECK_MEMLOC_ERROR(acc.merge(x, acc), "other must be a different accumulator, got this one");
+  CHECK_MEMLOC_ERROR(acc.finalize(x, out_f.view(), out_f.view()), "ssl_f and ssl_g must not share memory, got overlapping buffers");
+  CHECK_MEMLOC_ERROR(memloc::alignment_accumulator(x, alignment_shape{6, index_t{1} << 30, index_t{1} << 30}),
+                     "shape.views * shape.features must be at most 281474976710656, got 1073741824 * 1073741824");
+  // One-shot checks name its own arguments.
+  CHECK_MEMLOC_ERROR(memloc::alignment(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 6, 1, 4)),
+                                       mem.place(gdata, memloc::representations_sample_major(gdata.data(), 6, 1, 4)), out_f.view(),
+                                       out_g.view()),
+                     "memloc::alignment: f extent(1) (views) must be >= 2, got 1");
+  CHECK_MEMLOC_ERROR(memloc::alignment(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 6, 3, 0)),
+                                       mem.place(gdata, memloc::representations_sample_major(gdata.data(), 6, 3, 0)), out_f.view(),
+                                       out_g.view()),
+                     "memloc::alignment: f extent(2) (features) must be >= 1, got 0");
+  CHECK_MEMLOC_ERROR(memloc::alignment(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 0, 3, 4)),
+                                       mem.place(gdata, memloc::representations_sample_major(gdata.data(), 0, 3, 4)), out_f.view(),
+                                       out_g.view()),
+                     "memloc::alignment: f extent(0) (samples) must be >= 1, got 0");
 
   // sslmem
   std::vector<double> sf{0.1, 0.2}, sg{0.3, 0.4}, neg{0.1, -0.2};
@@ -333,6 +408,8 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
   auto wrong_subset = mem.template output<std::int64_t>(2);
   CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), delta.view(), wrong_subset.view(), {{}, {memloc::subset_kind::top, 1}}),
                      "subset_out extent(0) (elements) must be 1, got 2");
+  CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), lm.view(), no_subset),
+                     "layermem_out and delta_out must not share memory, got overlapping buffers");
   const memloc::vector_view<const double, typename B::space> empty{};
   CHECK_MEMLOC_ERROR(memloc::layermem(x, std::vector<point>{{"conv1", empty, empty}}, lm.view(), delta.view(), no_subset),
                      "samples at each point must be >= 1, got 0");

@@ -19,12 +19,13 @@ namespace memloc::detail {
 
 template <activation_transform Transform>
 struct transform_op {
-  MEMLOC_HD static float apply(float x) noexcept {
+  template <class W>
+  MEMLOC_HD static W apply(W x) noexcept {
     if constexpr (Transform == activation_transform::relu) {
       // Written so that NaN stays NaN (std::max would drop it on one side).
-      return x < 0.0f ? 0.0f : x;
+      return x < W(0) ? W(0) : x;
     } else if constexpr (Transform == activation_transform::abs) {
-      return std::fabs(x);
+      return x < W(0) ? -x : x;
     } else {
       return x;
     }
@@ -80,8 +81,15 @@ MEMLOC_HD inline float value_from_order_preserving_bits(std::uint32_t ordered) n
   return float_from_bits(bits);
 }
 
+// -0 becomes +0 and every NaN the positive quiet NaN, so that equal values tie (and the
+// smaller id wins) and a NaN always wins the max, whatever its sign bit.
+MEMLOC_HD inline float canonical_key_value(float value) noexcept {
+  if (value != value) return float_from_bits(0x7fc00000u);
+  return value + 0.0f;
+}
+
 MEMLOC_HD inline std::uint64_t pack_max_key(float value, std::int64_t id) noexcept {
-  return (static_cast<std::uint64_t>(order_preserving_bits(value)) << 32) |
+  return (static_cast<std::uint64_t>(order_preserving_bits(canonical_key_value(value))) << 32) |
          static_cast<std::uint64_t>(0xFFFFFFFFu - static_cast<std::uint32_t>(id));
 }
 
@@ -122,47 +130,63 @@ MEMLOC_HD inline double clamp01(double x) noexcept {
 struct l2_distance_op {
   static constexpr bool needs_inverse_norms = false;
   static constexpr bool needs_second_sum = false;
-  MEMLOC_HD static float term(float a, float b, float, float) noexcept {
-    const float d = a - b;
+  template <class W>
+  MEMLOC_HD static W term(W a, W b, W, W) noexcept {
+    const W d = a - b;
     return d * d;
   }
-  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
-  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return std::sqrt(sum); }
+  template <class W>
+  MEMLOC_HD static W second_term(W, W, W, W) noexcept { return W(0); }
+  template <class W>
+  MEMLOC_HD static double finish(double sum, double, W, W) noexcept { return std::sqrt(sum); }
 };
 
 struct l1_distance_op {
   static constexpr bool needs_inverse_norms = false;
   static constexpr bool needs_second_sum = false;
-  MEMLOC_HD static float term(float a, float b, float, float) noexcept { return std::fabs(a - b); }
-  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
-  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return sum; }
+  template <class W>
+  MEMLOC_HD static W term(W a, W b, W, W) noexcept {
+    const W d = a - b;
+    return d < W(0) ? -d : d;
+  }
+  template <class W>
+  MEMLOC_HD static W second_term(W, W, W, W) noexcept { return W(0); }
+  template <class W>
+  MEMLOC_HD static double finish(double sum, double, W, W) noexcept { return sum; }
 };
 
 // Squared difference of the normalised vectors, shared by the three distances below.
-MEMLOC_HD inline float normalized_difference_term(float a, float b, float inv_norm_a, float inv_norm_b) noexcept {
-  const float d = a * inv_norm_a - b * inv_norm_b;
+template <class W>
+MEMLOC_HD inline W normalized_difference_term(W a, W b, W inv_norm_a, W inv_norm_b) noexcept {
+  const W d = a * inv_norm_a - b * inv_norm_b;
   return d * d;
 }
 
 struct l2_normalized_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = false;
-  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+  template <class W>
+  MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
   }
-  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
-  MEMLOC_HD static double finish(double sum, double, float, float) noexcept { return std::sqrt(sum); }
+  template <class W>
+  MEMLOC_HD static W second_term(W, W, W, W) noexcept { return W(0); }
+  template <class W>
+  MEMLOC_HD static double finish(double sum, double, W, W) noexcept { return std::sqrt(sum); }
 };
 
 struct cosine_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = false;
-  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+  template <class W>
+  MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
   }
-  MEMLOC_HD static float second_term(float, float, float, float) noexcept { return 0.0f; }
-  MEMLOC_HD static double finish(double squared_difference, double, float inv_a, float inv_b) noexcept {
-    if (inv_a == 0.0f || inv_b == 0.0f) return 1.0;
+  template <class W>
+  MEMLOC_HD static W second_term(W, W, W, W) noexcept { return W(0); }
+  template <class W>
+  MEMLOC_HD static double finish(double squared_difference, double, W inv_a, W inv_b) noexcept {
+    if (inv_a == W(0) || inv_b == W(0)) return 1.0;
     return 0.5 * squared_difference;
   }
 };
@@ -170,21 +194,25 @@ struct cosine_distance_op {
 struct angular_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = true;
-  MEMLOC_HD static float term(float a, float b, float inv_a, float inv_b) noexcept {
+  template <class W>
+  MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
   }
-  MEMLOC_HD static float second_term(float a, float b, float inv_a, float inv_b) noexcept {
-    const float s = a * inv_a + b * inv_b;
+  template <class W>
+  MEMLOC_HD static W second_term(W a, W b, W inv_a, W inv_b) noexcept {
+    const W s = a * inv_a + b * inv_b;
     return s * s;
   }
-  MEMLOC_HD static double finish(double squared_difference, double squared_sum, float inv_a, float inv_b) noexcept {
-    if (inv_a == 0.0f || inv_b == 0.0f) return 0.5;
+  template <class W>
+  MEMLOC_HD static double finish(double squared_difference, double squared_sum, W inv_a, W inv_b) noexcept {
+    if (inv_a == W(0) || inv_b == W(0)) return 0.5;
     return 2.0 * std::atan2(std::sqrt(squared_difference), std::sqrt(squared_sum)) / 3.14159265358979323846;
   }
 };
 
-MEMLOC_HD inline float inverse_norm(double squared_norm) noexcept {
-  return squared_norm > 0.0 ? static_cast<float>(1.0 / std::sqrt(squared_norm)) : 0.0f;
+template <class W>
+MEMLOC_HD inline W inverse_norm(double squared_norm) noexcept {
+  return squared_norm > 0.0 ? static_cast<W>(1.0 / std::sqrt(squared_norm)) : W(0);
 }
 
 template <class F>

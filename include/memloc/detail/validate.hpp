@@ -5,12 +5,15 @@
 //   "<function>: <argument> <what> must be <expected>, got <actual>".
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
+#include <type_traits>
 #include <sstream>
 #include <string>
 #include <utility>
 
 #include "../error.hpp"
+#include "../options.hpp"
 #include "../view.hpp"
 
 namespace memloc::detail {
@@ -32,11 +35,15 @@ template <class... Parts>
 template <class T, std::size_t Rank, class Space>
 void check_view(const char* function, const char* argument, const strided_view<T, Rank, Space>& view) {
   index_t last_offset = 0;
+  index_t size = 1;
   for (std::size_t r = 0; r < Rank; ++r) {
     if (view.extent(r) < 0) fail(function, argument, " extent(", r, ") must be >= 0, got ", view.extent(r));
     if (view.stride(r) < 0) fail(function, argument, " stride(", r, ") must be >= 0, got ", view.stride(r));
+    if (__builtin_mul_overflow(size, view.extent(r), &size)) {
+      fail(function, argument, " element count (product of extents) must fit in int64, got an overflow in dimension ", r);
+    }
   }
-  if (view.size() == 0) return;
+  if (size == 0) return;
   if (view.data_handle() == nullptr) fail(function, argument, " data_handle() must be non-null for ", view.size(), " elements, got nullptr");
   for (std::size_t r = 0; r < Rank; ++r) {
     index_t term = 0;
@@ -100,6 +107,58 @@ inline void check_same(const char* function, const char* what, index_t mine, ind
   if (mine != theirs) fail(function, "other.", what, " must be ", mine, ", got ", theirs);
 }
 
+template <class Enum, class = std::enable_if_t<std::is_enum_v<Enum>>>
+void check_same(const char* function, const char* what, Enum mine, Enum theirs) {
+  if (mine != theirs) fail(function, "other.", what, " must be ", to_string(mine), ", got ", to_string(theirs));
+}
+
+inline void check_not_self(const char* function, const void* self, const void* other) {
+  if (self == other) fail(function, "other must be a different accumulator, got this one (a merge with itself would fold every sample twice)");
+}
+
+// a * b must stay within `limit`, so that buffers and index arithmetic sized by it fit.
+inline void check_product(const char* function, const char* what, index_t a, index_t b, index_t limit) {
+  index_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product) || product > limit) {
+    fail(function, what, " must be at most ", limit, ", got ", a, " * ", b);
+  }
+}
+
+// The largest element count memloc sizes a buffer or an index by: far beyond any memory,
+// and far from int64 overflow in the sums of offsets built from it.
+inline constexpr index_t max_elements = index_t{1} << 48;
+
+// Outputs are written independently, so two that share memory would overwrite each other.
+struct output_range {
+  const char* name;
+  const void* data;
+  index_t extent;
+  index_t stride;
+  std::size_t element_size;
+};
+
+inline void check_outputs_disjoint(const char* function, std::initializer_list<output_range> outputs) {
+  auto bounds = [](const output_range& o, std::uintptr_t& begin, std::uintptr_t& end) {
+    begin = reinterpret_cast<std::uintptr_t>(o.data);
+    end = begin + static_cast<std::uintptr_t>(((o.extent - 1) * o.stride + 1)) * o.element_size;
+  };
+  for (auto a = outputs.begin(); a != outputs.end(); ++a) {
+    if (a->data == nullptr || a->extent == 0) continue;
+    for (auto b = a + 1; b != outputs.end(); ++b) {
+      if (b->data == nullptr || b->extent == 0) continue;
+      std::uintptr_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+      bounds(*a, a0, a1);
+      bounds(*b, b0, b1);
+      if (a0 < b1 && b0 < a1) fail(function, a->name, " and ", b->name, " must not share memory, got overlapping buffers");
+    }
+  }
+}
+
+template <class T, class Space>
+output_range range_of(const char* name, const vector_view<T, Space>& v) {
+  return {name, v.data_handle(), v.extent(0), v.stride(0), sizeof(T)};
+}
+
 // Sample ids index fixed-size state, and the packed argmax key keeps 32 bits of id with
 // 0xFFFFFFFF reserved, hence the upper bound on the id space.
 inline constexpr index_t max_samples = static_cast<index_t>(std::numeric_limits<std::uint32_t>::max()) - 1;
@@ -110,26 +169,32 @@ inline void check_sample_space(const char* function, index_t samples) {
   }
 }
 
-template <class Space>
-void check_ids(const char* function, const vector_view<const std::int64_t, Space>& ids, index_t batch_samples,
-               index_t id_space) {
-  check_view(function, "sample_ids", ids);
-  check_extent(function, "sample_ids", 0, "one id per batch sample", batch_samples, ids.extent(0));
+// Ids and labels may be any integer type (int64, long long, int32, ...).
+template <class I>
+inline constexpr bool is_index_element_v = std::is_integral_v<std::remove_const_t<I>> &&
+                                           !std::is_same_v<std::remove_const_t<I>, bool>;
+
+template <class IdView>
+void check_indices(const char* function, const char* argument, const char* meaning, const IdView& ids,
+                   index_t batch_samples, index_t bound) {
+  check_view(function, argument, ids);
+  check_extent(function, argument, 0, meaning, batch_samples, ids.extent(0));
   for (index_t i = 0; i < ids.extent(0); ++i) {
-    const std::int64_t id = ids(i);
-    if (id < 0 || id >= id_space) fail(function, "sample_ids(", i, ") must be in [0, ", id_space, "), got ", id);
+    const auto value = ids(i);
+    if (value < 0 || static_cast<std::uint64_t>(value) >= static_cast<std::uint64_t>(bound)) {
+      fail(function, argument, "(", i, ") must be in [0, ", bound, "), got ", static_cast<long long>(value));
+    }
   }
 }
 
-template <class Space>
-void check_labels(const char* function, const vector_view<const std::int64_t, Space>& labels, index_t batch_samples,
-                  index_t classes) {
-  check_view(function, "labels", labels);
-  check_extent(function, "labels", 0, "one label per batch sample", batch_samples, labels.extent(0));
-  for (index_t i = 0; i < labels.extent(0); ++i) {
-    const std::int64_t label = labels(i);
-    if (label < 0 || label >= classes) fail(function, "labels(", i, ") must be in [0, ", classes, "), got ", label);
-  }
+template <class IdView>
+void check_ids(const char* function, const IdView& ids, index_t batch_samples, index_t id_space) {
+  check_indices(function, "sample_ids", "one id per batch sample", ids, batch_samples, id_space);
+}
+
+template <class LabelView>
+void check_labels(const char* function, const LabelView& labels, index_t batch_samples, index_t classes) {
+  check_indices(function, "labels", "one label per batch sample", labels, batch_samples, classes);
 }
 
 template <class Enum>

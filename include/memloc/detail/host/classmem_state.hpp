@@ -22,16 +22,15 @@ class classmem_state {
       : units_(units), classes_(classes), sums_(static_cast<std::size_t>(classes * units), 0.0),
         counts_(static_cast<std::size_t>(classes), 0), seen_(samples) {}
 
-  template <class T, class Space, class IdSpace>
-  void update(const host_exec& exec, const activations_view<const T, Space>& batch,
-              const vector_view<const std::int64_t, IdSpace>& ids, const vector_view<const std::int64_t, IdSpace>& labels,
-              activation_transform transform) {
+  template <class T, class Space, class IdView, class LabelView>
+  void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
+              const LabelView& labels, activation_transform transform) {
     const index_t samples = batch.extent(0);
     const index_t elements = batch.extent(1) * batch.extent(3);
     totals_.resize(static_cast<std::size_t>(samples * units_));
     fold_totals(exec, batch, transform, totals_.data());
     for (index_t b = 0; b < samples; ++b) {
-      const std::int64_t label = labels(b);
+      const auto label = static_cast<std::int64_t>(labels(b));
       double* row = sums_.data() + label * units_;
       const double* t = totals_.data() + b * units_;
       for (index_t u = 0; u < units_; ++u) row[u] += static_cast<double>(mu_from_total(t[u], elements));
@@ -40,7 +39,7 @@ class classmem_state {
     seen_.insert(ids);
   }
 
-  void merge(const classmem_state& other) {
+  void merge(const classmem_state& other) noexcept {
     for (std::size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
     for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
     seen_.merge(other.seen_);
@@ -90,8 +89,7 @@ class classmem_state {
   std::vector<state_buffer> buffers() {
     return {{"class_mu_sums", sums_.data(), sums_.size(), state_element::f64, state_reduction::sum},
             {"class_counts", counts_.data(), counts_.size(), state_element::i64, state_reduction::sum},
-            {"seen_samples", seen_.words(), seen_.word_count(), state_element::u64, state_reduction::bitwise_or},
-            {"folded_samples", seen_.folded_counter(), 1, state_element::i64, state_reduction::sum}};
+            {"sample_folds", seen_.counts(), seen_.size(), state_element::i32, state_reduction::sum}};
   }
 
  private:

@@ -2,6 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "../../exec.hpp"
 #include "../../view.hpp"
 
@@ -12,11 +15,12 @@ inline int thread_count(const host_exec& exec) noexcept {
 }
 
 // Runs body(i) for i in [0, n) on the exec's threads, statically scheduled so that the
-// assignment of work (and so every result) does not depend on timing.
+// assignment of work (and so every result) does not depend on timing. An exception cannot
+// leave an OpenMP region, so body must not throw.
 template <class Body>
 void parallel_for(const host_exec& exec, index_t n, Body&& body) {
-  const int threads = thread_count(exec);
-  if (threads <= 1 || n <= 1) {
+  const int threads = static_cast<int>(std::min<index_t>(thread_count(exec), n));
+  if (threads <= 1) {
     for (index_t i = 0; i < n; ++i) body(i);
     return;
   }
@@ -24,21 +28,22 @@ void parallel_for(const host_exec& exec, index_t n, Body&& body) {
   for (index_t i = 0; i < n; ++i) body(i);
 }
 
-// Like parallel_for, but each thread first builds a scratch object of its own, so loops
-// that need a buffer allocate it once per thread rather than once per iteration.
-template <class MakeScratch, class Body>
-void parallel_for_with_scratch(const host_exec& exec, index_t n, MakeScratch&& make_scratch, Body&& body) {
-  const int threads = thread_count(exec);
-  if (threads <= 1 || n <= 1) {
-    auto scratch = make_scratch();
-    for (index_t i = 0; i < n; ++i) body(i, scratch);
+// Like parallel_for, with one copy of `prototype` per thread passed to body as scratch.
+// The copies are made here, on the calling thread, so an allocation failure is an
+// ordinary std::bad_alloc; body must keep within the prototype's capacity.
+template <class Scratch, class Body>
+void parallel_for_with_scratch(const host_exec& exec, index_t n, const Scratch& prototype, Body&& body) {
+  const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(thread_count(exec), n)));
+  std::vector<Scratch> scratch(static_cast<std::size_t>(threads), prototype);
+  if (threads == 1) {
+    for (index_t i = 0; i < n; ++i) body(i, scratch[0]);
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
-    auto scratch = make_scratch();
+    Scratch& mine = scratch[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)
-    for (index_t i = 0; i < n; ++i) body(i, scratch);
+    for (index_t i = 0; i < n; ++i) body(i, mine);
   }
 }
 

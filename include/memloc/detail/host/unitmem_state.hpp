@@ -31,7 +31,7 @@ struct unit_counts {
 
 // Writes one unit's results and tallies the policy cases.
 inline void write_unit(const unit_outputs& out, index_t u, double top, std::int64_t top_id, double rest,
-                       unit_counts& counts) {
+                       unit_counts& counts) noexcept {
   const selectivity s = selectivity_index(top, rest);
   out.unitmem[u] = s.value;
   if (out.mu_max) out.mu_max[u] = top;
@@ -47,34 +47,42 @@ inline float mu_from_total(double total, index_t elements) noexcept {
   return static_cast<float>(total / static_cast<double>(elements));
 }
 
+// Units per parallel task when updating per-unit state: each task adds its units' values
+// in sample order, so results do not depend on the thread count.
+inline constexpr index_t update_unit_block = 64;
+
 class unitmem_per_unit_state {
  public:
   unitmem_per_unit_state(index_t samples, index_t units)
       : sums_(static_cast<std::size_t>(units), 0.0), keys_(static_cast<std::size_t>(units), empty_max_key),
         seen_(samples) {}
 
-  template <class T, class Space, class IdSpace>
-  void update(const host_exec& exec, const activations_view<const T, Space>& batch,
-              const vector_view<const std::int64_t, IdSpace>& ids, activation_transform transform) {
+  template <class T, class Space, class IdView>
+  void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
+              activation_transform transform) {
     const index_t samples = batch.extent(0), units = batch.extent(2);
     const index_t elements = batch.extent(1) * batch.extent(3);
     totals_.resize(static_cast<std::size_t>(samples * units));
     fold_totals(exec, batch, transform, totals_.data());
-    // Serial over samples so the fp64 sums are added in batch order, run to run.
-    for (index_t b = 0; b < samples; ++b) {
-      const double* t = totals_.data() + b * units;
-      const std::int64_t id = ids(b);
-      for (index_t u = 0; u < units; ++u) {
-        const float mu = mu_from_total(t[u], elements);
-        sums_[static_cast<std::size_t>(u)] += static_cast<double>(mu);
-        const std::uint64_t key = pack_max_key(mu, id);
-        if (key > keys_[static_cast<std::size_t>(u)]) keys_[static_cast<std::size_t>(u)] = key;
+    const index_t blocks = (units + update_unit_block - 1) / update_unit_block;
+    parallel_for(exec, blocks, [&](index_t k) {
+      const index_t first = k * update_unit_block;
+      const index_t last = std::min(units, first + update_unit_block);
+      for (index_t b = 0; b < samples; ++b) {
+        const double* t = totals_.data() + b * units;
+        const auto id = static_cast<std::int64_t>(ids(b));
+        for (index_t u = first; u < last; ++u) {
+          const float mu = mu_from_total(t[u], elements);
+          sums_[static_cast<std::size_t>(u)] += static_cast<double>(mu);
+          const std::uint64_t key = pack_max_key(mu, id);
+          if (key > keys_[static_cast<std::size_t>(u)]) keys_[static_cast<std::size_t>(u)] = key;
+        }
       }
-    }
+    });
     seen_.insert(ids);
   }
 
-  void merge(const unitmem_per_unit_state& other) {
+  void merge(const unitmem_per_unit_state& other) noexcept {
     for (std::size_t u = 0; u < sums_.size(); ++u) {
       sums_[u] += other.sums_[u];
       if (other.keys_[u] > keys_[u]) keys_[u] = other.keys_[u];
@@ -82,7 +90,7 @@ class unitmem_per_unit_state {
     seen_.merge(other.seen_);
   }
 
-  unit_counts finalize(index_t samples, const unit_outputs& out) const {
+  unit_counts finalize(index_t samples, const unit_outputs& out) const noexcept {
     unit_counts counts;
     for (std::size_t u = 0; u < sums_.size(); ++u) {
       const double top = key_value(keys_[u]);
@@ -92,7 +100,7 @@ class unitmem_per_unit_state {
     return counts;
   }
 
-  void reset() {
+  void reset() noexcept {
     std::fill(sums_.begin(), sums_.end(), 0.0);
     std::fill(keys_.begin(), keys_.end(), empty_max_key);
     seen_.reset();
@@ -104,8 +112,7 @@ class unitmem_per_unit_state {
   std::vector<state_buffer> buffers() {
     return {{"mu_sums", sums_.data(), sums_.size(), state_element::f64, state_reduction::sum},
             {"mu_max_keys", keys_.data(), keys_.size(), state_element::u64, state_reduction::max},
-            {"seen_samples", seen_.words(), seen_.word_count(), state_element::u64, state_reduction::bitwise_or},
-            {"folded_samples", seen_.folded_counter(), 1, state_element::i64, state_reduction::sum}};
+            {"sample_folds", seen_.counts(), seen_.size(), state_element::i32, state_reduction::sum}};
   }
 
  private:
@@ -123,14 +130,16 @@ class unitmem_per_sample_state {
 
   std::int64_t views_folded(index_t id) const noexcept { return views_[static_cast<std::size_t>(id)]; }
 
-  template <class T, class Space, class IdSpace>
-  void update(const host_exec& exec, const activations_view<const T, Space>& batch,
-              const vector_view<const std::int64_t, IdSpace>& ids, activation_transform transform) {
+  template <class T, class Space, class IdView>
+  void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
+              activation_transform transform) {
     const index_t samples = batch.extent(0);
     totals_.resize(static_cast<std::size_t>(samples * units_));
     fold_totals(exec, batch, transform, totals_.data());
+    // Ids may repeat within a batch here (different views of one sample), so rows are
+    // added serially in batch order.
     for (index_t b = 0; b < samples; ++b) {
-      const std::int64_t id = ids(b);
+      const auto id = static_cast<std::int64_t>(ids(b));
       double* row = sums_.data() + id * units_;
       const double* t = totals_.data() + b * units_;
       for (index_t u = 0; u < units_; ++u) row[u] += t[u];
@@ -138,35 +147,26 @@ class unitmem_per_sample_state {
     }
   }
 
-  void merge(const unitmem_per_sample_state& other) {
+  void merge(const unitmem_per_sample_state& other) noexcept {
     for (std::size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
     for (std::size_t i = 0; i < views_.size(); ++i) views_[i] += other.views_[i];
   }
 
-  // μ of every sample with all its views, in id order; `ids` receives their ids.
-  void complete_mu(index_t views, index_t positions, std::vector<float>& mu, std::vector<std::int64_t>& ids) const {
-    mu.clear();
-    ids.clear();
-    for (std::size_t id = 0; id < views_.size(); ++id) {
-      if (views_[id] == 0) continue;
-      ids.push_back(static_cast<std::int64_t>(id));
-      const double* row = sums_.data() + static_cast<index_t>(id) * units_;
-      for (index_t u = 0; u < units_; ++u) mu.push_back(mu_from_total(row[u], views * positions));
-    }
-  }
-
   unit_counts finalize(const host_exec& exec, index_t views, index_t positions, rest_reduction rest,
                        const unit_outputs& out) const {
-    std::vector<float> mu;
     std::vector<std::int64_t> ids;
-    complete_mu(views, positions, mu, ids);
-    const index_t rows = static_cast<index_t>(ids.size());
+    for (std::size_t id = 0; id < views_.size(); ++id) {
+      if (views_[id] != 0) ids.push_back(static_cast<std::int64_t>(id));
+    }
+    const auto rows = static_cast<index_t>(ids.size());
+    std::vector<float> mu(static_cast<std::size_t>(rows * units_));
+    parallel_for(exec, rows, [&](index_t r) {
+      const double* sums = sums_.data() + ids[static_cast<std::size_t>(r)] * units_;
+      float* row = mu.data() + r * units_;
+      for (index_t u = 0; u < units_; ++u) row[u] = mu_from_total(sums[u], views * positions);
+    });
     std::vector<unit_column_stats> stats(static_cast<std::size_t>(units_));
-    parallel_for_with_scratch(
-        exec, units_, [] { return std::vector<float>(); },
-        [&](index_t u, std::vector<float>& others) {
-          stats[static_cast<std::size_t>(u)] = column_stats(mu.data(), rows, units_, u, rest, others);
-        });
+    column_stats(exec, mu.data(), rows, units_, rest, stats.data());
     unit_counts counts;
     for (index_t u = 0; u < units_; ++u) {
       const unit_column_stats& s = stats[static_cast<std::size_t>(u)];
@@ -175,7 +175,7 @@ class unitmem_per_sample_state {
     return counts;
   }
 
-  void reset() {
+  void reset() noexcept {
     std::fill(sums_.begin(), sums_.end(), 0.0);
     std::fill(views_.begin(), views_.end(), 0);
   }
@@ -187,9 +187,9 @@ class unitmem_per_sample_state {
 
  private:
   index_t units_;
-  std::vector<double> sums_;          // [samples, units]: activation sums over views and positions
-  std::vector<std::int64_t> views_;   // views folded per sample
-  std::vector<double> totals_;        // per-batch scratch, not state
+  std::vector<double> sums_;         // [samples, units]: activation sums over views and positions
+  std::vector<std::int64_t> views_;  // views folded per sample
+  std::vector<double> totals_;       // per-batch scratch, not state
 };
 
 }  // namespace memloc::detail::host
