@@ -10,4 +10,5 @@ TEST_CASE_TEMPLATE_INVOKE(alignment_streaming, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_cases, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(layermem_cases, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(layermem_spec, host_backend);
+TEST_CASE_TEMPLATE_INVOKE(layermem_ranking, host_backend);
 }  // namespace testing

@@ -211,6 +211,15 @@ TEST_CASE_TEMPLATE_DEFINE("sslmem: every normalisation matches the oracle and th
   // clamp01 clips the negative ratio of a sample g aligns better than f.
   check_close(sslmem_scores<B>({0.6, 0.2}, {0.2, 0.6}, {memloc::sslmem_normalization::ratio, true}), {0.0, 0.5}, 1e-15, 0,
               "clamped");
+  // clamp01 also clips above 1 (possible for range and none, never for the ratio), and
+  // leaves NaN alone.
+  check_close(sslmem_scores<B>({0.5, 0.5}, {0.6, 0.8}, {memloc::sslmem_normalization::range, true}), {0.5, 1.0}, 1e-12, 0,
+              "clamped range");
+  const auto clamped_nan = sslmem_scores<B>({0.2, std::nan("")}, {0.6, 0.1}, {memloc::sslmem_normalization::ratio, true});
+  CHECK(clamped_nan[0] == doctest::Approx(0.5));
+  CHECK(std::isnan(clamped_nan[1]));
+  // All differences zero: range normalisation gives zeros (0/0 -> 0), not an error.
+  check_close(sslmem_scores<B>({0.2, 0.3}, {0.2, 0.3}, {memloc::sslmem_normalization::range}), {0.0, 0.0}, 0, 0, "zero range");
   // NaN propagates to its own ratio, and to every range-normalised score.
   const auto with_nan = sslmem_scores<B>({0.2, std::nan("")}, {0.6, 0.1}, {});
   CHECK(with_nan[0] == doctest::Approx(0.5));
@@ -301,6 +310,28 @@ TEST_CASE_TEMPLATE_DEFINE("layermem: means over every subset kind and deltas to 
                                            iota_ids(N)));
     check_close(run.layermem, expected, 1e-12, 1e-14, "range layermem");
   }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("layermem: ranking puts NaN last, breaks ties by index, draws a pinned random subset", B,
+                          layermem_ranking) {
+  using memloc::subset_kind;
+  // Scores 0.5, NaN, 0: NaN ranks last for top and for least.
+  std::vector<std::vector<double>> f{{0.2, std::nan(""), 0.4}}, g{{0.6, 0.5, 0.4}};
+  const auto top = run_layermem<B>(f, g, {{}, {subset_kind::top, 2}});
+  CHECK(top.subset == std::vector<std::int64_t>{0, 2});
+  CHECK(top.layermem[0] == doctest::Approx(0.25));
+  const auto least = run_layermem<B>(f, g, {{}, {subset_kind::least, 2}});
+  CHECK(least.subset == std::vector<std::int64_t>{2, 0});
+  CHECK(least.layermem[0] == doctest::Approx(0.25));
+  // Equal scores: the lower index first.
+  std::vector<std::vector<double>> tf{{0.5, 0.5, 0.5}}, tg{{0.6, 0.6, 0.6}};
+  CHECK(run_layermem<B>(tf, tg, {{}, {subset_kind::top, 2}}).subset == std::vector<std::int64_t>{0, 1});
+  CHECK(run_layermem<B>(tf, tg, {{}, {subset_kind::least, 2}}).subset == std::vector<std::int64_t>{0, 1});
+  // The seeded draw is specified (mt19937_64, rejection-sampled bounded draws, partial
+  // Fisher-Yates), so its output is pinned: any change to it changes users' subsets.
+  std::vector<std::vector<double>> rf{std::vector<double>(10, 0.5)}, rg{std::vector<double>(10, 0.6)};
+  CHECK(run_layermem<B>(rf, rg, {{}, {subset_kind::random, 3, 42}}).subset == std::vector<std::int64_t>{0, 4, 6});
+  CHECK(run_layermem<B>(rf, rg, {{}, {subset_kind::random, 3, 0}}).subset == std::vector<std::int64_t>{3, 4, 6});
 }
 
 TEST_CASE_TEMPLATE_DEFINE("layermem: the spec's delta vector (Table 1 rows 1-4 and Res2)", B, layermem_spec) {

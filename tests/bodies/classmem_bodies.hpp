@@ -94,6 +94,21 @@ TEST_CASE_TEMPLATE_DEFINE("classmem: hand-computed values", B, classmem_hand) {
   CHECK(run.max_class[1] == 0);
 }
 
+TEST_CASE_TEMPLATE_DEFINE("classmem: a NaN in any class makes the unit NaN", B, classmem_nan) {
+  oracle::activations a{4, 1, 1, 1, {4, std::nan(""), 2, 0}};
+  std::vector<std::int64_t> labels{0, 1, 0, 1}, ids{0, 1, 2, 3};
+  typename B::arena mem;
+  auto stored = store_activations<float>(a, act_layout::dense);
+  memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{4, 1, 1, 1, 2});
+  acc.update(B::exec(), mem.place(stored.storage, stored.view), mem.place(ids, memloc::make_vector_view(ids.data(), 4)),
+             mem.place(labels, memloc::make_vector_view(labels.data(), 4)));
+  const auto run = finalize_classes<B>(mem, acc, 1);
+  CHECK(std::isnan(run.classmem[0]));
+  CHECK(std::isnan(run.mu_max[0]));
+  CHECK(std::isnan(run.mu_rest[0]));
+  CHECK(run.report.nan_units == 1);
+}
+
 TEST_CASE_TEMPLATE_DEFINE("classmem: streaming in random batches and merges equals one shot", B, classmem_streaming) {
   const index_t N = 33, V = 2, U = 4, S = 3, C = 4;
   const auto values = random_activations(N, V, U, S, 909, 0.0, 1.0);

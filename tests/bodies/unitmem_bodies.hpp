@@ -177,6 +177,33 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: signed zeros tie and NaNs win the same way i
   }
 }
 
+TEST_CASE_TEMPLATE_DEFINE("unitmem: NaN survives the relu transform; per_sample argmax names sample ids", B, unitmem_edges) {
+  // relu must keep a NaN activation NaN (a select written the other way round zeroes it).
+  oracle::activations a{3, 1, 1, 1, {1, std::nan(""), 0.5}};
+  const auto relu = unitmem_one_batch<B, float>(a, act_layout::dense, iota_ids(3), 3,
+                                                {memloc::rest_reduction::mean, memloc::activation_transform::relu});
+  CHECK(std::isnan(relu.unitmem[0]));
+  CHECK(relu.report.nan_units == 1);
+  // A NaN past the first row makes a per_sample unit NaN too (the maximum starts at row 0).
+  oracle::activations b{4, 1, 1, 1, {2, std::nan(""), 1, 0.5}};
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto run = unitmem_one_batch<B, float>(
+        b, act_layout::dense, iota_ids(4), 4, {rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample});
+    CHECK(std::isnan(run.unitmem[0]));
+    CHECK(std::isnan(run.mu_max[0]));
+    CHECK(std::isnan(run.mu_rest[0]));
+    CHECK(run.report.nan_units == 1);
+  }
+  // Sparse ids: the argmax is the sample id, not the row of the batch.
+  oracle::activations c{2, 1, 1, 1, {1, 5}};
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto run = unitmem_one_batch<B, float>(
+        c, act_layout::dense, {7, 3}, 10, {rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample});
+    CHECK(run.argmax[0] == 3);
+    CHECK(run.unitmem[0] == doctest::Approx(4.0 / 6.0));
+  }
+}
+
 // Splits samples into random batches (random order and sizes), folds them into a few
 // accumulators, merges those in a random tree, and returns the result.
 template <class B, class T>

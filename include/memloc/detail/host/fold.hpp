@@ -46,6 +46,16 @@ void fold_sample_slabs(const T* sample, index_t views, index_t view_stride, inde
     for (index_t u = 0; u < units; ++u) totals[u] = static_cast<double>(acc[u]);
     return;
   }
+  if (positions < 32) {
+    // Short rows: a call per unit would cost more than the few additions it makes.
+    for (index_t u = 0; u < units; ++u) {
+      const W* r = acc + u * positions;
+      W sum = r[0];
+      for (index_t p = 1; p < positions; ++p) sum += r[p];
+      totals[u] = static_cast<double>(sum);
+    }
+    return;
+  }
   using columns = Eigen::Array<W, Eigen::Dynamic, Eigen::Dynamic>;
   const Eigen::Map<const columns> by_unit(acc, positions, units);
   for (index_t u = 0; u < units; ++u) totals[u] = static_cast<double>(by_unit.col(u).sum());

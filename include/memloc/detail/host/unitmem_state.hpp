@@ -68,14 +68,24 @@ class unitmem_per_unit_state {
     parallel_for(exec, blocks, [&](index_t k) {
       const index_t first = k * update_unit_block;
       const index_t last = std::min(units, first + update_unit_block);
+      // The current maximum of each unit as a float: most values are below it, and one
+      // comparison rules them out before a key is packed. NaN compares false and so always
+      // takes the exact path, as does everything before a unit's first sample.
+      float current[update_unit_block];
+      for (index_t u = first; u < last; ++u) current[u - first] = key_value(keys_[static_cast<std::size_t>(u)]);
       for (index_t b = 0; b < samples; ++b) {
         const double* t = totals_.data() + b * units;
         const auto id = static_cast<std::int64_t>(ids(b));
         for (index_t u = first; u < last; ++u) {
           const float mu = mu_from_total(t[u], elements);
           sums_[static_cast<std::size_t>(u)] += static_cast<double>(mu);
-          const std::uint64_t key = pack_max_key(mu, id);
-          if (key > keys_[static_cast<std::size_t>(u)]) keys_[static_cast<std::size_t>(u)] = key;
+          if (!(mu < current[u - first])) {
+            const std::uint64_t key = pack_max_key(mu, id);
+            if (key > keys_[static_cast<std::size_t>(u)]) {
+              keys_[static_cast<std::size_t>(u)] = key;
+              current[u - first] = key_value(key);
+            }
+          }
         }
       }
     });
