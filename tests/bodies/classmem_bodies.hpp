@@ -74,18 +74,23 @@ TEST_CASE_TEMPLATE_DEFINE("classmem: every dtype, layout and transform matches t
   classmem_matches_oracle_for_type<B, memloc::bfloat16>();
 }
 
+// ClassMem of dense activations (one view, one position) with the given labels.
+template <class B>
+class_run classmem_dense(const oracle::activations& a, std::vector<std::int64_t> labels, index_t classes) {
+  typename B::arena mem;
+  auto ids = iota_ids(a.samples);
+  auto stored = store_activations<float>(a, act_layout::dense);
+  memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{a.samples, a.units, 1, 1, classes});
+  acc.update(B::exec(), mem.place(stored.storage, stored.view), mem.place(ids, memloc::make_vector_view(ids.data(), a.samples)),
+             mem.place(labels, memloc::make_vector_view(labels.data(), a.samples)));
+  return finalize_classes<B>(mem, acc, a.units);
+}
+
 TEST_CASE_TEMPLATE_DEFINE("classmem: hand-computed values", B, classmem_hand) {
   // Four samples, two classes, one unit. Class 0 μ: 4 and 2 -> mean 3; class 1 μ: 1 and 0
   // -> mean 0.5. ClassMem = (3 - 0.5) / (3 + 0.5) = 5/7. A second unit ties both classes at
   // 1: the first class wins and ClassMem is 0.
-  oracle::activations a{4, 1, 2, 1, {4, 1, 1, 1, 2, 1, 0, 1}};
-  std::vector<std::int64_t> labels{0, 1, 0, 1}, ids{0, 1, 2, 3};
-  typename B::arena mem;
-  auto stored = store_activations<float>(a, act_layout::dense);
-  memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{4, 2, 1, 1, 2});
-  acc.update(B::exec(), mem.place(stored.storage, stored.view), mem.place(ids, memloc::make_vector_view(ids.data(), 4)),
-             mem.place(labels, memloc::make_vector_view(labels.data(), 4)));
-  const auto run = finalize_classes<B>(mem, acc, 2);
+  const auto run = classmem_dense<B>(oracle::activations{4, 1, 2, 1, {4, 1, 1, 1, 2, 1, 0, 1}}, {0, 1, 0, 1}, 2);
   CHECK(run.classmem[0] == doctest::Approx(5.0 / 7).epsilon(1e-12));
   CHECK(run.mu_max[0] == doctest::Approx(3.0));
   CHECK(run.mu_rest[0] == doctest::Approx(0.5));
@@ -95,14 +100,7 @@ TEST_CASE_TEMPLATE_DEFINE("classmem: hand-computed values", B, classmem_hand) {
 }
 
 TEST_CASE_TEMPLATE_DEFINE("classmem: a NaN in any class makes the unit NaN", B, classmem_nan) {
-  oracle::activations a{4, 1, 1, 1, {4, std::nan(""), 2, 0}};
-  std::vector<std::int64_t> labels{0, 1, 0, 1}, ids{0, 1, 2, 3};
-  typename B::arena mem;
-  auto stored = store_activations<float>(a, act_layout::dense);
-  memloc::classmem_accumulator acc(B::exec(), memloc::classmem_shape{4, 1, 1, 1, 2});
-  acc.update(B::exec(), mem.place(stored.storage, stored.view), mem.place(ids, memloc::make_vector_view(ids.data(), 4)),
-             mem.place(labels, memloc::make_vector_view(labels.data(), 4)));
-  const auto run = finalize_classes<B>(mem, acc, 1);
+  const auto run = classmem_dense<B>(oracle::activations{4, 1, 1, 1, {4, std::nan(""), 2, 0}}, {0, 1, 0, 1}, 2);
   CHECK(std::isnan(run.classmem[0]));
   CHECK(std::isnan(run.mu_max[0]));
   CHECK(std::isnan(run.mu_rest[0]));
