@@ -94,3 +94,22 @@ TEST_CASE("layouts: each helper maps logical (sample, view, unit, position) to i
   CHECK(read_only.data_handle() == buffer.data());
   CHECK(read_only.size() == N * V * C * W);
 }
+
+TEST_CASE("output overlap: exact for equal strides, conservative otherwise") {
+  using memloc::detail::output_range;
+  using memloc::detail::outputs_overlap;
+  double table[12] = {};
+  const output_range column0{"a", table, 6, 2, sizeof(double)};
+  const output_range column1{"b", table + 1, 6, 2, sizeof(double)};
+  const output_range column0_next_row{"c", table + 2, 5, 2, sizeof(double)};
+  const output_range first_half{"d", table, 6, 1, sizeof(double)};
+  const output_range second_half{"e", table + 6, 6, 1, sizeof(double)};
+  CHECK_FALSE(outputs_overlap(column0, column1));  // interleaved columns
+  CHECK(outputs_overlap(column0, column0_next_row));  // same column, shifted by a row
+  CHECK(outputs_overlap(column0, column0));
+  CHECK_FALSE(outputs_overlap(first_half, second_half));
+  CHECK(outputs_overlap(first_half, column1));  // different strides with overlapping spans
+  // A column whose elements straddle another's (misaligned by half an element).
+  const output_range straddling{"f", reinterpret_cast<char*>(table) + 4, 5, 2, sizeof(double)};
+  CHECK(outputs_overlap(column0, straddling));
+}

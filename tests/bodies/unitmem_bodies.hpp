@@ -193,7 +193,10 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: NaN survives the relu transform; per_sample 
     CHECK(std::isnan(run.mu_max[0]));
     CHECK(std::isnan(run.mu_rest[0]));
     CHECK(run.report.nan_units == 1);
+    CHECK(run.argmax[0] == 1);  // the NaN sample, as per_unit storage reports it
   }
+  const auto per_unit = unitmem_one_batch<B, float>(b, act_layout::dense, iota_ids(4), 4, {});
+  CHECK(per_unit.argmax[0] == 1);
   // Sparse ids: the argmax is the sample id, not the row of the batch.
   oracle::activations c{2, 1, 1, 1, {1, 5}};
   for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {

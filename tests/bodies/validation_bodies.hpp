@@ -337,6 +337,25 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
   CHECK_MEMLOC_ERROR(acc.merge(x, other), "got sample id 0 in both");
   CHECK_MEMLOC_ERROR(acc.merge(x, acc), "other must be a different accumulator, got this one");
   CHECK_MEMLOC_ERROR(acc.finalize(x, out_f.view(), out_f.view()), "ssl_f and ssl_g must not share memory, got overlapping buffers");
+  {
+    // The two columns of one row-major [samples, 2] buffer interleave without sharing memory.
+    auto table = mem.template output<double>(12, -1.0);
+    const memloc::vector_view<double, typename B::space> column0(table.view().data_handle(), {6}, {2});
+    const memloc::vector_view<double, typename B::space> column1(table.view().data_handle() + 1, {6}, {2});
+    memloc::alignment_accumulator full(x, shape);
+    full.update(x, f, g, id_view);
+    full.finalize(x, column0, column1);
+    const auto values = mem.fetch(table);
+    CHECK(std::count(values.begin(), values.end(), -1.0) == 0);
+  }
+  {
+    std::vector<std::uint64_t> huge{~std::uint64_t{0}};
+    memloc::alignment_accumulator one(x, shape);
+    CHECK_MEMLOC_ERROR(one.update(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 1, 3, 4)),
+                                  mem.place(gdata, memloc::representations_sample_major(gdata.data(), 1, 3, 4)),
+                                  mem.place(huge, memloc::make_vector_view(huge.data(), 1))),
+                       "sample_ids(0) must be in [0, 6), got 18446744073709551615");
+  }
   CHECK_MEMLOC_ERROR(memloc::alignment_accumulator(x, alignment_shape{6, index_t{1} << 30, index_t{1} << 30}),
                      "shape.views * shape.features must be at most 281474976710656, got 1073741824 * 1073741824");
   // One-shot checks name its own arguments.

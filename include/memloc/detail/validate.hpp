@@ -137,19 +137,30 @@ struct output_range {
   std::size_t element_size;
 };
 
+// Whether two outputs write a common byte. Exact when both have the same element size and
+// stride (interleaved columns of one buffer do not share memory); otherwise two outputs
+// whose spans overlap are taken to share memory.
+inline bool outputs_overlap(const output_range& a, const output_range& b) {
+  const auto a0 = reinterpret_cast<std::uintptr_t>(a.data);
+  const auto b0 = reinterpret_cast<std::uintptr_t>(b.data);
+  const auto a1 = a0 + static_cast<std::uintptr_t>((a.extent - 1) * a.stride + 1) * a.element_size;
+  const auto b1 = b0 + static_cast<std::uintptr_t>((b.extent - 1) * b.stride + 1) * b.element_size;
+  if (!(a0 < b1 && b0 < a1)) return false;
+  if (a.element_size != b.element_size || a.stride != b.stride || a.stride <= 1) return true;
+  const std::uintptr_t distance = a0 > b0 ? a0 - b0 : b0 - a0;
+  const std::uintptr_t pitch = static_cast<std::uintptr_t>(a.stride) * a.element_size;
+  const std::uintptr_t phase = distance % pitch;
+  // Elements of one start `phase` bytes into the other's pitch: disjoint unless the
+  // element ranges [0, size) and [phase, phase + size) meet modulo the pitch.
+  return phase < a.element_size || pitch - phase < a.element_size;
+}
+
 inline void check_outputs_disjoint(const char* function, std::initializer_list<output_range> outputs) {
-  auto bounds = [](const output_range& o, std::uintptr_t& begin, std::uintptr_t& end) {
-    begin = reinterpret_cast<std::uintptr_t>(o.data);
-    end = begin + static_cast<std::uintptr_t>(((o.extent - 1) * o.stride + 1)) * o.element_size;
-  };
   for (auto a = outputs.begin(); a != outputs.end(); ++a) {
     if (a->data == nullptr || a->extent == 0) continue;
     for (auto b = a + 1; b != outputs.end(); ++b) {
       if (b->data == nullptr || b->extent == 0) continue;
-      std::uintptr_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-      bounds(*a, a0, a1);
-      bounds(*b, b0, b1);
-      if (a0 < b1 && b0 < a1) fail(function, a->name, " and ", b->name, " must not share memory, got overlapping buffers");
+      if (outputs_overlap(*a, *b)) fail(function, a->name, " and ", b->name, " must not share memory, got overlapping buffers");
     }
   }
 }
@@ -182,7 +193,12 @@ void check_indices(const char* function, const char* argument, const char* meani
   for (index_t i = 0; i < ids.extent(0); ++i) {
     const auto value = ids(i);
     if (value < 0 || static_cast<std::uint64_t>(value) >= static_cast<std::uint64_t>(bound)) {
-      fail(function, argument, "(", i, ") must be in [0, ", bound, "), got ", static_cast<long long>(value));
+      // Printed through the widest integer of its signedness (and never as a character).
+      if constexpr (std::is_signed_v<std::remove_const_t<decltype(value)>>) {
+        fail(function, argument, "(", i, ") must be in [0, ", bound, "), got ", static_cast<long long>(value));
+      } else {
+        fail(function, argument, "(", i, ") must be in [0, ", bound, "), got ", static_cast<unsigned long long>(value));
+      }
     }
   }
 }

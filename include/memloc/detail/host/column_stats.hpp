@@ -33,10 +33,10 @@ inline double median_in_place(float* values, index_t n) noexcept {
   return 0.5 * (lower + upper);
 }
 
-// Units per block: enough to sweep rows with long contiguous reads, few enough that a
-// block's columns (for the median) stay around 16 MB per thread.
-inline index_t unit_block(index_t rows, index_t units) noexcept {
-  const index_t by_memory = (index_t{1} << 22) / (rows > 0 ? rows : 1);
+// Units per block: enough to sweep rows with long contiguous reads and, for the median,
+// few enough that a block's transposed columns stay around 16 MB per thread.
+inline index_t unit_block(index_t rows, index_t units, rest_reduction rest) noexcept {
+  const index_t by_memory = rest == rest_reduction::median ? (index_t{1} << 22) / (rows > 0 ? rows : 1) : 64;
   return std::max<index_t>(1, std::min<index_t>({64, units, by_memory}));
 }
 
@@ -44,7 +44,7 @@ inline index_t unit_block(index_t rows, index_t units) noexcept {
 // its rest NaN (comparisons would silently skip it otherwise).
 inline void column_stats(const host_exec& exec, const float* mu, index_t rows, index_t units, rest_reduction rest,
                          unit_column_stats* stats) {
-  const index_t block = unit_block(rows, units);
+  const index_t block = unit_block(rows, units, rest);
   const index_t blocks = (units + block - 1) / block;
   struct scratch_type {
     std::vector<float> top;
@@ -73,9 +73,11 @@ inline void column_stats(const host_exec& exec, const float* mu, index_t rows, i
       for (index_t j = 0; j < width; ++j) {
         const float x = row[j];
         const auto jj = static_cast<std::size_t>(j);
+        // The first NaN wins the maximum, as it does for the packed keys of per_unit storage.
+        const bool first_nan = x != x && !s.has_nan[jj];
         s.has_nan[jj] |= static_cast<unsigned char>(x != x);
         s.sum[jj] += static_cast<double>(x);
-        if (x > s.top[jj]) {
+        if (x > s.top[jj] || first_nan) {
           s.top[jj] = x;
           s.top_row[jj] = r;
         }
