@@ -12,7 +12,7 @@ int main() {
   std::vector<float> activations{5, 1, 1, 4};
   double unitmem = 0.0;
   const auto report = memloc::unitmem(memloc::host_exec{}, memloc::dense_sample_major(activations.data(), 4, 1, 1),
-                                      memloc::unitmem_outputs<>{memloc::make_vector_view(&unitmem, 1)});
+                                      {memloc::make_vector_view(&unitmem, 1)});
   std::printf("memloc %s: UnitMem %.6f over %lld samples\n", memloc::version_string(), unitmem,
               static_cast<long long>(report.samples));
   return std::fabs(unitmem - 3.0 / 7.0) < 1e-12 ? 0 : 1;

@@ -155,8 +155,7 @@ void alignment(const host_exec& exec, const representations_view<TF, SpaceF>& f,
   detail::check_at_least(fn, "f extent(1) (views)", 2, f.extent(1));
   detail::check_at_least(fn, "f extent(2) (features)", 1, f.extent(2));
   alignment_accumulator<host_space> acc(exec, alignment_shape{f.extent(0), f.extent(1), f.extent(2)}, options);
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(f.extent(0)));
-  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  const auto ids = detail::sequential_ids(f.extent(0));
   acc.update(exec, f, g, make_vector_view(ids.data(), f.extent(0)));
   acc.finalize(exec, ssl_f, ssl_g);
 }

@@ -80,12 +80,8 @@ class classmem_accumulator<host_space> {
     state_.merge(other.state_);
   }
 
-  // Braced outputs ({unitmem_view, {}, argmax_view}) are host outputs.
-  classmem_report finalize(const host_exec& exec, const classmem_outputs<host_space>& out) const {
-    return finalize<host_space>(exec, out);
-  }
-
-  template <class OutSpace>
+  // OutSpace defaults to host memory so that braced outputs ({unitmem_view, {}, argmax_view}) work.
+  template <class OutSpace = host_space>
   classmem_report finalize(const host_exec&, const classmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::classmem_accumulator::finalize";
@@ -142,7 +138,7 @@ classmem_accumulator(const host_exec&, const classmem_shape&)->classmem_accumula
 classmem_accumulator(const host_exec&, const classmem_shape&, const classmem_options&)->classmem_accumulator<host_space>;
 
 // One-shot ClassMem; sample i of `activations` has label labels(i).
-template <class T, class Space, class L, class LabelSpace, class OutSpace>
+template <class T, class Space, class L, class LabelSpace, class OutSpace = host_space>
 classmem_report classmem(const host_exec& exec, const activations_view<T, Space>& activations,
                          const vector_view<L, LabelSpace>& labels, index_t classes, const classmem_outputs<OutSpace>& out,
                          const classmem_options& options = {}) {
@@ -157,8 +153,7 @@ classmem_report classmem(const host_exec& exec, const activations_view<T, Space>
                                        classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),
                                                       activations.extent(3), classes},
                                        options);
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(activations.extent(0)));
-  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  const auto ids = detail::sequential_ids(activations.extent(0));
   acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)), labels);
   return acc.finalize(exec, out);
 }

@@ -107,12 +107,8 @@ class unitmem_accumulator<host_space> {
     }
   }
 
-  // Braced outputs ({unitmem_view, {}, argmax_view}) are host outputs.
-  unitmem_report finalize(const host_exec& exec, const unitmem_outputs<host_space>& out) const {
-    return finalize<host_space>(exec, out);
-  }
-
-  template <class OutSpace>
+  // OutSpace defaults to host memory so that braced outputs ({unitmem_view, {}, argmax_view}) work.
+  template <class OutSpace = host_space>
   unitmem_report finalize(const host_exec& exec, const unitmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
@@ -225,7 +221,7 @@ unitmem_accumulator(const host_exec&, const unitmem_shape&, const unitmem_option
 
 // One-shot UnitMem over activations that hold every sample of D': sample i of the view is
 // id i, so out.argmax names rows of `activations`.
-template <class T, class Space, class OutSpace>
+template <class T, class Space, class OutSpace = host_space>
 unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& activations,
                        const unitmem_outputs<OutSpace>& out, const unitmem_options& options = {}) {
   constexpr const char* fn = "memloc::unitmem";
@@ -237,8 +233,7 @@ unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& 
   unitmem_accumulator<host_space> acc(
       exec, unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)},
       options);
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(activations.extent(0)));
-  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  const auto ids = detail::sequential_ids(activations.extent(0));
   acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)));
   return acc.finalize(exec, out);
 }

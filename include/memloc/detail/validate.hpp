@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../error.hpp"
 #include "../options.hpp"
@@ -178,6 +179,13 @@ inline void check_sample_space(const char* function, index_t samples) {
   if (samples <= 0 || samples > max_samples) {
     fail(function, "samples (size of the id space) must be in [1, ", max_samples, "], got ", samples);
   }
+}
+
+// Ids 0, 1, ..., n - 1: the one-shot functions name samples by their row.
+inline std::vector<std::int64_t> sequential_ids(index_t n) {
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = i;
+  return ids;
 }
 
 // Ids and labels may be any integer type (int64, long long, int32, ...).
