@@ -1,5 +1,6 @@
 #include <memloc/memloc.hpp>
 
+#include "bodies/alignment_bodies.hpp"
 #include "bodies/unitmem_bodies.hpp"
 
 namespace testing {
@@ -10,4 +11,40 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_ties, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_edges, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, host_backend);
+}  // namespace testing
+
+namespace testing {
+
+TEST_CASE("unitmem, classmem and alignment give bit-identical results for any thread count") {
+  // Host-only: the thread count is a host_exec setting. Work is statically partitioned and
+  // every sum is added in a fixed order, so results must not change at all.
+  const auto values = random_activations(37, 3, 70, 5, 4242, -0.5, 2.0);
+  auto stored = store_activations<float>(values, act_layout::nchw_sample_major);
+  const auto reps = random_representations(37, 4, 300, 4343);
+  auto reps_stored = store_representations<float>(reps, rep_layout::sample_major);
+  std::vector<std::int64_t> labels(37);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>(i % 5);
+  auto run = [&](int threads) {
+    const memloc::host_exec exec{threads};
+    std::vector<double> out;
+    for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+      std::vector<double> um(70);
+      memloc::unitmem(exec, stored.view, {memloc::make_vector_view(um.data(), 70)}, {rest});
+      out.insert(out.end(), um.begin(), um.end());
+    }
+    std::vector<double> cm(70);
+    memloc::classmem(exec, stored.view, memloc::make_vector_view(labels.data(), 37), 5, {memloc::make_vector_view(cm.data(), 70)});
+    out.insert(out.end(), cm.begin(), cm.end());
+    std::vector<double> sf(37), sg(37);
+    memloc::alignment(exec, reps_stored.view, reps_stored.view, memloc::make_vector_view(sf.data(), 37),
+                      memloc::make_vector_view(sg.data(), 37), {memloc::distance_kind::angular});
+    out.insert(out.end(), sf.begin(), sf.end());
+    return out;
+  };
+  const auto one = run(1);
+  CHECK(run(2) == one);
+  CHECK(run(3) == one);
+  CHECK(run(0) == one);
+}
+
 }  // namespace testing

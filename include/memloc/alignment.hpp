@@ -43,6 +43,7 @@ class alignment_accumulator<host_space> {
                   "host_exec needs host or managed memory");
     static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
     constexpr const char* fn = "memloc::alignment_accumulator::update";
+    detail::check_exec(fn, exec);
     const representations_view<const TF, SpaceF> f = f_batch;
     const representations_view<const TG, SpaceG> g = g_batch;
     check_batch(fn, "f_batch", f);

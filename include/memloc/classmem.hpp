@@ -56,6 +56,7 @@ class classmem_accumulator<host_space> {
                   "host_exec needs host or managed memory");
     static_assert(detail::is_index_element_v<I> && detail::is_index_element_v<L>, "sample ids and labels must be integers");
     constexpr const char* fn = "memloc::classmem_accumulator::update";
+    detail::check_exec(fn, exec);
     const activations_view<const T, Space> acts = batch;
     detail::check_view(fn, "batch", acts);
     detail::check_extent(fn, "batch", 1, "views", shape_.views, acts.extent(1));

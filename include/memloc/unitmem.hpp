@@ -60,6 +60,7 @@ class unitmem_accumulator<host_space> {
     static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
     static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
     constexpr const char* fn = "memloc::unitmem_accumulator::update";
+    detail::check_exec(fn, exec);
     const activations_view<const T, Space> acts = batch;
     detail::check_view(fn, "batch", acts);
     detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
@@ -112,6 +113,7 @@ class unitmem_accumulator<host_space> {
   unitmem_report finalize(const host_exec& exec, const unitmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
+    detail::check_exec(fn, exec);
     detail::check_unit_output(fn, "out.unitmem", out.unitmem, shape_.units, true);
     detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
     detail::check_unit_output(fn, "out.argmax", out.argmax, shape_.units, false);

@@ -76,6 +76,9 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   bad_ids[2] = 1;
   CHECK_MEMLOC_ERROR(acc.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5))),
                      "sample_ids must be distinct within a batch, got 1 twice");
+  if constexpr (std::is_same_v<decltype(x), const memloc::host_exec>) {
+    CHECK_MEMLOC_ERROR(acc.update(memloc::host_exec{-2}, good, id_view), "exec.threads must be >= 0 (0 leaves the count to OpenMP), got -2");
+  }
   acc.update(x, good, id_view);
   CHECK_MEMLOC_ERROR(acc.update(x, good, id_view), "sample_ids(0) = 0 was already folded; each sample must be folded once");
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../exec.hpp"
 #include "../options.hpp"
 #include "../view.hpp"
 
@@ -179,6 +180,10 @@ inline void check_sample_space(const char* function, index_t samples) {
   if (samples <= 0 || samples > max_samples) {
     fail(function, "samples (size of the id space) must be in [1, ", max_samples, "], got ", samples);
   }
+}
+
+inline void check_exec(const char* function, const host_exec& exec) {
+  if (exec.threads < 0) fail(function, "exec.threads must be >= 0 (0 leaves the count to OpenMP), got ", exec.threads);
 }
 
 // Ids 0, 1, ..., n - 1: the one-shot functions name samples by their row.
