@@ -106,6 +106,18 @@ TEST_CASE_TEMPLATE_DEFINE("alignment: hand-computed distances, zero vectors incl
   CHECK(run(distance_kind::l2_normalized, pair_mode::original_vs_views) == doctest::Approx((1.0 + std::sqrt(0.4)) / 2));
 }
 
+TEST_CASE_TEMPLATE_DEFINE("alignment: a NaN feature makes the sample's distance NaN for every kind", B, alignment_nan) {
+  const oracle::representations r{2, 3, 2, {3, 4, 0, std::nan(""), 0, 4, 1, 1, 2, 2, 3, 1}};
+  for (const auto distance : all_distances()) {
+    for (const auto pairs : {memloc::pair_mode::all_pairs, memloc::pair_mode::original_vs_views}) {
+      const auto got = alignment_one_shot<B, float>(r, r, rep_layout::sample_major, {distance, pairs}).first;
+      INFO("distance ", static_cast<int>(distance));
+      CHECK(std::isnan(got[0]));
+      CHECK_FALSE(std::isnan(got[1]));
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("alignment: double inputs are computed in double precision", B, alignment_double) {
   // Two views 1e-9 apart in every feature: fp32 arithmetic would see no difference at all.
   const index_t D = 100;

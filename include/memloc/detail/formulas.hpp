@@ -210,9 +210,12 @@ struct angular_distance_op {
   }
 };
 
+// 0 marks a zero vector; a NaN norm stays NaN so that NaN features make the distance NaN
+// rather than passing for a zero vector.
 template <class W>
 MEMLOC_HD inline W inverse_norm(double squared_norm) noexcept {
-  return squared_norm > 0.0 ? static_cast<W>(1.0 / std::sqrt(squared_norm)) : W(0);
+  if (squared_norm > 0.0) return static_cast<W>(1.0 / std::sqrt(squared_norm));
+  return squared_norm == 0.0 ? W(0) : static_cast<W>(squared_norm);
 }
 
 template <class F>
