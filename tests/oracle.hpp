@@ -1,7 +1,7 @@
 #pragma once
 
 // The test oracle: every metric written as plainly as possible, with plain loops in double
-// precision and no code shared with memloc (no Eigen, no memloc headers beyond nothing).
+// precision and no code shared with memloc (it includes no memloc header and no Eigen).
 // Inputs are logical row-major tensors of doubles; the backends must agree with these.
 
 #include <algorithm>

@@ -78,7 +78,7 @@ inline memloc::bfloat16 store_as<memloc::bfloat16>(double x) { return memloc::to
 
 template <class T>
 double read_back(T x) {
-  return static_cast<double>(memloc::load_as_float(x));
+  return static_cast<double>(memloc::load_as<float>(x));
 }
 template <>
 inline double read_back<double>(double x) { return x; }

@@ -151,10 +151,7 @@ void alignment(const host_exec& exec, const representations_view<TF, SpaceF>& f,
                const vector_view<double, OutSpace>& ssl_f, const vector_view<double, OutSpace>& ssl_g,
                const alignment_options& options = {}) {
   constexpr const char* fn = "memloc::alignment";
-  detail::check_view(fn, "f", f);
-  detail::check_at_least(fn, "f extent(0) (samples)", 1, f.extent(0));
-  detail::check_at_least(fn, "f extent(1) (views)", 2, f.extent(1));
-  detail::check_at_least(fn, "f extent(2) (features)", 1, f.extent(2));
+  detail::check_minimum_extents(fn, "f", f, {1, 2, 1}, {"samples", "views", "features"});
   alignment_accumulator<host_space> acc(exec, alignment_shape{f.extent(0), f.extent(1), f.extent(2)}, options);
   const auto ids = detail::sequential_ids(f.extent(0));
   acc.update(exec, f, g, make_vector_view(ids.data(), f.extent(0)));

@@ -144,11 +144,7 @@ classmem_report classmem(const host_exec& exec, const activations_view<T, Space>
                          const vector_view<L, LabelSpace>& labels, index_t classes, const classmem_outputs<OutSpace>& out,
                          const classmem_options& options = {}) {
   constexpr const char* fn = "memloc::classmem";
-  detail::check_view(fn, "activations", activations);
-  detail::check_at_least(fn, "activations extent(0) (samples)", 1, activations.extent(0));
-  detail::check_at_least(fn, "activations extent(1) (views)", 1, activations.extent(1));
-  detail::check_at_least(fn, "activations extent(2) (units)", 1, activations.extent(2));
-  detail::check_at_least(fn, "activations extent(3) (positions)", 1, activations.extent(3));
+  detail::check_minimum_extents(fn, "activations", activations, {1, 1, 1, 1}, {"samples", "views", "units", "positions"});
   detail::check_at_least(fn, "classes", 2, classes);
   classmem_accumulator<host_space> acc(exec,
                                        classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),

@@ -118,11 +118,6 @@ MEMLOC_HD inline W load_as(T value) noexcept {
 }
 
 template <class T>
-MEMLOC_HD inline float load_as_float(T value) noexcept {
-  return load_as<float>(value);
-}
-
-template <class T>
 inline constexpr bool is_supported_element_v =
     std::is_same_v<std::remove_const_t<T>, float> || std::is_same_v<std::remove_const_t<T>, double> ||
     std::is_same_v<std::remove_const_t<T>, half> || std::is_same_v<std::remove_const_t<T>, bfloat16>;

@@ -227,11 +227,7 @@ template <class T, class Space, class OutSpace = host_space>
 unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& activations,
                        const unitmem_outputs<OutSpace>& out, const unitmem_options& options = {}) {
   constexpr const char* fn = "memloc::unitmem";
-  detail::check_view(fn, "activations", activations);
-  detail::check_at_least(fn, "activations extent(0) (samples)", 2, activations.extent(0));
-  detail::check_at_least(fn, "activations extent(1) (views)", 1, activations.extent(1));
-  detail::check_at_least(fn, "activations extent(2) (units)", 1, activations.extent(2));
-  detail::check_at_least(fn, "activations extent(3) (positions)", 1, activations.extent(3));
+  detail::check_minimum_extents(fn, "activations", activations, {2, 1, 1, 1}, {"samples", "views", "units", "positions"});
   unitmem_accumulator<host_space> acc(
       exec, unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)},
       options);

@@ -4,6 +4,7 @@
 // memloc::logic_error with a message of the form
 //   "<function>: <argument> <what> must be <expected>, got <actual>".
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -69,6 +70,19 @@ inline void check_positive(const char* function, const char* argument, index_t v
 
 inline void check_at_least(const char* function, const char* argument, index_t minimum, index_t value) {
   if (value < minimum) fail(function, argument, " must be >= ", minimum, ", got ", value);
+}
+
+// A one-shot input must be a usable view with at least minimum[r] elements along each
+// dimension r; the message names the dimension's meaning.
+template <class T, std::size_t Rank, class Space>
+void check_minimum_extents(const char* function, const char* argument, const strided_view<T, Rank, Space>& view,
+                           const std::array<index_t, Rank>& minimum, const std::array<const char*, Rank>& meaning) {
+  check_view(function, argument, view);
+  for (std::size_t r = 0; r < Rank; ++r) {
+    if (view.extent(r) < minimum[r]) {
+      fail(function, argument, " extent(", r, ") (", meaning[r], ") must be >= ", minimum[r], ", got ", view.extent(r));
+    }
+  }
 }
 
 // Optional outputs may be left empty (default-constructed); a given one must fit.

@@ -71,7 +71,7 @@ class classmem_state {
           top_class = c;
         }
       }
-      const double rest = has_nan ? static_cast<double>(NAN) : (sum - top) / static_cast<double>(present - 1);
+      const double rest = has_nan ? static_cast<double>(NAN) : mean_of_others(sum, top, present);
       write_unit(out, u, has_nan ? static_cast<double>(NAN) : top, top_class, rest, counts);
     }
     return counts;

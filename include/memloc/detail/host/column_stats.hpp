@@ -12,6 +12,7 @@
 #include "../../exec.hpp"
 #include "../../options.hpp"
 #include "../../view.hpp"
+#include "../formulas.hpp"
 #include "parallel.hpp"
 
 namespace memloc::detail::host {
@@ -94,7 +95,7 @@ inline void column_stats(const host_exec& exec, const float* mu, index_t rows, i
       }
       out.top = s.top[jj];
       if (rest == rest_reduction::mean) {
-        out.rest = (s.sum[jj] - out.top) / static_cast<double>(rows - 1);
+        out.rest = mean_of_others(s.sum[jj], out.top, rows);
       } else {
         // Move the one argmax instance to the end, then take the median of the others.
         float* column = s.columns.data() + j * rows;
