@@ -9,20 +9,12 @@
 #include <vector>
 
 #include "core.hpp"
+#include "alignment_types.hpp"
 #include "detail/host/distance.hpp"
 #include "detail/sample_set.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
-
-struct alignment_shape {
-  index_t samples = 0;   // sample ids lie in [0, samples)
-  index_t views = 0;     // views per sample (>= 2)
-  index_t features = 0;  // representation length at this measurement point
-};
-
-template <class Space>
-class alignment_accumulator;
 
 // Collects SSL_f and SSL_g of every sample at one measurement point, batch by batch. Each
 // batch holds all views of its samples.

@@ -23,6 +23,10 @@ template <class Space>
 inline constexpr bool host_accessible_v =
     std::is_same_v<Space, host_space> || std::is_same_v<Space, managed_space>;
 
+template <class Space>
+inline constexpr bool device_accessible_v =
+    std::is_same_v<Space, device_space> || std::is_same_v<Space, managed_space>;
+
 // 16-bit storage types. They carry only bits, so host code can hold fp16/bf16 buffers
 // without CUDA headers; arithmetic always happens after conversion to float. The layout
 // matches __half and __nv_bfloat16, so device code may reinterpret the same buffers.

@@ -43,6 +43,12 @@ decltype(auto) dispatch_transform(activation_transform transform, F&& f) {
   return f(transform_op<activation_transform::none>{});
 }
 
+// μ of a sample is kept in fp32: the packed argmax key holds fp32 bits, and the fp64 sums
+// add exactly those fp32 values, so μ_max and the sum it is subtracted from agree.
+MEMLOC_HD inline float mu_from_total(double total, std::int64_t elements) noexcept {
+  return static_cast<float>(total / static_cast<double>(elements));
+}
+
 // ---- selectivity index: UnitMem (Eq. 8) and ClassMem (Eq. 16) ------------------------
 
 struct selectivity {
@@ -62,6 +68,37 @@ MEMLOC_HD inline selectivity selectivity_index(double top, double rest) noexcept
 // Mean of the samples other than the maximum (Eq. 7), from the running sum.
 MEMLOC_HD inline double mean_of_others(double sum, double top, std::int64_t count) noexcept {
   return (sum - top) / static_cast<double>(count - 1);
+}
+
+// ClassMem's top class and rest for one unit (Eqs. 13-16): class means over the classes
+// that have samples, the first class on ties, and the mean of the other classes' means. A
+// NaN mean makes both NaN. sum_at(c) is the unit's sum of μ over class c, count_at(c) the
+// class's sample count; `present` counts the classes with samples.
+struct class_top_and_rest {
+  double top;
+  std::int64_t top_class;
+  double rest;
+};
+
+template <class SumAt, class CountAt>
+MEMLOC_HD inline class_top_and_rest class_means_top_and_rest(std::int64_t classes, std::int64_t present, SumAt sum_at,
+                                                             CountAt count_at) noexcept {
+  double top = 0.0, sum = 0.0;
+  std::int64_t top_class = -1;
+  bool has_nan = false;
+  for (std::int64_t c = 0; c < classes; ++c) {
+    const std::int64_t n = count_at(c);
+    if (n == 0) continue;
+    const double mean = sum_at(c) / static_cast<double>(n);
+    has_nan |= mean != mean;
+    sum += mean;
+    if (top_class < 0 || mean > top) {
+      top = mean;
+      top_class = c;
+    }
+  }
+  if (has_nan) return {static_cast<double>(NAN), top_class, static_cast<double>(NAN)};
+  return {top, top_class, mean_of_others(sum, top, present)};
 }
 
 // ---- packed argmax keys -------------------------------------------------------------

@@ -57,22 +57,10 @@ class classmem_state {
     const index_t present = classes_with_samples();
     unit_counts counts;
     for (index_t u = 0; u < units_; ++u) {
-      double top = 0.0, sum = 0.0;
-      std::int64_t top_class = -1;
-      bool has_nan = false;
-      for (index_t c = 0; c < classes_; ++c) {
-        const auto n = counts_[static_cast<std::size_t>(c)];
-        if (n == 0) continue;
-        const double mean = sums_[static_cast<std::size_t>(c * units_ + u)] / static_cast<double>(n);
-        has_nan |= std::isnan(mean);
-        sum += mean;
-        if (top_class < 0 || mean > top) {
-          top = mean;
-          top_class = c;
-        }
-      }
-      const double rest = has_nan ? static_cast<double>(NAN) : mean_of_others(sum, top, present);
-      write_unit(out, u, has_nan ? static_cast<double>(NAN) : top, top_class, rest, counts);
+      const class_top_and_rest r = class_means_top_and_rest(
+          classes_, present, [&](std::int64_t c) { return sums_[static_cast<std::size_t>(c * units_ + u)]; },
+          [&](std::int64_t c) { return counts_[static_cast<std::size_t>(c)]; });
+      write_unit(out, u, r.top, r.top_class, r.rest, counts);
     }
     return counts;
   }

@@ -41,12 +41,6 @@ inline void write_unit(const unit_outputs& out, index_t u, double top, std::int6
   counts.nan_units += std::isnan(s.value);
 }
 
-// μ of a sample is kept in fp32: the packed argmax key holds fp32 bits, and the fp64 sums
-// add exactly those fp32 values, so μ_max and the sum it is subtracted from agree.
-inline float mu_from_total(double total, index_t elements) noexcept {
-  return static_cast<float>(total / static_cast<double>(elements));
-}
-
 // Units per parallel task when updating per-unit state: each task adds its units' values
 // in sample order, so results do not depend on the thread count.
 inline constexpr index_t update_unit_block = 64;

@@ -1,0 +1,120 @@
+#pragma once
+
+// The CUDA runtime as memloc uses it: every call checked and turned into memloc::cuda_error
+// naming the memloc function and the runtime call, owning device arrays, and the status
+// record through which kernels report bad device-resident input.
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "../../error.hpp"
+#include "../../view.hpp"
+#include "../validate.hpp"
+
+namespace memloc::detail::cuda {
+
+inline void check(cudaError_t status, const char* function, const char* call) {
+  if (status == cudaSuccess) return;
+  throw cuda_error(concat(function, ": ", call, " failed: ", cudaGetErrorName(status), " (", cudaGetErrorString(status),
+                          ")"));
+}
+
+// A launch reports configuration errors at once and faults of earlier work lazily; both
+// are raised here, naming the kernel.
+inline void check_launch(const char* function, const char* kernel) {
+  check(cudaGetLastError(), function, kernel);
+}
+
+// Device memory owned by memloc: state and scratch of accumulators, allocated once when
+// they are built. Move-only, as an accumulator's state cannot be shared.
+template <class T>
+class device_array {
+ public:
+  device_array() = default;
+  device_array(index_t count, const char* function) : count_(count) {
+    if (count > 0) check(cudaMalloc(reinterpret_cast<void**>(&data_), static_cast<std::size_t>(count) * sizeof(T)), function, "cudaMalloc");
+  }
+  device_array(const device_array&) = delete;
+  device_array& operator=(const device_array&) = delete;
+  device_array(device_array&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)) {}
+  device_array& operator=(device_array&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      count_ = std::exchange(other.count_, 0);
+    }
+    return *this;
+  }
+  ~device_array() { release(); }
+
+  T* data() const noexcept { return data_; }
+  index_t size() const noexcept { return count_; }
+  std::size_t bytes() const noexcept { return static_cast<std::size_t>(count_) * sizeof(T); }
+
+  void zero(cudaStream_t stream, const char* function) {
+    if (count_ > 0) check(cudaMemsetAsync(data_, 0, bytes(), stream), function, "cudaMemsetAsync");
+  }
+
+ private:
+  void release() noexcept {
+    // cudaFree synchronises the device; an error here cannot be reported from a destructor
+    // and would resurface at the next checked call.
+    if (data_) cudaFree(data_);
+    data_ = nullptr;
+  }
+
+  T* data_ = nullptr;
+  index_t count_ = 0;
+};
+
+inline void copy_to_host(void* host, const void* device, std::size_t bytes, cudaStream_t stream, const char* function) {
+  check(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream), function, "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(stream), function, "cudaStreamSynchronize");
+}
+
+inline void copy_on_device(void* to, const void* from, std::size_t bytes, cudaStream_t stream, const char* function) {
+  if (bytes > 0) check(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, stream), function, "cudaMemcpyAsync");
+}
+
+// What a kernel found wrong with device-resident input. Kernels cannot throw and update
+// must not wait for the device, so the first problem is recorded here and raised by the
+// next call that waits for the stream (finalize, merge), naming the batch it came from.
+enum class input_problem : int { none = 0, sample_id_out_of_range = 1, label_out_of_range = 2, negative_distance = 3 };
+
+struct status_record {
+  int problem;        // an input_problem; the first one recorded wins
+  int reserved;
+  long long batch;    // the update call (counted from 1 since construction or reset) that held it
+  long long position; // index within the batch or input
+  long long value;    // the offending value
+  long long bound;    // the exclusive upper bound it broke
+  int argument;       // which argument, for problems that can come from several (0: ssl_f, 1: ssl_g)
+  int reserved2;
+};
+
+inline std::string describe(const status_record& r, const char* updating) {
+  const auto problem = static_cast<input_problem>(r.problem);
+  switch (problem) {
+    case input_problem::sample_id_out_of_range:
+      return concat(updating, " (batch ", r.batch, ", found on the device): sample_ids(", r.position, ") must be in [0, ",
+                    r.bound, "), got ", r.value);
+    case input_problem::label_out_of_range:
+      return concat(updating, " (batch ", r.batch, ", found on the device): labels(", r.position, ") must be in [0, ",
+                    r.bound, "), got ", r.value);
+    case input_problem::negative_distance:
+    {
+      double value = 0.0;
+      std::memcpy(&value, &r.value, sizeof value);  // distances are recorded by their bits
+      return concat(r.argument == 0 ? "ssl_f(" : "ssl_g(", r.position, ") must be a distance >= 0, got ", value);
+    }
+    case input_problem::none: break;
+  }
+  return {};
+}
+
+}  // namespace memloc::detail::cuda

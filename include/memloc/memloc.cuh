@@ -1,0 +1,7 @@
+#pragma once
+
+// memloc::cuda: every metric on device buffers, chosen by a cuda_exec argument. Include it
+// from a translation unit compiled by nvcc; memloc.hpp adds the host backend beside it.
+
+#include "core.hpp"
+#include "cuda_exec.cuh"

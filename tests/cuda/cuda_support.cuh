@@ -1,0 +1,101 @@
+#pragma once
+
+// The CUDA backend as a test parameter: the same arena interface as host_arena, over device
+// memory. `place` copies a host buffer to the device and returns a device view with the
+// same extents, strides and offset; `output` allocates device memory filled with a value;
+// `fetch` copies a buffer back. Work runs on a non-default stream so that a missing stream
+// argument somewhere in the backend would show up as a race under compute-sanitizer.
+
+#include <doctest/doctest.h>
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <memloc/memloc.cuh>
+
+#include "../test_support.hpp"
+
+namespace testing {
+
+inline void cuda_require(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) FAIL(what, ": ", cudaGetErrorString(status));
+}
+
+struct cuda_stream_holder {
+  cudaStream_t stream = nullptr;
+  cuda_stream_holder() { cuda_require(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"); }
+  ~cuda_stream_holder() { cudaStreamDestroy(stream); }
+};
+
+inline cudaStream_t test_stream() {
+  static cuda_stream_holder holder;
+  return holder.stream;
+}
+
+template <class T>
+struct device_buffer {
+  std::shared_ptr<void> memory;
+  T* data = nullptr;
+  index_t count = 0;
+  memloc::vector_view<T, memloc::device_space> view() const { return memloc::vector_view<T, memloc::device_space>(data, {count}); }
+};
+
+template <class T>
+device_buffer<T> device_allocate(index_t count) {
+  void* p = nullptr;
+  const std::size_t bytes = static_cast<std::size_t>(count > 0 ? count : 1) * sizeof(T);
+  cuda_require(cudaMalloc(&p, bytes), "cudaMalloc");
+  device_buffer<T> b;
+  b.memory = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+  b.data = static_cast<T*>(p);
+  b.count = count;
+  return b;
+}
+
+struct cuda_arena {
+  std::vector<std::shared_ptr<void>> keep;
+
+  // The whole host storage goes to the device so that strides and padding keep meaning.
+  template <class T, std::size_t R>
+  memloc::strided_view<T, R, memloc::device_space> place(std::vector<std::remove_const_t<T>>& storage,
+                                                         const memloc::strided_view<T, R>& v) {
+    using V = std::remove_const_t<T>;
+    auto b = device_allocate<V>(static_cast<index_t>(storage.size()));
+    cuda_require(cudaMemcpy(b.data, storage.data(), storage.size() * sizeof(V), cudaMemcpyHostToDevice), "cudaMemcpy");
+    keep.push_back(b.memory);
+    V* origin = b.data;
+    if (v.data_handle() == nullptr) origin = nullptr;
+    const auto offset = v.data_handle() == nullptr ? 0 : v.data_handle() - storage.data();
+    return memloc::strided_view<T, R, memloc::device_space>(origin ? origin + offset : nullptr, v.extents(), v.strides());
+  }
+
+  template <class T>
+  device_buffer<T> output(index_t n, T fill = T{}) {
+    auto b = device_allocate<T>(n);
+    std::vector<T> host(static_cast<std::size_t>(n), fill);
+    cuda_require(cudaMemcpy(b.data, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+    keep.push_back(b.memory);
+    return b;
+  }
+
+  template <class T>
+  std::vector<T> fetch(const device_buffer<T>& b) {
+    std::vector<T> host(static_cast<std::size_t>(b.count));
+    cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
+    cuda_require(cudaMemcpy(host.data(), b.data, host.size() * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    return host;
+  }
+};
+
+struct cuda_backend {
+  static constexpr const char* name = "cuda";
+  using space = memloc::device_space;
+  using arena = cuda_arena;
+  static memloc::cuda_exec exec() { return memloc::cuda_exec{test_stream()}; }
+};
+
+}  // namespace testing
