@@ -12,6 +12,7 @@
 #include "core.hpp"
 #include "detail/host/classmem_state.hpp"
 #include "classmem_types.hpp"
+#include "detail/metric_checks.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -20,7 +21,7 @@ template <>
 class classmem_accumulator<host_space> {
  public:
   classmem_accumulator(const host_exec&, const classmem_shape& shape, const classmem_options& options = {})
-      : shape_(validated(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
+      : shape_(detail::checked_classmem_shape(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
 
   template <class T, class Space, class I, class IdSpace, class L, class LabelSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids,
@@ -32,10 +33,7 @@ class classmem_accumulator<host_space> {
     constexpr const char* fn = "memloc::classmem_accumulator::update";
     detail::check_exec(fn, exec);
     const activations_view<const T, Space> acts = batch;
-    detail::check_view(fn, "batch", acts);
-    detail::check_extent(fn, "batch", 1, "views", shape_.views, acts.extent(1));
-    detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
-    detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
+    detail::check_classmem_batch(fn, shape_, acts);
     detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
     detail::check_labels(fn, labels, acts.extent(0), shape_.classes);
     state_.seen().check_new(fn, sample_ids);
@@ -44,13 +42,7 @@ class classmem_accumulator<host_space> {
 
   void merge(const host_exec&, const classmem_accumulator& other) {
     constexpr const char* fn = "memloc::classmem_accumulator::merge";
-    detail::check_not_self(fn, this, &other);
-    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
-    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
-    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
-    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
-    detail::check_same(fn, "shape().classes", shape_.classes, other.shape_.classes);
-    detail::check_same(fn, "options().transform", options_.transform, other.options_.transform);
+    detail::check_classmem_mergeable(*this, other);
     state_.seen().check_disjoint(fn, other.state_.seen());
     state_.merge(other.state_);
   }
@@ -60,21 +52,12 @@ class classmem_accumulator<host_space> {
   classmem_report finalize(const host_exec&, const classmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::classmem_accumulator::finalize";
-    detail::check_unit_output(fn, "out.classmem", out.classmem, shape_.units, true);
-    detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
-    detail::check_unit_output(fn, "out.max_class", out.max_class, shape_.units, false);
-    detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
-    detail::check_outputs_disjoint(fn, {detail::range_of("out.classmem", out.classmem), detail::range_of("out.mu_max", out.mu_max),
-                                        detail::range_of("out.max_class", out.max_class),
-                                        detail::range_of("out.mu_rest", out.mu_rest)});
+    detail::check_classmem_outputs(fn, out, shape_.units);
     classmem_report report;
     report.units = shape_.units;
     report.samples = state_.seen().distinct(fn);
     report.classes_with_samples = state_.classes_with_samples();
-    if (report.classes_with_samples < 2) {
-      detail::fail(fn, "classes with samples must be >= 2 (the rest averages the other classes), got ",
-                   report.classes_with_samples);
-    }
+    detail::require_two_classes(fn, report.classes_with_samples);
     const auto counts = state_.finalize({out.classmem.data_handle(), out.mu_max.data_handle(),
                                          out.max_class.data_handle(), out.mu_rest.data_handle()});
     report.nan_units = counts.nan_units;
@@ -90,20 +73,6 @@ class classmem_accumulator<host_space> {
   const classmem_options& options() const noexcept { return options_; }
 
  private:
-  static const classmem_shape& validated(const classmem_shape& shape, const classmem_options& options) {
-    constexpr const char* fn = "memloc::classmem_accumulator";
-    detail::check_sample_space(fn, shape.samples);
-    detail::check_positive(fn, "shape.units", shape.units);
-    detail::check_positive(fn, "shape.views", shape.views);
-    detail::check_positive(fn, "shape.positions", shape.positions);
-    detail::check_at_least(fn, "shape.classes", 2, shape.classes);
-    detail::check_product(fn, "shape.classes * shape.units", shape.classes, shape.units, index_t{1} << 40);
-    detail::check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, detail::max_elements);
-    detail::check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, detail::max_elements);
-    detail::check_enum(fn, "options.transform", options.transform, activation_transform::abs);
-    return shape;
-  }
-
   classmem_shape shape_;
   classmem_options options_;
   detail::host::classmem_state state_;

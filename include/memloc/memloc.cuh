@@ -5,3 +5,5 @@
 
 #include "core.hpp"
 #include "cuda_exec.cuh"
+#include "unitmem.cuh"
+#include "classmem.cuh"

@@ -13,6 +13,7 @@
 #include "core.hpp"
 #include "detail/host/unitmem_state.hpp"
 #include "unitmem_types.hpp"
+#include "detail/metric_checks.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -25,7 +26,8 @@ template <>
 class unitmem_accumulator<host_space> {
  public:
   unitmem_accumulator(const host_exec&, const unitmem_shape& shape, const unitmem_options& options = {})
-      : shape_(shape), options_(options), storage_(resolve_storage(options)), state_(make_state(shape, storage_)) {}
+      : shape_(shape), options_(options), storage_(detail::resolve_unitmem_storage(options)),
+        state_(make_state(shape, storage_)) {}
 
   template <class T, class Space, class I, class IdSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
@@ -35,20 +37,13 @@ class unitmem_accumulator<host_space> {
     constexpr const char* fn = "memloc::unitmem_accumulator::update";
     detail::check_exec(fn, exec);
     const activations_view<const T, Space> acts = batch;
-    detail::check_view(fn, "batch", acts);
-    detail::check_extent(fn, "batch", 2, "units", shape_.units, acts.extent(2));
-    detail::check_extent(fn, "batch", 3, "positions", shape_.positions, acts.extent(3));
+    detail::check_unitmem_batch(fn, shape_, storage_, acts);
     detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
     if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
-      detail::check_extent(fn, "batch", 1, "views: per_unit storage needs every view of a sample in its batch",
-                           shape_.views, acts.extent(1));
       s->seen().check_new(fn, sample_ids);
       s->update(exec, acts, sample_ids, options_.transform);
     } else {
       auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
-      if (acts.extent(1) < 1 || acts.extent(1) > shape_.views) {
-        detail::fail(fn, "batch extent(1) (views) must be in [1, ", shape_.views, "], got ", acts.extent(1));
-      }
       check_view_budget(fn, ps, sample_ids, acts.extent(1));
       ps.update(exec, acts, sample_ids, options_.transform);
     }
@@ -56,14 +51,7 @@ class unitmem_accumulator<host_space> {
 
   void merge(const host_exec&, const unitmem_accumulator& other) {
     constexpr const char* fn = "memloc::unitmem_accumulator::merge";
-    detail::check_not_self(fn, this, &other);
-    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
-    detail::check_same(fn, "shape().units", shape_.units, other.shape_.units);
-    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
-    detail::check_same(fn, "shape().positions", shape_.positions, other.shape_.positions);
-    detail::check_same(fn, "options().rest", options_.rest, other.options_.rest);
-    detail::check_same(fn, "options().transform", options_.transform, other.options_.transform);
-    detail::check_same(fn, "storage()", storage_, other.storage_);
+    detail::check_unitmem_mergeable(*this, other);
     if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
       const auto& o = std::get<detail::host::unitmem_per_unit_state>(other.state_);
       s->seen().check_disjoint(fn, o.seen());
@@ -87,12 +75,7 @@ class unitmem_accumulator<host_space> {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
     detail::check_exec(fn, exec);
-    detail::check_unit_output(fn, "out.unitmem", out.unitmem, shape_.units, true);
-    detail::check_unit_output(fn, "out.mu_max", out.mu_max, shape_.units, false);
-    detail::check_unit_output(fn, "out.argmax", out.argmax, shape_.units, false);
-    detail::check_unit_output(fn, "out.mu_rest", out.mu_rest, shape_.units, false);
-    detail::check_outputs_disjoint(fn, {detail::range_of("out.unitmem", out.unitmem), detail::range_of("out.mu_max", out.mu_max),
-                                        detail::range_of("out.argmax", out.argmax), detail::range_of("out.mu_rest", out.mu_rest)});
+    detail::check_unitmem_outputs(fn, out, shape_.units);
     const detail::host::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
                                          out.mu_rest.data_handle()};
     unitmem_report report;
@@ -100,7 +83,7 @@ class unitmem_accumulator<host_space> {
     detail::host::unit_counts counts;
     if (const auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
       report.samples = s->seen().distinct(fn);
-      require_two_samples(fn, report.samples);
+      detail::require_two_samples(fn, report.samples);
       counts = s->finalize(report.samples, raw);
     } else {
       const auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
@@ -111,7 +94,7 @@ class unitmem_accumulator<host_space> {
         }
         report.samples += v != 0;
       }
-      require_two_samples(fn, report.samples);
+      detail::require_two_samples(fn, report.samples);
       counts = ps.finalize(exec, shape_.views, shape_.positions, options_.rest, raw);
     }
     report.nan_units = counts.nan_units;
@@ -135,29 +118,9 @@ class unitmem_accumulator<host_space> {
  private:
   using state_type = std::variant<detail::host::unitmem_per_unit_state, detail::host::unitmem_per_sample_state>;
 
-  static unitmem_storage resolve_storage(const unitmem_options& options) {
-    constexpr const char* fn = "memloc::unitmem_accumulator";
-    detail::check_enum(fn, "options.rest", options.rest, rest_reduction::median);
-    detail::check_enum(fn, "options.transform", options.transform, activation_transform::abs);
-    detail::check_enum(fn, "options.storage", options.storage, unitmem_storage::per_sample);
-    if (options.storage == unitmem_storage::per_unit && options.rest == rest_reduction::median) {
-      detail::fail(fn, "options.storage must be automatic or per_sample for the median variant, got per_unit");
-    }
-    if (options.storage != unitmem_storage::automatic) return options.storage;
-    return options.rest == rest_reduction::median ? unitmem_storage::per_sample : unitmem_storage::per_unit;
-  }
-
   static state_type make_state(const unitmem_shape& shape, unitmem_storage storage) {
-    constexpr const char* fn = "memloc::unitmem_accumulator";
-    detail::check_sample_space(fn, shape.samples);
-    detail::check_positive(fn, "shape.units", shape.units);
-    detail::check_positive(fn, "shape.views", shape.views);
-    detail::check_positive(fn, "shape.positions", shape.positions);
-    detail::check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, detail::max_elements);
-    detail::check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, detail::max_elements);
+    detail::check_unitmem_shape(shape, storage);
     if (storage == unitmem_storage::per_unit) return detail::host::unitmem_per_unit_state(shape.samples, shape.units);
-    detail::check_product(fn, "shape.samples * shape.units (per_sample state)", shape.samples, shape.units,
-                          index_t{1} << 40);
     return detail::host::unitmem_per_sample_state(shape.samples, shape.units);
   }
 
@@ -178,10 +141,6 @@ class unitmem_accumulator<host_space> {
       }
       i = j;
     }
-  }
-
-  static void require_two_samples(const char* fn, index_t samples) {
-    if (samples < 2) detail::fail(fn, "folded samples must be >= 2 (mu_rest averages the other samples), got ", samples);
   }
 
   unitmem_shape shape_;

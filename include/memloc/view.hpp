@@ -27,22 +27,27 @@ class strided_view {
 
   constexpr strided_view(T* data, const std::array<index_t, Rank>& extents,
                          const std::array<index_t, Rank>& strides) noexcept
-      : data_(data), extents_(extents), strides_(strides) {}
+      : data_(data) {
+    for (std::size_t r = 0; r < Rank; ++r) {
+      extents_[r] = extents[r];
+      strides_[r] = strides[r];
+    }
+  }
 
   // Row-major (C order) contiguous view.
   constexpr strided_view(T* data, const std::array<index_t, Rank>& extents) noexcept
-      : data_(data), extents_(extents), strides_(row_major_strides(extents)) {}
+      : strided_view(data, extents, row_major_strides(extents)) {}
 
   // A view of T converts to a view of const T, as pointers do.
   template <class U, class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
   constexpr strided_view(const strided_view<U, Rank, Space>& other) noexcept
-      : data_(other.data_handle()), extents_(other.extents()), strides_(other.strides()) {}
+      : strided_view(other.data_handle(), other.extents(), other.strides()) {}
 
   MEMLOC_HD constexpr T* data_handle() const noexcept { return data_; }
   MEMLOC_HD constexpr index_t extent(std::size_t r) const noexcept { return extents_[r]; }
   MEMLOC_HD constexpr index_t stride(std::size_t r) const noexcept { return strides_[r]; }
-  constexpr const std::array<index_t, Rank>& extents() const noexcept { return extents_; }
-  constexpr const std::array<index_t, Rank>& strides() const noexcept { return strides_; }
+  constexpr std::array<index_t, Rank> extents() const noexcept { return to_array(extents_); }
+  constexpr std::array<index_t, Rank> strides() const noexcept { return to_array(strides_); }
 
   MEMLOC_HD constexpr index_t size() const noexcept {
     index_t n = 1;
@@ -77,9 +82,16 @@ class strided_view {
   }
 
  private:
+  static constexpr std::array<index_t, Rank> to_array(const index_t (&values)[Rank]) noexcept {
+    std::array<index_t, Rank> out{};
+    for (std::size_t r = 0; r < Rank; ++r) out[r] = values[r];
+    return out;
+  }
+
+  // Plain arrays rather than std::array, whose operator[] is not callable from device code.
   T* data_ = nullptr;
-  std::array<index_t, Rank> extents_{};
-  std::array<index_t, Rank> strides_{};
+  index_t extents_[Rank] = {};
+  index_t strides_[Rank] = {};
 };
 
 // [samples, views, units, positions]: one layer's activations. Positions are the spatial

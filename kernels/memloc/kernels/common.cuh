@@ -77,4 +77,11 @@ __device__ inline long long index_as_long(I value) {
   return static_cast<long long>(value);
 }
 
+// A template so that every translation unit may define it.
+template <int = 0>
+__global__ void fill_sequence(std::int64_t* values, index_t n) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) values[i] = i;
+}
+
 }  // namespace memloc::kernels

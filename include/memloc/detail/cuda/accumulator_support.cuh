@@ -1,0 +1,93 @@
+#pragma once
+
+// Pieces every device accumulator shares: the status record of deferred input problems,
+// the per-id count summary, the NaN counters, and the batch chunking of the μ fold.
+
+#include <cstdint>
+
+#include "memloc/detail/cuda/runtime.cuh"
+#include "memloc/kernels/unitmem.cuh"
+
+namespace memloc::detail::cuda {
+
+// Scratch for one chunk of μ totals: at most this many doubles, so a batch of any size
+// folds with memory fixed when the accumulator is built.
+inline constexpr index_t totals_budget = index_t{1} << 20;
+
+inline index_t chunk_rows_for(index_t units, index_t most_rows) {
+  index_t rows = totals_budget / units;
+  if (rows > most_rows) rows = most_rows;
+  return rows < 1 ? 1 : rows;
+}
+
+class device_bookkeeping {
+ public:
+  explicit device_bookkeeping(const char* function)
+      : status_(1, function), summary_(1, function), counters_(2, function) {}
+
+  status_record* status() const noexcept { return status_.data(); }
+  long long next_batch() noexcept { return ++batches_; }
+
+  void reset(cudaStream_t stream, const char* function) {
+    status_.zero(stream, function);
+    batches_ = 0;
+  }
+
+  // Raises the first input problem a kernel recorded since construction or reset.
+  void raise_recorded(cudaStream_t stream, const char* function, const char* updating) const {
+    status_record record{};
+    copy_to_host(&record, status_.data(), sizeof record, stream, function);
+    if (record.problem != 0) throw logic_error(describe(record, updating));
+  }
+
+  // Summary of per-id counts (and, for a merge, of their sum with another state's).
+  template <class Count>
+  kernels::count_summary summarize(const Count* counts, const Count* other, index_t id_space, Count limit,
+                                   Count expected, cudaStream_t stream, const char* function) const {
+    kernels::start_summary<> <<<1, 1, 0, stream>>>(summary_.data(), id_space);
+    kernels::summarize_counts<Count>
+        <<<kernels::grid_for(id_space), kernels::block_threads, 0, stream>>>(counts, other, id_space, limit, expected,
+                                                                             summary_.data());
+    check_launch(function, "the count summary kernel");
+    kernels::count_summary summary{};
+    copy_to_host(&summary, summary_.data(), sizeof summary, stream, function);
+    return summary;
+  }
+
+  unsigned long long* counters() const noexcept { return counters_.data(); }
+
+  void zero_counters(cudaStream_t stream, const char* function) { counters_.zero(stream, function); }
+
+  // {NaN units, NaN units with a negative denominator}, waiting for the stream.
+  void read_counters(unsigned long long (&values)[2], cudaStream_t stream, const char* function) const {
+    copy_to_host(values, counters_.data(), sizeof values, stream, function);
+  }
+
+ private:
+  device_array<status_record> status_;
+  device_array<kernels::count_summary> summary_;
+  device_array<unsigned long long> counters_;
+  long long batches_ = 0;
+};
+
+template <class T>
+T read_element(const T* device, index_t i, cudaStream_t stream, const char* function) {
+  T value{};
+  copy_to_host(&value, device + i, sizeof value, stream, function);
+  return value;
+}
+
+template <class I, class Space>
+kernels::index_list<std::remove_const_t<I>> index_list_of(const vector_view<I, Space>& v, index_t first = 0) {
+  return {v.data_handle() ? v.data_handle() + first * v.stride(0) : nullptr, v.stride(0)};
+}
+
+// Ids 0 .. n-1 on the device: the one-shot functions name samples by their row.
+inline device_array<std::int64_t> sequential_ids(index_t n, cudaStream_t stream, const char* function) {
+  device_array<std::int64_t> ids(n, function);
+  kernels::fill_sequence<><<<kernels::grid_for(n), kernels::block_threads, 0, stream>>>(ids.data(), n);
+  check_launch(function, "the id sequence kernel");
+  return ids;
+}
+
+}  // namespace memloc::detail::cuda

@@ -1,0 +1,186 @@
+#pragma once
+
+// State and arithmetic of the device UnitMem accumulator. Arguments arrive validated on the
+// host; ids are validated by the kernels (see accumulator_support.cuh).
+
+#include <cstdint>
+#include <vector>
+
+#include "memloc/detail/cuda/accumulator_support.cuh"
+#include "memloc/detail/cuda/fold.cuh"
+#include "memloc/detail/metric_checks.hpp"
+#include "memloc/kernels/unitmem.cuh"
+#include "memloc/options.hpp"
+#include "memloc/state.hpp"
+#include "memloc/unitmem_types.hpp"
+
+namespace memloc::detail::cuda {
+
+class unitmem_state {
+ public:
+  unitmem_state(cudaStream_t stream, const unitmem_shape& shape, unitmem_storage storage, const char* function)
+      : shape_(shape), per_unit_(storage == unitmem_storage::per_unit),
+        sums_(per_unit_ ? shape.units : shape.samples * shape.units, function),
+        keys_(per_unit_ ? shape.units : 0, function), folds_(per_unit_ ? shape.samples : 0, function),
+        views_(per_unit_ ? 0 : shape.samples, function),
+        chunk_rows_(chunk_rows_for(shape.units, per_unit_ ? shape.samples : shape.samples * shape.views)),
+        totals_(chunk_rows_ * shape.units, function), books_(function) {
+    reset(stream, function);
+  }
+
+  template <class T, class Space, class I, class IdSpace>
+  void update(cudaStream_t stream, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& ids,
+              activation_transform transform, const char* function) {
+    const index_t rows = batch.extent(0);
+    if (rows == 0) return;
+    const long long batch_number = books_.next_batch();
+    using L = std::int32_t;
+    const kernels::index_list<L> no_labels{nullptr, 0};
+    if (per_unit_) {
+      kernels::register_rows<std::int32_t><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
+          index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, folds_.data(), std::int32_t{1}, nullptr,
+          books_.status());
+    } else {
+      kernels::register_rows<std::int64_t><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
+          index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, views_.data(),
+          static_cast<std::int64_t>(batch.extent(1)), nullptr, books_.status());
+    }
+    check_launch(function, "the sample registration kernel");
+    const index_t elements = batch.extent(1) * batch.extent(3);
+    for (index_t first = 0; first < rows; first += chunk_rows_) {
+      const index_t count = rows - first < chunk_rows_ ? rows - first : chunk_rows_;
+      fold_totals(function, batch, first, count, transform, totals_.data(), stream);
+      const unsigned blocks = kernels::grid_for(shape_.units);
+      if (per_unit_) {
+        kernels::add_rows_per_unit<<<blocks, kernels::block_threads, 0, stream>>>(
+            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), shape_.samples, sums_.data(),
+            keys_.data());
+      } else {
+        kernels::add_rows_per_sample<<<blocks, kernels::block_threads, 0, stream>>>(
+            totals_.data(), count, shape_.units, index_list_of(ids, first), shape_.samples, sums_.data());
+      }
+      check_launch(function, "the state update kernel");
+    }
+  }
+
+  void merge(cudaStream_t stream, const unitmem_state& other, const char* function, const char* updating) {
+    books_.raise_recorded(stream, function, updating);
+    other.books_.raise_recorded(stream, function, updating);
+    if (per_unit_) {
+      const auto s = books_.summarize<std::int32_t>(folds_.data(), other.folds_.data(), shape_.samples, 1, 1, stream,
+                                                    function);
+      if (s.first_shared < shape_.samples) {
+        fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared,
+             " in both");
+      }
+    } else {
+      const auto s = books_.summarize<std::int64_t>(views_.data(), other.views_.data(), shape_.samples, shape_.views,
+                                                    shape_.views, stream, function);
+      if (s.first_shared < shape_.samples) {
+        fail(function, "views of sample id ", s.first_shared, " across both accumulators must be at most ", shape_.views,
+             ", got ", read_element(views_.data(), s.first_shared, stream, function) +
+                           read_element(other.views_.data(), s.first_shared, stream, function));
+      }
+    }
+    const unsigned blocks = kernels::grid_for(sums_.size());
+    kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(sums_.data(), other.sums_.data(), sums_.size());
+    if (per_unit_) {
+      kernels::max_into<><<<kernels::grid_for(keys_.size()), kernels::block_threads, 0, stream>>>(
+          keys_.data(), other.keys_.data(), keys_.size());
+      kernels::add_into<<<kernels::grid_for(folds_.size()), kernels::block_threads, 0, stream>>>(
+          folds_.data(), other.folds_.data(), folds_.size());
+    } else {
+      kernels::add_into<<<kernels::grid_for(views_.size()), kernels::block_threads, 0, stream>>>(
+          views_.data(), other.views_.data(), views_.size());
+    }
+    check_launch(function, "the merge kernels");
+  }
+
+  // Validates the folded samples, then writes the outputs; returns {samples, NaN units,
+  // negative-denominator units}.
+  struct finalized {
+    index_t samples;
+    index_t nan_units;
+    index_t negative_denominator_units;
+  };
+
+  finalized finalize(cudaStream_t stream, rest_reduction rest, const kernels::unit_outputs& out, const char* function,
+                     const char* updating) const {
+    books_.raise_recorded(stream, function, updating);
+    index_t samples = 0;
+    if (per_unit_) {
+      const auto s = books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function);
+      if (s.first_over < shape_.samples) {
+        fail(function,
+             "each sample must be folded once (within a batch, across batches and across merged states), got sample id ",
+             s.first_over, " folded ",
+             read_element(folds_.data(), s.first_over, stream, function), " times");
+      }
+      samples = static_cast<index_t>(s.distinct);
+    } else {
+      const auto s = books_.summarize<std::int64_t>(views_.data(), nullptr, shape_.samples, shape_.views, shape_.views,
+                                                    stream, function);
+      if (s.first_over < shape_.samples) {
+        fail(function, "views folded for sample id ", s.first_over, " must be at most ", shape_.views, ", got ",
+             read_element(views_.data(), s.first_over, stream, function));
+      }
+      if (s.first_partial < shape_.samples) {
+        fail(function, "every folded sample must have all ", shape_.views, " views, got ",
+             read_element(views_.data(), s.first_partial, stream, function), " for sample id ", s.first_partial);
+      }
+      samples = static_cast<index_t>(s.distinct);
+    }
+    require_two_samples(function, samples);
+    books_.zero_counters(stream, function);
+    const index_t elements = shape_.views * shape_.positions;
+    if (per_unit_) {
+      kernels::finalize_per_unit<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
+          sums_.data(), keys_.data(), shape_.units, samples, out, books_.counters());
+    } else if (rest == rest_reduction::mean) {
+      kernels::finalize_per_sample_mean<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
+          sums_.data(), views_.data(), shape_.samples, shape_.units, elements, samples, out, books_.counters());
+    } else {
+      const unsigned blocks = static_cast<unsigned>(shape_.units < (index_t{1} << 20) ? shape_.units : index_t{1} << 20);
+      kernels::finalize_per_sample_median<><<<blocks, kernels::block_threads, 0, stream>>>(
+          sums_.data(), views_.data(), shape_.samples, shape_.units, elements, samples, out, books_.counters());
+    }
+    check_launch(function, "the finalize kernel");
+    unsigned long long counts[2] = {0, 0};
+    books_.read_counters(counts, stream, function);
+    return {samples, static_cast<index_t>(counts[0]), static_cast<index_t>(counts[1])};
+  }
+
+  void reset(cudaStream_t stream, const char* function) {
+    sums_.zero(stream, function);
+    keys_.zero(stream, function);  // key 0 is the identity of max
+    folds_.zero(stream, function);
+    views_.zero(stream, function);
+    books_.reset(stream, function);
+  }
+
+  std::vector<state_buffer> buffers() {
+    if (per_unit_) {
+      return {{"mu_sums", sums_.data(), static_cast<std::size_t>(sums_.size()), state_element::f64, state_reduction::sum},
+              {"mu_max_keys", keys_.data(), static_cast<std::size_t>(keys_.size()), state_element::u64,
+               state_reduction::max},
+              {"sample_folds", folds_.data(), static_cast<std::size_t>(folds_.size()), state_element::i32,
+               state_reduction::sum}};
+    }
+    return {{"sample_sums", sums_.data(), static_cast<std::size_t>(sums_.size()), state_element::f64, state_reduction::sum},
+            {"sample_views", views_.data(), static_cast<std::size_t>(views_.size()), state_element::i64,
+             state_reduction::sum}};
+  }
+
+ private:
+  unitmem_shape shape_;
+  bool per_unit_;
+  device_array<double> sums_;           // per_unit: [units]; per_sample: [samples, units]
+  device_array<std::uint64_t> keys_;    // per_unit: packed (μ, id) maxima
+  device_array<std::int32_t> folds_;    // per_unit: folds per sample id
+  device_array<std::int64_t> views_;    // per_sample: views folded per sample id
+  index_t chunk_rows_;
+  device_array<double> totals_;         // μ totals of one chunk of a batch: scratch, not state
+  mutable device_bookkeeping books_;  // finalize is const but counts NaN units on the device
+};
+
+}  // namespace memloc::detail::cuda

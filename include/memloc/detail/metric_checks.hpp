@@ -1,0 +1,130 @@
+#pragma once
+
+// Argument checks of the UnitMem and ClassMem accumulators that read no data, shared by the
+// host and CUDA backends so that both accept and reject exactly the same arguments with the
+// same messages.
+
+#include "../classmem_types.hpp"
+#include "../options.hpp"
+#include "../unitmem_types.hpp"
+#include "validate.hpp"
+
+namespace memloc::detail {
+
+inline unitmem_storage resolve_unitmem_storage(const unitmem_options& options) {
+  constexpr const char* fn = "memloc::unitmem_accumulator";
+  check_enum(fn, "options.rest", options.rest, rest_reduction::median);
+  check_enum(fn, "options.transform", options.transform, activation_transform::abs);
+  check_enum(fn, "options.storage", options.storage, unitmem_storage::per_sample);
+  if (options.storage == unitmem_storage::per_unit && options.rest == rest_reduction::median) {
+    fail(fn, "options.storage must be automatic or per_sample for the median variant, got per_unit");
+  }
+  if (options.storage != unitmem_storage::automatic) return options.storage;
+  return options.rest == rest_reduction::median ? unitmem_storage::per_sample : unitmem_storage::per_unit;
+}
+
+inline void check_unitmem_shape(const unitmem_shape& shape, unitmem_storage storage) {
+  constexpr const char* fn = "memloc::unitmem_accumulator";
+  check_sample_space(fn, shape.samples);
+  check_positive(fn, "shape.units", shape.units);
+  check_positive(fn, "shape.views", shape.views);
+  check_positive(fn, "shape.positions", shape.positions);
+  check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, max_elements);
+  check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, max_elements);
+  if (storage == unitmem_storage::per_sample) {
+    check_product(fn, "shape.samples * shape.units (per_sample state)", shape.samples, shape.units, index_t{1} << 40);
+  }
+}
+
+// Extents of a batch; per_sample storage takes any number of views per batch up to all.
+template <class View>
+void check_unitmem_batch(const char* fn, const unitmem_shape& shape, unitmem_storage storage, const View& acts) {
+  check_view(fn, "batch", acts);
+  check_extent(fn, "batch", 2, "units", shape.units, acts.extent(2));
+  check_extent(fn, "batch", 3, "positions", shape.positions, acts.extent(3));
+  if (storage == unitmem_storage::per_unit) {
+    check_extent(fn, "batch", 1, "views: per_unit storage needs every view of a sample in its batch", shape.views,
+                 acts.extent(1));
+  } else if (acts.extent(1) < 1 || acts.extent(1) > shape.views) {
+    fail(fn, "batch extent(1) (views) must be in [1, ", shape.views, "], got ", acts.extent(1));
+  }
+}
+
+template <class Accumulator>
+void check_unitmem_mergeable(const Accumulator& mine, const Accumulator& other) {
+  constexpr const char* fn = "memloc::unitmem_accumulator::merge";
+  check_not_self(fn, &mine, &other);
+  check_same(fn, "shape().samples", mine.shape().samples, other.shape().samples);
+  check_same(fn, "shape().units", mine.shape().units, other.shape().units);
+  check_same(fn, "shape().views", mine.shape().views, other.shape().views);
+  check_same(fn, "shape().positions", mine.shape().positions, other.shape().positions);
+  check_same(fn, "options().rest", mine.options().rest, other.options().rest);
+  check_same(fn, "options().transform", mine.options().transform, other.options().transform);
+  check_same(fn, "storage()", mine.storage(), other.storage());
+}
+
+template <class Space>
+void check_unitmem_outputs(const char* fn, const unitmem_outputs<Space>& out, index_t units) {
+  check_unit_output(fn, "out.unitmem", out.unitmem, units, true);
+  check_unit_output(fn, "out.mu_max", out.mu_max, units, false);
+  check_unit_output(fn, "out.argmax", out.argmax, units, false);
+  check_unit_output(fn, "out.mu_rest", out.mu_rest, units, false);
+  check_outputs_disjoint(fn, {range_of("out.unitmem", out.unitmem), range_of("out.mu_max", out.mu_max),
+                              range_of("out.argmax", out.argmax), range_of("out.mu_rest", out.mu_rest)});
+}
+
+inline void require_two_samples(const char* fn, index_t samples) {
+  if (samples < 2) fail(fn, "folded samples must be >= 2 (mu_rest averages the other samples), got ", samples);
+}
+
+inline const classmem_shape& checked_classmem_shape(const classmem_shape& shape, const classmem_options& options) {
+  constexpr const char* fn = "memloc::classmem_accumulator";
+  check_sample_space(fn, shape.samples);
+  check_positive(fn, "shape.units", shape.units);
+  check_positive(fn, "shape.views", shape.views);
+  check_positive(fn, "shape.positions", shape.positions);
+  check_at_least(fn, "shape.classes", 2, shape.classes);
+  check_product(fn, "shape.classes * shape.units", shape.classes, shape.units, index_t{1} << 40);
+  check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, max_elements);
+  check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, max_elements);
+  check_enum(fn, "options.transform", options.transform, activation_transform::abs);
+  return shape;
+}
+
+template <class View>
+void check_classmem_batch(const char* fn, const classmem_shape& shape, const View& acts) {
+  check_view(fn, "batch", acts);
+  check_extent(fn, "batch", 1, "views", shape.views, acts.extent(1));
+  check_extent(fn, "batch", 2, "units", shape.units, acts.extent(2));
+  check_extent(fn, "batch", 3, "positions", shape.positions, acts.extent(3));
+}
+
+template <class Accumulator>
+void check_classmem_mergeable(const Accumulator& mine, const Accumulator& other) {
+  constexpr const char* fn = "memloc::classmem_accumulator::merge";
+  check_not_self(fn, &mine, &other);
+  check_same(fn, "shape().samples", mine.shape().samples, other.shape().samples);
+  check_same(fn, "shape().units", mine.shape().units, other.shape().units);
+  check_same(fn, "shape().views", mine.shape().views, other.shape().views);
+  check_same(fn, "shape().positions", mine.shape().positions, other.shape().positions);
+  check_same(fn, "shape().classes", mine.shape().classes, other.shape().classes);
+  check_same(fn, "options().transform", mine.options().transform, other.options().transform);
+}
+
+template <class Space>
+void check_classmem_outputs(const char* fn, const classmem_outputs<Space>& out, index_t units) {
+  check_unit_output(fn, "out.classmem", out.classmem, units, true);
+  check_unit_output(fn, "out.mu_max", out.mu_max, units, false);
+  check_unit_output(fn, "out.max_class", out.max_class, units, false);
+  check_unit_output(fn, "out.mu_rest", out.mu_rest, units, false);
+  check_outputs_disjoint(fn, {range_of("out.classmem", out.classmem), range_of("out.mu_max", out.mu_max),
+                              range_of("out.max_class", out.max_class), range_of("out.mu_rest", out.mu_rest)});
+}
+
+inline void require_two_classes(const char* fn, index_t classes_with_samples) {
+  if (classes_with_samples < 2) {
+    fail(fn, "classes with samples must be >= 2 (the rest averages the other classes), got ", classes_with_samples);
+  }
+}
+
+}  // namespace memloc::detail

@@ -1,0 +1,105 @@
+#pragma once
+
+// The μ fold on the device: totals[b * units + u] = the sum of the transformed activations
+// of batch row b and unit u over its views and positions. Each total is reduced by a fixed
+// set of threads in a fixed order, so totals are the same run to run.
+
+#include <cstdint>
+#include <cstring>
+
+#include "memloc/detail/formulas.hpp"
+#include "memloc/types.hpp"
+#include "memloc/kernels/common.cuh"
+
+namespace memloc::kernels {
+
+struct fold_geometry {
+  index_t rows;       // batch rows in this launch
+  index_t views;
+  index_t units;
+  index_t positions;
+  index_t row_stride;
+  index_t view_stride;
+  index_t unit_stride;
+  index_t position_stride;
+};
+
+// Elements of T in one 16-byte load.
+template <class T>
+inline constexpr int pack_elements = static_cast<int>(16 / sizeof(T));
+
+// Sum of the transformed elements of one 16-byte aligned pack.
+template <class Op, class W, class T>
+__device__ inline W pack_sum(const T* p) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  T elements[pack_elements<T>];
+  memcpy(elements, &raw, sizeof raw);
+  W sum = W(0);
+#pragma unroll
+  for (int i = 0; i < pack_elements<T>; ++i) sum += Op::apply(load_as<W>(elements[i]));
+  return sum;
+}
+
+// Units contiguous (token-major [N, V, S, U] and dense layers): one thread per (row, unit),
+// so a warp reads 32 neighbouring units of one position at a time. Four accumulators
+// break the dependency chain over positions.
+template <class Op, class T>
+__global__ void fold_units_contiguous(const T* __restrict__ data, fold_geometry g, double* __restrict__ totals) {
+  using W = working_t<T>;
+  const index_t pairs = g.rows * g.units;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < pairs; i += step) {
+    const index_t b = i / g.units, u = i % g.units;
+    const T* unit = data + b * g.row_stride + u;
+    W lanes[4] = {W(0), W(0), W(0), W(0)};
+    for (index_t v = 0; v < g.views; ++v) {
+      const T* view = unit + v * g.view_stride;
+      index_t s = 0;
+      for (; s + 4 <= g.positions; s += 4) {
+#pragma unroll
+        for (int l = 0; l < 4; ++l) lanes[l] += Op::apply(load_as<W>(view[(s + l) * g.position_stride]));
+      }
+      for (; s < g.positions; ++s) lanes[0] += Op::apply(load_as<W>(view[s * g.position_stride]));
+    }
+    totals[i] = static_cast<double>((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+  }
+}
+
+// Any other layout: a group of Width lanes per (row, unit), the lanes striding over the
+// positions (coalesced when positions are contiguous, as in NCHW) and looping over views.
+// With Packed, positions are read 16 bytes at a time (the caller checked alignment). Groups
+// of a warp walk the (row, unit) pairs together, so every lane reaches the shuffles.
+template <class Op, int Width, bool Packed, class T>
+__global__ void fold_position_groups(const T* __restrict__ data, fold_geometry g, double* __restrict__ totals) {
+  using W = working_t<T>;
+  constexpr int groups_per_warp = warp_size / Width;
+  const index_t pairs = g.rows * g.units;
+  const int lane = static_cast<int>(threadIdx.x) % Width;
+  const index_t thread = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const index_t first_group_of_warp = (thread / warp_size) * groups_per_warp;
+  const index_t group_in_warp = (thread % warp_size) / Width;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x / Width;
+  const index_t steps = Packed ? g.positions / pack_elements<T> : g.positions;
+  for (index_t warp_pair = first_group_of_warp; warp_pair < pairs; warp_pair += step) {
+    const index_t pair = warp_pair + group_in_warp;
+    W sum = W(0);
+    if (pair < pairs) {
+      const index_t b = pair / g.units, u = pair % g.units;
+      const T* unit = data + b * g.row_stride + u * g.unit_stride;
+      for (index_t v = 0; v < g.views; ++v) {
+        const T* view = unit + v * g.view_stride;
+        for (index_t s = lane; s < steps; s += Width) {
+          if constexpr (Packed) {
+            sum += pack_sum<Op, W>(view + s * pack_elements<T>);
+          } else {
+            sum += Op::apply(load_as<W>(view[s * g.position_stride]));
+          }
+        }
+      }
+    }
+    sum = group_sum<Width>(sum);
+    if (pair < pairs && lane == 0) totals[pair] = static_cast<double>(sum);
+  }
+}
+
+}  // namespace memloc::kernels

@@ -1,0 +1,330 @@
+#pragma once
+
+// UnitMem and ClassMem state kernels: registering a batch's rows (ids checked on the
+// device, fold counts), adding a chunk of μ totals to the state, checking the fold counts,
+// and the per-unit statistics of finalize. Kernels that add floating-point values give each
+// unit to one thread, which adds the rows in batch order: sums do not depend on scheduling.
+
+#include <cstdint>
+
+#include "memloc/detail/formulas.hpp"
+#include "memloc/kernels/common.cuh"
+
+namespace memloc::kernels {
+
+// Kernels without a type parameter are templates all the same, so that this header can
+// define them in every translation unit that includes it.
+
+using detail::cuda::input_problem;
+using detail::cuda::status_record;
+
+// Strided device ids or labels of any integer type.
+template <class I>
+struct index_list {
+  const I* data;
+  index_t stride;
+  __device__ I operator()(index_t i) const { return data[i * stride]; }
+};
+
+// Adds `increment` to counts[id] for each row whose id is in range; records the first row
+// whose id or label is not. Labels are optional (data == nullptr); with labels,
+// class_counts[label] counts the rows of each class.
+template <class Count, class I, class L>
+__global__ void register_rows(index_list<I> ids, index_list<L> labels, index_t rows, index_t id_space, index_t classes,
+                              long long batch, Count* counts, Count increment, long long* class_counts,
+                              status_record* status) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t b = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < rows; b += step) {
+    const I id = ids(b);
+    if (!index_in_range(id, id_space)) {
+      record_problem(status, input_problem::sample_id_out_of_range, batch, b, index_as_long(id), id_space);
+      continue;
+    }
+    if (labels.data) {
+      const L label = labels(b);
+      if (!index_in_range(label, classes)) {
+        record_problem(status, input_problem::label_out_of_range, batch, b, index_as_long(label), classes);
+        continue;
+      }
+      atomicAdd(reinterpret_cast<unsigned long long*>(class_counts) + label, 1ull);
+    }
+    if constexpr (sizeof(Count) == 8) {
+      atomicAdd(reinterpret_cast<unsigned long long*>(counts) + id, static_cast<unsigned long long>(increment));
+    } else {
+      atomicAdd(counts + id, increment);
+    }
+  }
+}
+
+// A row takes part in the state only if register_rows accepted it.
+template <class I, class L>
+__device__ inline bool row_accepted(index_list<I> ids, index_list<L> labels, index_t b, index_t id_space,
+                                    index_t classes) {
+  if (!index_in_range(ids(b), id_space)) return false;
+  return labels.data == nullptr || index_in_range(labels(b), classes);
+}
+
+// per_unit storage: the fp64 sum of μ over samples and the packed (μ, id) maximum.
+template <class I>
+__global__ void add_rows_per_unit(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
+                                  index_list<I> ids, index_t id_space, double* __restrict__ sums,
+                                  std::uint64_t* __restrict__ keys) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    double sum = sums[u];
+    std::uint64_t key = keys[u];
+    for (index_t b = 0; b < rows; ++b) {
+      const I id = ids(b);
+      if (!index_in_range(id, id_space)) continue;
+      const float mu = detail::mu_from_total(totals[b * units + u], elements);
+      sum += static_cast<double>(mu);
+      const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(id));
+      if (candidate > key) key = candidate;
+    }
+    sums[u] = sum;
+    keys[u] = key;
+  }
+}
+
+// per_sample storage: activation sums per (sample, unit). Ids may repeat within a batch
+// (views of one sample in several rows); one thread per unit keeps their order.
+template <class I>
+__global__ void add_rows_per_sample(const double* __restrict__ totals, index_t rows, index_t units, index_list<I> ids,
+                                    index_t id_space, double* __restrict__ sums) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    for (index_t b = 0; b < rows; ++b) {
+      const I id = ids(b);
+      if (!index_in_range(id, id_space)) continue;
+      sums[static_cast<index_t>(id) * units + u] += totals[b * units + u];
+    }
+  }
+}
+
+// ClassMem: sums of μ per (class, unit).
+template <class I, class L>
+__global__ void add_rows_per_class(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
+                                   index_list<I> ids, index_list<L> labels, index_t id_space, index_t classes,
+                                   double* __restrict__ class_sums) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    for (index_t b = 0; b < rows; ++b) {
+      if (!row_accepted(ids, labels, b, id_space, classes)) continue;
+      const float mu = detail::mu_from_total(totals[b * units + u], elements);
+      class_sums[static_cast<index_t>(labels(b)) * units + u] += static_cast<double>(mu);
+    }
+  }
+}
+
+// Element-wise merges of two states.
+template <class T>
+__global__ void add_into(T* __restrict__ mine, const T* __restrict__ theirs, index_t n) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) mine[i] += theirs[i];
+}
+
+template <int = 0>
+__global__ void max_into(std::uint64_t* __restrict__ mine, const std::uint64_t* __restrict__ theirs, index_t n) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    if (theirs[i] > mine[i]) mine[i] = theirs[i];
+  }
+}
+
+// What finalize and merge need to know about per-id counts (fold counts or view counts),
+// gathered in one pass. Ids are reported smallest first, as the host reports them.
+struct count_summary {
+  unsigned long long distinct;  // ids with a nonzero count
+  long long first_over;         // smallest id whose count exceeds `limit` (or id_space)
+  long long first_partial;      // smallest id with 0 < count < `expected` (or id_space)
+  long long first_missing;      // smallest id with count 0 (or id_space)
+  long long first_shared;       // smallest id whose two counts together exceed `limit` (merge only; or id_space)
+};
+
+template <int = 0>
+__global__ void start_summary(count_summary* summary, index_t id_space) {
+  summary->distinct = 0;
+  summary->first_over = summary->first_partial = summary->first_missing = summary->first_shared = id_space;
+}
+
+template <class Count>
+__global__ void summarize_counts(const Count* __restrict__ counts, const Count* __restrict__ other, index_t id_space,
+                                 Count limit, Count expected, count_summary* summary) {
+  unsigned long long distinct = 0;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t id = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; id < id_space; id += step) {
+    const Count c = counts[id];
+    distinct += c != 0;
+    if (c > limit) atomicMin(&summary->first_over, static_cast<long long>(id));
+    if (c > 0 && c < expected) atomicMin(&summary->first_partial, static_cast<long long>(id));
+    if (c == 0) atomicMin(&summary->first_missing, static_cast<long long>(id));
+    if (other && other[id] != 0 && c + other[id] > limit) {
+      atomicMin(&summary->first_shared, static_cast<long long>(id));
+    }
+  }
+  if (distinct) atomicAdd(&summary->distinct, distinct);
+}
+
+struct unit_outputs {
+  double* unitmem;
+  double* mu_max;
+  std::int64_t* argmax;
+  double* mu_rest;
+};
+
+// counters[0]: NaN units, counters[1]: NaN units with a negative denominator.
+__device__ inline void write_unit(const unit_outputs& out, index_t u, double top, std::int64_t top_id, double rest,
+                                  unsigned long long* counters) {
+  const detail::selectivity s = detail::selectivity_index(top, rest);
+  out.unitmem[u] = s.value;
+  if (out.mu_max) out.mu_max[u] = top;
+  if (out.argmax) out.argmax[u] = top_id;
+  if (out.mu_rest) out.mu_rest[u] = rest;
+  if (s.value != s.value) atomicAdd(counters, 1ull);
+  if (s.negative_denominator) atomicAdd(counters + 1, 1ull);
+}
+
+template <int = 0>
+__global__ void finalize_per_unit(const double* __restrict__ sums, const std::uint64_t* __restrict__ keys,
+                                         index_t units, index_t samples, unit_outputs out,
+                                         unsigned long long* counters) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    const double top = detail::key_value(keys[u]);
+    write_unit(out, u, top, detail::key_id(keys[u]), detail::mean_of_others(sums[u], top, samples), counters);
+  }
+}
+
+// per_sample storage, mean of the others: one thread per unit walks the folded ids in order.
+template <int = 0>
+__global__ void finalize_per_sample_mean(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
+                                                index_t id_space, index_t units, index_t elements, index_t samples,
+                                                unit_outputs out, unsigned long long* counters) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    double sum = 0.0;
+    std::uint64_t key = detail::empty_max_key;
+    for (index_t id = 0; id < id_space; ++id) {
+      if (views[id] == 0) continue;
+      const float mu = detail::mu_from_total(sums[id * units + u], elements);
+      sum += static_cast<double>(mu);
+      const std::uint64_t candidate = detail::pack_max_key(mu, id);
+      if (candidate > key) key = candidate;
+    }
+    const double top = detail::key_value(key);
+    write_unit(out, u, top, detail::key_id(key), detail::mean_of_others(sum, top, samples), counters);
+  }
+}
+
+// Block-wide maximum of packed keys (thread 0 holds the result).
+__device__ inline std::uint64_t block_max_key(std::uint64_t key, std::uint64_t* shared) {
+#pragma unroll
+  for (int offset = warp_size / 2; offset > 0; offset /= 2) {
+    const std::uint64_t other = __shfl_xor_sync(0xffffffffu, key, offset);
+    if (other > key) key = other;
+  }
+  const int lane = static_cast<int>(threadIdx.x) % warp_size;
+  const int warp = static_cast<int>(threadIdx.x) / warp_size;
+  __syncthreads();
+  if (lane == 0) shared[warp] = key;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < block_threads / warp_size; ++w) key = shared[w] > key ? shared[w] : key;
+  }
+  return key;
+}
+
+// The order-preserving bits of μ with -0 folded into +0, so equal values are one digit path.
+__device__ inline std::uint32_t selection_bits(float mu) {
+  return detail::order_preserving_bits(mu + 0.0f);
+}
+
+// The rank-th smallest (0-based) μ of a unit among the folded ids other than `skipped`, by
+// a most-significant-digit radix selection: four passes of 8 bits, each counting the
+// candidates that share the digits chosen so far. Needs no copy and no sort of the column.
+__device__ inline float select_rank(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
+                                    index_t id_space, index_t units, index_t elements, index_t u, index_t skipped,
+                                    unsigned long long rank, unsigned long long* histogram, std::uint32_t* chosen) {
+  std::uint32_t prefix = 0, mask = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int d = static_cast<int>(threadIdx.x); d < 256; d += blockDim.x) histogram[d] = 0;
+    __syncthreads();
+    for (index_t id = threadIdx.x; id < id_space; id += blockDim.x) {
+      if (id == skipped || views[id] == 0) continue;
+      const std::uint32_t bits = selection_bits(detail::mu_from_total(sums[id * units + u], elements));
+      if ((bits & mask) == prefix) atomicAdd(histogram + ((bits >> shift) & 0xffu), 1ull);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned long long below = 0;
+      std::uint32_t digit = 0;
+      for (; digit < 255u; ++digit) {
+        if (below + histogram[digit] > rank) break;
+        below += histogram[digit];
+      }
+      rank -= below;
+      *chosen = digit;
+    }
+    __syncthreads();
+    prefix |= *chosen << shift;
+    mask |= 0xffu << shift;
+    __syncthreads();  // *chosen is rewritten by the next pass
+  }
+  return detail::value_from_order_preserving_bits(prefix);
+}
+
+// per_sample storage, median of the others: a block per unit. The maximum comes from the
+// packed keys (first id on ties, a NaN wins), then the median of the remaining samples by
+// radix selection (the mean of the two middle values for an even count, as numpy does).
+template <int = 0>
+__global__ void finalize_per_sample_median(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
+                                                  index_t id_space, index_t units, index_t elements, index_t samples,
+                                                  unit_outputs out, unsigned long long* counters) {
+  __shared__ std::uint64_t keys[block_threads / warp_size];
+  __shared__ unsigned long long histogram[256];
+  __shared__ std::uint32_t chosen;
+  __shared__ std::uint64_t top_key;
+  for (index_t u = blockIdx.x; u < units; u += gridDim.x) {
+    std::uint64_t key = detail::empty_max_key;
+    for (index_t id = threadIdx.x; id < id_space; id += blockDim.x) {
+      if (views[id] == 0) continue;
+      const std::uint64_t candidate = detail::pack_max_key(detail::mu_from_total(sums[id * units + u], elements), id);
+      if (candidate > key) key = candidate;
+    }
+    key = block_max_key(key, keys);
+    if (threadIdx.x == 0) top_key = key;
+    __syncthreads();
+    key = top_key;
+    const float top = detail::key_value(key);
+    const std::int64_t top_id = detail::key_id(key);
+    double rest = static_cast<double>(NAN);
+    if (top == top) {
+      const auto others = static_cast<unsigned long long>(samples - 1);
+      const double upper = select_rank(sums, views, id_space, units, elements, u, top_id, others / 2, histogram, &chosen);
+      rest = upper;
+      if (others % 2 == 0) {
+        const double lower =
+            select_rank(sums, views, id_space, units, elements, u, top_id, others / 2 - 1, histogram, &chosen);
+        rest = 0.5 * (lower + upper);
+      }
+    }
+    if (threadIdx.x == 0) write_unit(out, u, top, top_id, rest, counters);
+    __syncthreads();  // top_key is rewritten for the next unit
+  }
+}
+
+// ClassMem finalize: one thread per unit over the classes.
+template <int = 0>
+__global__ void finalize_classes(const double* __restrict__ class_sums, const long long* __restrict__ class_counts,
+                                        index_t classes, index_t units, index_t present, unit_outputs out,
+                                        unsigned long long* counters) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    const detail::class_top_and_rest r = detail::class_means_top_and_rest(
+        classes, present, [&](std::int64_t c) { return class_sums[c * units + u]; },
+        [&](std::int64_t c) { return static_cast<std::int64_t>(class_counts[c]); });
+    write_unit(out, u, r.top, r.top_class, r.rest, counters);
+  }
+}
+
+}  // namespace memloc::kernels
