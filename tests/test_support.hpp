@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -46,10 +47,15 @@ struct host_arena {
   std::vector<T> fetch(const host_buffer<T>& b) {
     return b.data;
   }
+  // Raw copies between a backend's memory (state buffers) and the host.
+  void read_raw(void* host, const void* backend, std::size_t bytes) { std::memcpy(host, backend, bytes); }
+  void write_raw(void* backend, const void* host, std::size_t bytes) { std::memcpy(backend, host, bytes); }
 };
 
 struct host_backend {
   static constexpr const char* name = "host";
+  // Ids and labels are checked at update, which then changes nothing.
+  static constexpr bool checks_indices_on_device = false;
   using space = memloc::host_space;
   using arena = host_arena;
   static memloc::host_exec exec() { return memloc::host_exec{}; }

@@ -11,6 +11,21 @@
 
 namespace testing {
 
+// A bad id or label, or a sample folded twice: on the host, update rejects it and changes
+// nothing, so `acc` stays usable; on the device it is found by the kernels and raised by the
+// next finalize, which needs a fresh accumulator since the error poisons the state.
+template <class B, class Acc, class Make, class Update, class Finalize>
+void check_index_error(Acc& acc, Make make, Update update, Finalize finalize, const char* host_text,
+                       const char* device_text) {
+  if constexpr (B::checks_indices_on_device) {
+    auto fresh = make();
+    update(fresh);
+    CHECK_MEMLOC_ERROR(finalize(fresh), device_text);
+  } else {
+    CHECK_MEMLOC_ERROR(update(acc), host_text);
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("validation: unitmem accumulator construction", B, validation_unitmem_construct) {
   using memloc::unitmem_accumulator;
   using memloc::unitmem_shape;
@@ -67,26 +82,37 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
                      "batch extent(1) (views: per_unit storage needs every view of a sample in its batch) must be 2, got 1");
   CHECK_MEMLOC_ERROR(acc.update(x, with({4, 2, 3, 4}, dense_strides), id_view),
                      "sample_ids extent(0) (one id per batch sample) must be 4, got 5");
+  auto out = mem.template output<double>(3);
+  using outputs = memloc::unitmem_outputs<typename B::space>;
+  auto make = [&] { return memloc::unitmem_accumulator(x, shape); };
+  auto finalize = [&](auto& a) { return a.finalize(x, outputs{out.view()}); };
   std::vector<std::int64_t> bad_ids{0, 1, 10, 3, 4};
-  CHECK_MEMLOC_ERROR(acc.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5))),
-                     "sample_ids(2) must be in [0, 10), got 10");
+  auto with_bad_ids = [&](auto& a) { a.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5))); };
+  check_index_error<B>(acc, make, with_bad_ids, finalize, "sample_ids(2) must be in [0, 10), got 10",
+                       "(batch 1, found on the device): sample_ids(2) must be in [0, 10), got 10");
   bad_ids[2] = -1;
-  CHECK_MEMLOC_ERROR(acc.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5))),
-                     "sample_ids(2) must be in [0, 10), got -1");
+  check_index_error<B>(acc, make, with_bad_ids, finalize, "sample_ids(2) must be in [0, 10), got -1",
+                       "sample_ids(2) must be in [0, 10), got -1");
   bad_ids[2] = 1;
-  CHECK_MEMLOC_ERROR(acc.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5))),
-                     "sample_ids must be distinct within a batch, got 1 twice");
+  check_index_error<B>(acc, make, with_bad_ids, finalize, "sample_ids must be distinct within a batch, got 1 twice",
+                       "got sample id 1 folded 2 times");
   if constexpr (std::is_same_v<decltype(x), const memloc::host_exec>) {
     CHECK_MEMLOC_ERROR(acc.update(memloc::host_exec{-2}, good, id_view), "exec.threads must be >= 0 (0 leaves the count to OpenMP), got -2");
   }
   acc.update(x, good, id_view);
-  CHECK_MEMLOC_ERROR(acc.update(x, good, id_view), "sample_ids(0) = 0 was already folded; each sample must be folded once");
+  check_index_error<B>(
+      acc,
+      [&] {
+        auto a = make();
+        a.update(x, good, id_view);
+        return a;
+      },
+      [&](auto& a) { a.update(x, good, id_view); }, finalize,
+      "sample_ids(0) = 0 was already folded; each sample must be folded once", "got sample id 0 folded 2 times");
 
   // Finalize outputs.
-  auto out = mem.template output<double>(3);
   auto short_out = mem.template output<double>(2);
   auto ids_out = mem.template output<std::int64_t>(4);
-  using outputs = memloc::unitmem_outputs<typename B::space>;
   CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{short_out.view()}), "out.unitmem extent(0) (elements) must be 3, got 2");
   CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{}), "out.unitmem extent(0) (elements) must be 3, got 0");
   CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{out.view(), short_out.view()}), "out.mu_max extent(0) (elements) must be 3, got 2");
@@ -133,29 +159,35 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   auto b0 = rank0.state_buffers();
   auto b1 = rank1.state_buffers();
   REQUIRE(b0.size() == 3);
-  REQUIRE(B::name == std::string("host"));  // the buffers are host memory on this backend
   for (std::size_t i = 0; i < b0.size(); ++i) {
     REQUIRE(b0[i].count == b1[i].count);
+    // Brought to the host (the buffers are device memory on a device backend), reduced, put back.
+    const std::size_t bytes = b0[i].count * 8;
+    std::vector<unsigned char> mine_raw(bytes), theirs_raw(bytes);
+    mem.read_raw(mine_raw.data(), b0[i].data, b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
+    mem.read_raw(theirs_raw.data(), b1[i].data, b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
+    void* mine_data = mine_raw.data();
+    const void* theirs_data = theirs_raw.data();
     for (std::size_t k = 0; k < b0[i].count; ++k) {
       switch (b0[i].element) {
-        case memloc::state_element::f64: static_cast<double*>(b0[i].data)[k] += static_cast<double*>(b1[i].data)[k]; break;
+        case memloc::state_element::f64: static_cast<double*>(mine_data)[k] += static_cast<const double*>(theirs_data)[k]; break;
         case memloc::state_element::i64:
-          static_cast<std::int64_t*>(b0[i].data)[k] += static_cast<std::int64_t*>(b1[i].data)[k];
+          static_cast<std::int64_t*>(mine_data)[k] += static_cast<const std::int64_t*>(theirs_data)[k];
           break;
         case memloc::state_element::i32:
-          static_cast<std::int32_t*>(b0[i].data)[k] += static_cast<std::int32_t*>(b1[i].data)[k];
+          static_cast<std::int32_t*>(mine_data)[k] += static_cast<const std::int32_t*>(theirs_data)[k];
           break;
         case memloc::state_element::u64: {
           REQUIRE(b0[i].reduction == memloc::state_reduction::max);
-          auto* mine = static_cast<std::uint64_t*>(b0[i].data) + k;
-          *mine = std::max(*mine, static_cast<std::uint64_t*>(b1[i].data)[k]);
+          auto* mine = static_cast<std::uint64_t*>(mine_data) + k;
+          *mine = std::max(*mine, static_cast<const std::uint64_t*>(theirs_data)[k]);
           break;
         }
       }
     }
+    mem.write_raw(b0[i].data, mine_raw.data(), b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
   }
-  CHECK_MEMLOC_ERROR(rank0.finalize(x, outputs{out.view()}),
-                     "each sample must be folded once across merged states, got sample id 0 folded 2 times");
+  CHECK_MEMLOC_ERROR(rank0.finalize(x, outputs{out.view()}), "got sample id 0 folded 2 times");
   CHECK_MEMLOC_ERROR(rank1.merge(x, rank1), "other must be a different accumulator, got this one");
 
   // Outputs that share memory would overwrite each other.
@@ -174,8 +206,9 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   with_long.merge(x, rank1);
   CHECK(with_long.finalize(x, outputs{out.view()}).samples == 10);
   std::vector<std::int32_t> bad_int_ids{5, 6, 70, 8, 9};
-  CHECK_MEMLOC_ERROR(with_int.update(x, good, mem.place(bad_int_ids, memloc::make_vector_view(bad_int_ids.data(), 5))),
-                     "sample_ids(2) must be in [0, 10), got 70");
+  check_index_error<B>(
+      with_int, make, [&](auto& a) { a.update(x, good, mem.place(bad_int_ids, memloc::make_vector_view(bad_int_ids.data(), 5))); },
+      finalize, "sample_ids(2) must be in [0, 10), got 70", "sample_ids(2) must be in [0, 10), got 70");
 
   // per_sample storage: view budgets.
   const memloc::unitmem_options per_sample{memloc::rest_reduction::median};
@@ -183,8 +216,11 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   CHECK_MEMLOC_ERROR(ps.update(x, with({5, 3, 3, 4}, dense_strides), id_view), "batch extent(1) (views) must be in [1, 2], got 3");
   auto one_view = with({5, 1, 3, 4}, dense_strides);
   std::vector<std::int64_t> twice{0, 0, 0, 1, 2};
-  CHECK_MEMLOC_ERROR(ps.update(x, one_view, mem.place(twice, memloc::make_vector_view(twice.data(), 5))),
-                     "views folded for sample id 0 must be at most 2, got 3 with this batch");
+  check_index_error<B>(
+      ps, [&] { return memloc::unitmem_accumulator(x, shape, per_sample); },
+      [&](auto& a) { a.update(x, one_view, mem.place(twice, memloc::make_vector_view(twice.data(), 5))); }, finalize,
+      "views folded for sample id 0 must be at most 2, got 3 with this batch",
+      "views folded for sample id 0 must be at most 2, got 3");
   ps.update(x, one_view, id_view);
   CHECK_MEMLOC_ERROR(ps.finalize(x, outputs{out.view()}), "every folded sample must have all 2 views, got 1 for sample id 0");
   memloc::unitmem_accumulator ps2(x, shape, per_sample);
@@ -233,16 +269,21 @@ TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
                      "batch extent(2) (units) must be 3, got 2");
   CHECK_MEMLOC_ERROR(acc.update(x, mem.place(data, memloc::nchw_sample_major(data.data(), 5, 2, 3, 1, 3)), id_view, label_view),
                      "batch extent(3) (positions) must be 4, got 3");
+  auto out = mem.template output<double>(3);
+  using outputs = memloc::classmem_outputs<typename B::space>;
+  auto make = [&] { return memloc::classmem_accumulator(x, shape); };
+  auto finalize = [&](auto& a) { return a.finalize(x, outputs{out.view()}); };
   std::vector<std::int64_t> bad_labels{0, 1, 3, 0, 1};
-  CHECK_MEMLOC_ERROR(acc.update(x, good, id_view, mem.place(bad_labels, memloc::make_vector_view(bad_labels.data(), 5))),
-                     "labels(2) must be in [0, 3), got 3");
+  check_index_error<B>(
+      acc, make,
+      [&](auto& a) { a.update(x, good, id_view, mem.place(bad_labels, memloc::make_vector_view(bad_labels.data(), 5))); },
+      finalize, "labels(2) must be in [0, 3), got 3", "(batch 1, found on the device): labels(2) must be in [0, 3), got 3");
   CHECK_MEMLOC_ERROR(acc.update(x, good, id_view, mem.place(labels, memloc::make_vector_view(labels.data(), 4))),
                      "labels extent(0) (one label per batch sample) must be 5, got 4");
   std::vector<std::int64_t> bad_ids{0, 1, 2, 3, 12};
-  CHECK_MEMLOC_ERROR(acc.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5)), label_view),
-                     "sample_ids(4) must be in [0, 10), got 12");
-  auto out = mem.template output<double>(3);
-  using outputs = memloc::classmem_outputs<typename B::space>;
+  check_index_error<B>(
+      acc, make, [&](auto& a) { a.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5)), label_view); },
+      finalize, "sample_ids(4) must be in [0, 10), got 12", "sample_ids(4) must be in [0, 10), got 12");
   // Only one class has samples yet.
   std::vector<std::int64_t> same{1, 1, 1, 1, 1};
   memloc::classmem_accumulator single(x, shape);
@@ -250,7 +291,15 @@ TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
   CHECK_MEMLOC_ERROR(single.finalize(x, outputs{out.view()}),
                      "classes with samples must be >= 2 (the rest averages the other classes), got 1");
   acc.update(x, good, id_view, label_view);
-  CHECK_MEMLOC_ERROR(acc.update(x, good, id_view, label_view), "was already folded");
+  check_index_error<B>(
+      acc,
+      [&] {
+        auto a = make();
+        a.update(x, good, id_view, label_view);
+        return a;
+      },
+      [&](auto& a) { a.update(x, good, id_view, label_view); }, finalize, "was already folded",
+      "got sample id 0 folded 2 times");
   auto short_out = mem.template output<double>(2);
   CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{short_out.view()}), "out.classmem extent(0) (elements) must be 3, got 2");
   CHECK_MEMLOC_ERROR(acc.finalize(x, outputs{out.view(), short_out.view()}), "out.mu_max extent(0) (elements) must be 3, got 2");

@@ -82,6 +82,14 @@ struct cuda_arena {
     return b;
   }
 
+  void read_raw(void* host, const void* device, std::size_t bytes) {
+    cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
+    cuda_require(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+  }
+  void write_raw(void* device, const void* host, std::size_t bytes) {
+    cuda_require(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+
   template <class T>
   std::vector<T> fetch(const device_buffer<T>& b) {
     std::vector<T> host(static_cast<std::size_t>(b.count));
@@ -93,6 +101,9 @@ struct cuda_arena {
 
 struct cuda_backend {
   static constexpr const char* name = "cuda";
+  // Device-resident ids and labels are checked by the kernels; a bad one is raised by the
+  // next call that waits for the device (finalize, merge) and poisons the state.
+  static constexpr bool checks_indices_on_device = true;
   using space = memloc::device_space;
   using arena = cuda_arena;
   static memloc::cuda_exec exec() { return memloc::cuda_exec{test_stream()}; }
