@@ -11,6 +11,8 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_ties, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_edges, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, host_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_fold_paths, host_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_deterministic, host_backend);
 }  // namespace testing
 
 namespace testing {

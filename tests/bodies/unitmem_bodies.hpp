@@ -3,6 +3,7 @@
 // UnitMem test bodies, shared by every backend (instantiated per backend in a .cpp / .cu).
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -328,6 +329,65 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: invariant to sample order and to a positive 
       for (const double m : base.mu_max) expected_max.push_back(m * c);
       check_close(s.mu_max, expected_max, 1e-5, 0.0, "scaled mu_max");
     }
+  }
+}
+
+// Position counts and alignments that select every fold path of a backend: one position,
+// short rows, rows of whole 16-byte packs (4 floats, 8 halves, 2 doubles) and of packs plus
+// a remainder, and a buffer shifted by one element so packs are misaligned.
+template <class B, class T>
+void unitmem_fold_paths_for_type() {
+  const index_t N = 9, V = 2, U = 5;
+  std::uint64_t seed = 900;
+  for (const index_t S : {index_t{1}, index_t{2}, index_t{3}, index_t{8}, index_t{16}, index_t{24}, index_t{64}, index_t{67}}) {
+    for (const bool shifted : {false, true}) {
+      const auto values = random_activations(N, V, U, S, ++seed, -0.5, 2.0);
+      std::vector<T> storage(static_cast<std::size_t>(N * V * U * S + 1), store_as<T>(0.0));
+      T* first = storage.data() + (shifted ? 1 : 0);
+      const auto view = memloc::nchw_sample_major(first, N, V, U, 1, S);
+      oracle::activations logical = values;
+      for (index_t i = 0; i < N * V * U * S; ++i) {
+        first[i] = store_as<T>(values.values[static_cast<std::size_t>(i)]);
+        logical.values[static_cast<std::size_t>(i)] = read_back(first[i]);
+      }
+      typename B::arena mem;
+      auto ids = iota_ids(N);
+      memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{N, U, V, S});
+      acc.update(B::exec(), mem.place(storage, view), mem.place(ids, memloc::make_vector_view(ids.data(), N)));
+      const auto run = finalize_units<B>(mem, acc, U);
+      check_units_against(run, oracle::unitmem(oracle::mu(logical, oracle::transform::none), false), ids,
+                          std::string(type_name<T>()) + " positions " + std::to_string(S) + (shifted ? " shifted" : ""));
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, misalignment, chunked batches)", B,
+                          unitmem_fold_paths) {
+  unitmem_fold_paths_for_type<B, float>();
+  unitmem_fold_paths_for_type<B, double>();
+  unitmem_fold_paths_for_type<B, memloc::half>();
+  unitmem_fold_paths_for_type<B, memloc::bfloat16>();
+  // Many units: a backend that folds a batch in chunks of rows must join them seamlessly,
+  // in both storages.
+  const index_t N = 300, U = 4096;
+  const auto values = random_activations(N, 1, U, 1, 77, -0.5, 2.0);
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    oracle::activations logical;
+    const auto run = unitmem_one_batch<B, float>(values, act_layout::dense, iota_ids(N), N, {rest}, &logical);
+    check_units_against(run, oracle::unitmem(oracle::mu(logical, oracle::transform::none), rest == memloc::rest_reduction::median),
+                        iota_ids(N), "many units");
+  }
+}
+
+// Run to run, the same batches give the same bits.
+TEST_CASE_TEMPLATE_DEFINE("unitmem: results are bit-identical run to run", B, unitmem_deterministic) {
+  const auto values = random_activations(64, 3, 33, 20, 5, -0.5, 2.0);
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto first = unitmem_one_batch<B, memloc::bfloat16>(values, act_layout::nchw_view_major, iota_ids(64), 64, {rest});
+    const auto second = unitmem_one_batch<B, memloc::bfloat16>(values, act_layout::nchw_view_major, iota_ids(64), 64, {rest});
+    CHECK(std::memcmp(first.unitmem.data(), second.unitmem.data(), first.unitmem.size() * sizeof(double)) == 0);
+    CHECK(std::memcmp(first.mu_rest.data(), second.mu_rest.data(), first.mu_rest.size() * sizeof(double)) == 0);
+    CHECK(first.argmax == second.argmax);
   }
 }
 

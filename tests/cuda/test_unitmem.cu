@@ -13,4 +13,6 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_ties, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_edges, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_fold_paths, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_deterministic, cuda_backend);
 }  // namespace testing
