@@ -64,16 +64,23 @@ __device__ inline bool row_accepted(index_list<I> ids, index_list<L> labels, ind
   return labels.data == nullptr || index_in_range(labels(b), classes);
 }
 
-// per_unit storage: the fp64 sum of μ over samples and the packed (μ, id) maximum.
+// per_unit storage, first pass: the rows of a chunk are cut into `segments` contiguous
+// segments; thread (u, segment) adds its rows' μ in order into partials[segment * units + u]
+// and merges its packed (μ, id) maximum into keys[u] with atomicMax, which is exact and so
+// independent of order. The segment count is fixed per chunk size, so sums are reproducible.
 template <class I>
 __global__ void add_rows_per_unit(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
-                                  index_list<I> ids, index_t id_space, double* __restrict__ sums,
-                                  std::uint64_t* __restrict__ keys) {
+                                  index_list<I> ids, index_t id_space, index_t segments, double* __restrict__ partials,
+                                  unsigned long long* __restrict__ keys) {
+  const index_t segment = blockIdx.y;
+  const index_t length = (rows + segments - 1) / segments;
+  const index_t first = segment * length;
+  const index_t last = first + length < rows ? first + length : rows;
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
   for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
-    double sum = sums[u];
-    std::uint64_t key = keys[u];
-    for (index_t b = 0; b < rows; ++b) {
+    double sum = 0.0;
+    std::uint64_t key = detail::empty_max_key;
+    for (index_t b = first; b < last; ++b) {
       const I id = ids(b);
       if (!index_in_range(id, id_space)) continue;
       const float mu = detail::mu_from_total(totals[b * units + u], elements);
@@ -81,8 +88,20 @@ __global__ void add_rows_per_unit(const double* __restrict__ totals, index_t row
       const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(id));
       if (candidate > key) key = candidate;
     }
+    partials[segment * units + u] = sum;
+    if (key != detail::empty_max_key) atomicMax(keys + u, static_cast<unsigned long long>(key));
+  }
+}
+
+// per_unit storage, second pass: the segments' partial sums, added in segment order.
+template <int = 0>
+__global__ void add_partials(const double* __restrict__ partials, index_t segments, index_t units,
+                             double* __restrict__ sums) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    double sum = sums[u];
+    for (index_t segment = 0; segment < segments; ++segment) sum += partials[segment * units + u];
     sums[u] = sum;
-    keys[u] = key;
   }
 }
 

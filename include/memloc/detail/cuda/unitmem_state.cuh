@@ -16,6 +16,10 @@
 
 namespace memloc::detail::cuda {
 
+// Row segments per chunk in the per_unit update: enough threads to hide the latency of the
+// per-unit row loops, few enough that the second pass over the partials stays negligible.
+inline constexpr index_t row_segments = 64;
+
 class unitmem_state {
  public:
   unitmem_state(cudaStream_t stream, const unitmem_shape& shape, unitmem_storage storage, const char* function)
@@ -24,7 +28,8 @@ class unitmem_state {
         keys_(per_unit_ ? shape.units : 0, function), folds_(per_unit_ ? shape.samples : 0, function),
         views_(per_unit_ ? 0 : shape.samples, function),
         chunk_rows_(chunk_rows_for(shape.units, per_unit_ ? shape.samples : shape.samples * shape.views)),
-        totals_(chunk_rows_ * shape.units, function), books_(function) {
+        totals_(chunk_rows_ * shape.units, function),
+        partials_(per_unit_ ? row_segments * shape.units : 0, function), books_(function) {
     reset(stream, function);
   }
 
@@ -52,9 +57,12 @@ class unitmem_state {
       fold_totals(function, batch, first, count, transform, totals_.data(), stream);
       const unsigned blocks = kernels::grid_for(shape_.units);
       if (per_unit_) {
-        kernels::add_rows_per_unit<<<blocks, kernels::block_threads, 0, stream>>>(
-            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), shape_.samples, sums_.data(),
-            keys_.data());
+        const index_t segments = count < row_segments ? count : row_segments;
+        kernels::add_rows_per_unit<<<dim3(blocks, static_cast<unsigned>(segments)), kernels::block_threads, 0, stream>>>(
+            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), shape_.samples, segments,
+            partials_.data(), reinterpret_cast<unsigned long long*>(keys_.data()));
+        kernels::add_partials<><<<blocks, kernels::block_threads, 0, stream>>>(partials_.data(), segments, shape_.units,
+                                                                                sums_.data());
       } else {
         kernels::add_rows_per_sample<<<blocks, kernels::block_threads, 0, stream>>>(
             totals_.data(), count, shape_.units, index_list_of(ids, first), shape_.samples, sums_.data());
@@ -180,6 +188,7 @@ class unitmem_state {
   device_array<std::int64_t> views_;    // per_sample: views folded per sample id
   index_t chunk_rows_;
   device_array<double> totals_;         // μ totals of one chunk of a batch: scratch, not state
+  device_array<double> partials_;       // per_unit: partial sums of a chunk's row segments: scratch
   mutable device_bookkeeping books_;  // finalize is const but counts NaN units on the device
 };
 
