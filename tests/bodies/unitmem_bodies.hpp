@@ -339,7 +339,8 @@ template <class B, class T>
 void unitmem_fold_paths_for_type() {
   const index_t N = 9, V = 2, U = 5;
   std::uint64_t seed = 900;
-  for (const index_t S : {index_t{1}, index_t{2}, index_t{3}, index_t{8}, index_t{16}, index_t{24}, index_t{64}, index_t{67}}) {
+  for (const index_t S : {index_t{1}, index_t{2}, index_t{3}, index_t{8}, index_t{16}, index_t{24}, index_t{64}, index_t{67},
+                        index_t{128}}) {
     for (const bool shifted : {false, true}) {
       const auto values = random_activations(N, V, U, S, ++seed, -0.5, 2.0);
       std::vector<T> storage(static_cast<std::size_t>(N * V * U * S + 1), store_as<T>(0.0));
@@ -368,12 +369,14 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, mis
   unitmem_fold_paths_for_type<B, memloc::half>();
   unitmem_fold_paths_for_type<B, memloc::bfloat16>();
   // Many units: a backend that folds a batch in chunks of rows must join them seamlessly,
-  // in both storages.
+  // in both storages and for units both contiguous (dense) and strided (NCHW, whose chunks
+  // start at a row offset inside the buffer).
   const index_t N = 300, U = 4096;
-  const auto values = random_activations(N, 1, U, 1, 77, -0.5, 2.0);
+  for (const auto& [layout, S] : {std::pair{act_layout::dense, index_t{1}}, std::pair{act_layout::nchw_sample_major, index_t{4}}})
   for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto values = random_activations(N, 1, U, S, 77, -0.5, 2.0);
     oracle::activations logical;
-    const auto run = unitmem_one_batch<B, float>(values, act_layout::dense, iota_ids(N), N, {rest}, &logical);
+    const auto run = unitmem_one_batch<B, float>(values, layout, iota_ids(N), N, {rest}, &logical);
     check_units_against(run, oracle::unitmem(oracle::mu(logical, oracle::transform::none), rest == memloc::rest_reduction::median),
                         iota_ids(N), "many units");
   }

@@ -284,6 +284,15 @@ TEST_CASE_TEMPLATE_DEFINE("validation: classmem", B, validation_classmem) {
   check_index_error<B>(
       acc, make, [&](auto& a) { a.update(x, good, mem.place(bad_ids, memloc::make_vector_view(bad_ids.data(), 5)), label_view); },
       finalize, "sample_ids(4) must be in [0, 10), got 12", "sample_ids(4) must be in [0, 10), got 12");
+  // Several bad rows: every id is checked before any label, each in row order.
+  std::vector<std::int64_t> late_bad_ids{0, 1, 2, 13, 14}, early_bad_labels{0, 5, 1, 0, 1};
+  check_index_error<B>(
+      acc, make,
+      [&](auto& a) {
+        a.update(x, good, mem.place(late_bad_ids, memloc::make_vector_view(late_bad_ids.data(), 5)),
+                 mem.place(early_bad_labels, memloc::make_vector_view(early_bad_labels.data(), 5)));
+      },
+      finalize, "sample_ids(3) must be in [0, 10), got 13", "sample_ids(3) must be in [0, 10), got 13");
   // Only one class has samples yet.
   std::vector<std::int64_t> same{1, 1, 1, 1, 1};
   memloc::classmem_accumulator single(x, shape);

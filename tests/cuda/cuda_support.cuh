@@ -36,6 +36,18 @@ inline cudaStream_t test_stream() {
   return holder.stream;
 }
 
+// A copy from pageable memory may return before the data reaches the device, and the test
+// stream does not wait for the legacy stream: copies go on the test stream and are waited for.
+inline void upload(void* device, const void* host, std::size_t bytes) {
+  cuda_require(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, test_stream()), "cudaMemcpyAsync");
+  cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
+}
+
+inline void download(void* host, const void* device, std::size_t bytes) {
+  cuda_require(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, test_stream()), "cudaMemcpyAsync");
+  cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
+}
+
 template <class T>
 struct device_buffer {
   std::shared_ptr<void> memory;
@@ -65,7 +77,7 @@ struct cuda_arena {
                                                          const memloc::strided_view<T, R>& v) {
     using V = std::remove_const_t<T>;
     auto b = device_allocate<V>(static_cast<index_t>(storage.size()));
-    cuda_require(cudaMemcpy(b.data, storage.data(), storage.size() * sizeof(V), cudaMemcpyHostToDevice), "cudaMemcpy");
+    upload(b.data, storage.data(), storage.size() * sizeof(V));
     keep.push_back(b.memory);
     V* origin = b.data;
     if (v.data_handle() == nullptr) origin = nullptr;
@@ -77,24 +89,18 @@ struct cuda_arena {
   device_buffer<T> output(index_t n, T fill = T{}) {
     auto b = device_allocate<T>(n);
     std::vector<T> host(static_cast<std::size_t>(n), fill);
-    cuda_require(cudaMemcpy(b.data, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+    upload(b.data, host.data(), host.size() * sizeof(T));
     keep.push_back(b.memory);
     return b;
   }
 
-  void read_raw(void* host, const void* device, std::size_t bytes) {
-    cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
-    cuda_require(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
-  }
-  void write_raw(void* device, const void* host, std::size_t bytes) {
-    cuda_require(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
+  void read_raw(void* host, const void* device, std::size_t bytes) { download(host, device, bytes); }
+  void write_raw(void* device, const void* host, std::size_t bytes) { upload(device, host, bytes); }
 
   template <class T>
   std::vector<T> fetch(const device_buffer<T>& b) {
     std::vector<T> host(static_cast<std::size_t>(b.count));
-    cuda_require(cudaStreamSynchronize(test_stream()), "cudaStreamSynchronize");
-    cuda_require(cudaMemcpy(host.data(), b.data, host.size() * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    download(host.data(), b.data, host.size() * sizeof(T));
     return host;
   }
 };

@@ -72,9 +72,16 @@ __device__ inline bool index_in_range(I value, index_t bound) {
   return static_cast<unsigned long long>(value) < static_cast<unsigned long long>(bound);
 }
 
-template <class I>
-__device__ inline long long index_as_long(I value) {
-  return static_cast<long long>(value);
+// The order in which the host reports bad indices: earlier batches first, within a batch
+// every sample id before any label, then by row.
+__device__ inline unsigned long long bad_row_key(long long batch, bool is_label, index_t row) {
+  return (static_cast<unsigned long long>(batch) << 34) | (static_cast<unsigned long long>(is_label) << 33) |
+         static_cast<unsigned long long>(row);
+}
+
+// Notes a bad row; the first one in host order wins whatever the scheduling.
+__device__ inline void note_bad_row(detail::cuda::status_record* status, long long batch, bool is_label, index_t row) {
+  atomicMax(&status->first_bad_row_complement, ~bad_row_key(batch, is_label, row));
 }
 
 // A template so that every translation unit may define it.

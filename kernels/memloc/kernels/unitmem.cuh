@@ -2,8 +2,10 @@
 
 // UnitMem and ClassMem state kernels: registering a batch's rows (ids checked on the
 // device, fold counts), adding a chunk of μ totals to the state, checking the fold counts,
-// and the per-unit statistics of finalize. Kernels that add floating-point values give each
-// unit to one thread, which adds the rows in batch order: sums do not depend on scheduling.
+// and the per-unit statistics of finalize. Floating-point sums are added in an order fixed
+// by the shapes alone (a thread per unit over rows or row segments, segments in order), so
+// they do not depend on scheduling; only exact operations (integer counts, max of packed
+// keys) use atomics.
 
 #include <cstdint>
 
@@ -37,13 +39,13 @@ __global__ void register_rows(index_list<I> ids, index_list<L> labels, index_t r
   for (index_t b = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < rows; b += step) {
     const I id = ids(b);
     if (!index_in_range(id, id_space)) {
-      record_problem(status, input_problem::sample_id_out_of_range, batch, b, index_as_long(id), id_space);
+      note_bad_row(status, batch, false, b);
       continue;
     }
     if (labels.data) {
       const L label = labels(b);
       if (!index_in_range(label, classes)) {
-        record_problem(status, input_problem::label_out_of_range, batch, b, index_as_long(label), classes);
+        note_bad_row(status, batch, true, b);
         continue;
       }
       atomicAdd(reinterpret_cast<unsigned long long*>(class_counts) + label, 1ull);
@@ -54,6 +56,25 @@ __global__ void register_rows(index_list<I> ids, index_list<L> labels, index_t r
       atomicAdd(counts + id, increment);
     }
   }
+}
+
+// Turns the first bad row of this batch, if it is the first of all, into the status record,
+// reading its id or label while the batch is still alive. One thread.
+template <class I, class L>
+__global__ void describe_bad_row(index_list<I> ids, index_list<L> labels, index_t id_space, index_t classes,
+                                 long long batch, status_record* status) {
+  const unsigned long long complement = status->first_bad_row_complement;
+  if (status->problem != 0 || complement == 0) return;
+  const unsigned long long key = ~complement;
+  if (static_cast<long long>(key >> 34) != batch) return;
+  const bool is_label = ((key >> 33) & 1u) != 0;
+  const auto row = static_cast<index_t>(key & ((1ull << 33) - 1));
+  status->problem = static_cast<int>(is_label ? input_problem::label_out_of_range : input_problem::sample_id_out_of_range);
+  status->batch = batch;
+  status->position = row;
+  status->bound = is_label ? classes : id_space;
+  // An unsigned id of 2^63 or more shows as negative here, where the host prints it unsigned.
+  status->value = is_label ? static_cast<long long>(labels(row)) : static_cast<long long>(ids(row));
 }
 
 // A row takes part in the state only if register_rows accepted it.
@@ -156,14 +177,13 @@ struct count_summary {
   unsigned long long distinct;  // ids with a nonzero count
   long long first_over;         // smallest id whose count exceeds `limit` (or id_space)
   long long first_partial;      // smallest id with 0 < count < `expected` (or id_space)
-  long long first_missing;      // smallest id with count 0 (or id_space)
   long long first_shared;       // smallest id whose two counts together exceed `limit` (merge only; or id_space)
 };
 
 template <int = 0>
 __global__ void start_summary(count_summary* summary, index_t id_space) {
   summary->distinct = 0;
-  summary->first_over = summary->first_partial = summary->first_missing = summary->first_shared = id_space;
+  summary->first_over = summary->first_partial = summary->first_shared = id_space;
 }
 
 template <class Count>
@@ -176,10 +196,10 @@ __global__ void summarize_counts(const Count* __restrict__ counts, const Count* 
     distinct += c != 0;
     if (c > limit) atomicMin(&summary->first_over, static_cast<long long>(id));
     if (c > 0 && c < expected) atomicMin(&summary->first_partial, static_cast<long long>(id));
-    if (c == 0) atomicMin(&summary->first_missing, static_cast<long long>(id));
-    if (other && other[id] != 0 && c + other[id] > limit) {
-      atomicMin(&summary->first_shared, static_cast<long long>(id));
-    }
+    // Shared only when both hold the id: a count over the limit in one state alone is
+    // that state's own problem, which its finalize reports.
+    const Count o = other ? other[id] : Count(0);
+    if (c != 0 && o != 0 && c + o > limit) atomicMin(&summary->first_shared, static_cast<long long>(id));
   }
   if (distinct) atomicAdd(&summary->distinct, distinct);
 }

@@ -82,6 +82,18 @@ kernels::index_list<std::remove_const_t<I>> index_list_of(const vector_view<I, S
   return {v.data_handle() ? v.data_handle() + first * v.stride(0) : nullptr, v.stride(0)};
 }
 
+// Checks a batch's ids (and labels) on the device and counts them: counts[id] += increment,
+// class_counts[label] += 1. The first bad row, in the host's order, goes to the status record.
+template <class Count, class I, class L>
+void register_batch(cudaStream_t stream, kernels::index_list<I> ids, kernels::index_list<L> labels, index_t rows,
+                    index_t id_space, index_t classes, long long batch, Count* counts, Count increment,
+                    long long* class_counts, status_record* status, const char* function) {
+  kernels::register_rows<Count><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
+      ids, labels, rows, id_space, classes, batch, counts, increment, class_counts, status);
+  kernels::describe_bad_row<<<1, 1, 0, stream>>>(ids, labels, id_space, classes, batch, status);
+  check_launch(function, "the sample registration kernels");
+}
+
 // Ids 0 .. n-1 on the device: the one-shot functions name samples by their row.
 inline device_array<std::int64_t> sequential_ids(index_t n, cudaStream_t stream, const char* function) {
   device_array<std::int64_t> ids(n, function);

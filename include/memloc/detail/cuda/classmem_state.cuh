@@ -31,10 +31,8 @@ class classmem_state {
     const index_t rows = batch.extent(0);
     if (rows == 0) return;
     const long long batch_number = books_.next_batch();
-    kernels::register_rows<std::int32_t><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
-        index_list_of(ids), index_list_of(labels), rows, shape_.samples, shape_.classes, batch_number, folds_.data(),
-        std::int32_t{1}, class_counts_.data(), books_.status());
-    check_launch(function, "the sample registration kernel");
+    register_batch(stream, index_list_of(ids), index_list_of(labels), rows, shape_.samples, shape_.classes, batch_number,
+                   folds_.data(), std::int32_t{1}, class_counts_.data(), books_.status(), function);
     const index_t elements = batch.extent(1) * batch.extent(3);
     for (index_t first = 0; first < rows; first += chunk_rows_) {
       const index_t count = rows - first < chunk_rows_ ? rows - first : chunk_rows_;

@@ -95,6 +95,9 @@ struct status_record {
   long long bound;    // the exclusive upper bound it broke
   int argument;       // which argument, for problems that can come from several (0: ssl_f, 1: ssl_g)
   int reserved2;
+  // The first bad row of an id or label check, as the complement of an order key (batch,
+  // ids before labels, row), so that zeroed memory means none and atomicMax finds the first.
+  unsigned long long first_bad_row_complement;
 };
 
 inline std::string describe(const status_record& r, const char* updating) {

@@ -42,15 +42,12 @@ class unitmem_state {
     using L = std::int32_t;
     const kernels::index_list<L> no_labels{nullptr, 0};
     if (per_unit_) {
-      kernels::register_rows<std::int32_t><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
-          index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, folds_.data(), std::int32_t{1}, nullptr,
-          books_.status());
+      register_batch(stream, index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, folds_.data(),
+                     std::int32_t{1}, nullptr, books_.status(), function);
     } else {
-      kernels::register_rows<std::int64_t><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
-          index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, views_.data(),
-          static_cast<std::int64_t>(batch.extent(1)), nullptr, books_.status());
+      register_batch(stream, index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, views_.data(),
+                     static_cast<std::int64_t>(batch.extent(1)), nullptr, books_.status(), function);
     }
-    check_launch(function, "the sample registration kernel");
     const index_t elements = batch.extent(1) * batch.extent(3);
     for (index_t first = 0; first < rows; first += chunk_rows_) {
       const index_t count = rows - first < chunk_rows_ ? rows - first : chunk_rows_;
