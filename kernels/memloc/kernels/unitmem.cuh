@@ -234,43 +234,44 @@ __global__ void finalize_per_unit(const double* __restrict__ sums, const std::ui
   }
 }
 
-// per_sample storage, mean of the others: one thread per unit walks the folded ids in order.
+// per_sample storage, first pass of finalize: the id space is cut into `segments`; thread
+// (u, segment) adds the μ of its folded ids in id order into partials[segment * units + u]
+// and merges their packed maximum into keys[u] (zeroed by the caller).
 template <int = 0>
-__global__ void finalize_per_sample_mean(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
-                                                index_t id_space, index_t units, index_t elements, index_t samples,
-                                                unit_outputs out, unsigned long long* counters) {
+__global__ void column_partials(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
+                                index_t id_space, index_t units, index_t elements, index_t segments,
+                                double* __restrict__ partials, unsigned long long* __restrict__ keys) {
+  const index_t length = (id_space + segments - 1) / segments;
+  const index_t first = static_cast<index_t>(blockIdx.y) * length;
+  const index_t last = first + length < id_space ? first + length : id_space;
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
   for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
     double sum = 0.0;
     std::uint64_t key = detail::empty_max_key;
-    for (index_t id = 0; id < id_space; ++id) {
+    for (index_t id = first; id < last; ++id) {
       if (views[id] == 0) continue;
       const float mu = detail::mu_from_total(sums[id * units + u], elements);
       sum += static_cast<double>(mu);
       const std::uint64_t candidate = detail::pack_max_key(mu, id);
       if (candidate > key) key = candidate;
     }
-    const double top = detail::key_value(key);
-    write_unit(out, u, top, detail::key_id(key), detail::mean_of_others(sum, top, samples), counters);
+    partials[static_cast<index_t>(blockIdx.y) * units + u] = sum;
+    if (key != detail::empty_max_key) atomicMax(keys + u, static_cast<unsigned long long>(key));
   }
 }
 
-// Block-wide maximum of packed keys (thread 0 holds the result).
-__device__ inline std::uint64_t block_max_key(std::uint64_t key, std::uint64_t* shared) {
-#pragma unroll
-  for (int offset = warp_size / 2; offset > 0; offset /= 2) {
-    const std::uint64_t other = __shfl_xor_sync(0xffffffffu, key, offset);
-    if (other > key) key = other;
+// per_sample storage, mean of the others: the partial sums in segment order.
+template <int = 0>
+__global__ void finalize_per_sample_mean(const double* __restrict__ partials, index_t segments,
+                                         const unsigned long long* __restrict__ keys, index_t units, index_t samples,
+                                         unit_outputs out, unsigned long long* counters) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < units; u += step) {
+    double sum = 0.0;
+    for (index_t segment = 0; segment < segments; ++segment) sum += partials[segment * units + u];
+    const double top = detail::key_value(keys[u]);
+    write_unit(out, u, top, detail::key_id(keys[u]), detail::mean_of_others(sum, top, samples), counters);
   }
-  const int lane = static_cast<int>(threadIdx.x) % warp_size;
-  const int warp = static_cast<int>(threadIdx.x) / warp_size;
-  __syncthreads();
-  if (lane == 0) shared[warp] = key;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    for (int w = 1; w < block_threads / warp_size; ++w) key = shared[w] > key ? shared[w] : key;
-  }
-  return key;
 }
 
 // The order-preserving bits of μ with -0 folded into +0, so equal values are one digit path.
@@ -313,27 +314,18 @@ __device__ inline float select_rank(const double* __restrict__ sums, const std::
 }
 
 // per_sample storage, median of the others: a block per unit. The maximum comes from the
-// packed keys (first id on ties, a NaN wins), then the median of the remaining samples by
-// radix selection (the mean of the two middle values for an even count, as numpy does).
+// packed keys of column_partials (first id on ties, a NaN wins), then the median of the
+// remaining samples by radix selection (the mean of the two middle values for an even
+// count, as numpy does).
 template <int = 0>
 __global__ void finalize_per_sample_median(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
-                                                  index_t id_space, index_t units, index_t elements, index_t samples,
-                                                  unit_outputs out, unsigned long long* counters) {
-  __shared__ std::uint64_t keys[block_threads / warp_size];
+                                           const unsigned long long* __restrict__ keys, index_t id_space, index_t units,
+                                           index_t elements, index_t samples, unit_outputs out,
+                                           unsigned long long* counters) {
   __shared__ unsigned long long histogram[256];
   __shared__ std::uint32_t chosen;
-  __shared__ std::uint64_t top_key;
   for (index_t u = blockIdx.x; u < units; u += gridDim.x) {
-    std::uint64_t key = detail::empty_max_key;
-    for (index_t id = threadIdx.x; id < id_space; id += blockDim.x) {
-      if (views[id] == 0) continue;
-      const std::uint64_t candidate = detail::pack_max_key(detail::mu_from_total(sums[id * units + u], elements), id);
-      if (candidate > key) key = candidate;
-    }
-    key = block_max_key(key, keys);
-    if (threadIdx.x == 0) top_key = key;
-    __syncthreads();
-    key = top_key;
+    const std::uint64_t key = keys[u];
     const float top = detail::key_value(key);
     const std::int64_t top_id = detail::key_id(key);
     double rest = static_cast<double>(NAN);
@@ -348,7 +340,6 @@ __global__ void finalize_per_sample_median(const double* __restrict__ sums, cons
       }
     }
     if (threadIdx.x == 0) write_unit(out, u, top, top_id, rest, counters);
-    __syncthreads();  // top_key is rewritten for the next unit
   }
 }
 

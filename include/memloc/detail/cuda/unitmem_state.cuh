@@ -19,6 +19,9 @@ namespace memloc::detail::cuda {
 // Row segments per chunk in the per_unit update: enough threads to hide the latency of the
 // per-unit row loops, few enough that the second pass over the partials stays negligible.
 inline constexpr index_t row_segments = 64;
+// Id segments in a per_sample finalize: its columns span the whole id space (up to millions
+// of ids), so they are cut finer.
+inline constexpr index_t id_segments = 256;
 
 class unitmem_state {
  public:
@@ -29,7 +32,8 @@ class unitmem_state {
         views_(per_unit_ ? 0 : shape.samples, function),
         chunk_rows_(chunk_rows_for(shape.units, per_unit_ ? shape.samples : shape.samples * shape.views)),
         totals_(chunk_rows_ * shape.units, function),
-        partials_(per_unit_ ? row_segments * shape.units : 0, function), books_(function) {
+        partials_((per_unit_ ? row_segments : id_segments) * shape.units, function), column_keys_(per_unit_ ? 0 : shape.units, function),
+        books_(function) {
     reset(stream, function);
   }
 
@@ -141,13 +145,22 @@ class unitmem_state {
     if (per_unit_) {
       kernels::finalize_per_unit<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
           sums_.data(), keys_.data(), shape_.units, samples, out, books_.counters());
-    } else if (rest == rest_reduction::mean) {
-      kernels::finalize_per_sample_mean<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-          sums_.data(), views_.data(), shape_.samples, shape_.units, elements, samples, out, books_.counters());
     } else {
-      const unsigned blocks = static_cast<unsigned>(shape_.units < (index_t{1} << 20) ? shape_.units : index_t{1} << 20);
-      kernels::finalize_per_sample_median<><<<blocks, kernels::block_threads, 0, stream>>>(
-          sums_.data(), views_.data(), shape_.samples, shape_.units, elements, samples, out, books_.counters());
+      const index_t segments = shape_.samples < id_segments ? shape_.samples : id_segments;
+      auto* keys = reinterpret_cast<unsigned long long*>(column_keys_.data());
+      column_keys_.zero(stream, function);
+      kernels::column_partials<><<<dim3(kernels::grid_for(shape_.units), static_cast<unsigned>(segments)),
+                                   kernels::block_threads, 0, stream>>>(sums_.data(), views_.data(), shape_.samples,
+                                                                        shape_.units, elements, segments,
+                                                                        partials_.data(), keys);
+      if (rest == rest_reduction::mean) {
+        kernels::finalize_per_sample_mean<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
+            partials_.data(), segments, keys, shape_.units, samples, out, books_.counters());
+      } else {
+        const unsigned blocks = static_cast<unsigned>(shape_.units < (index_t{1} << 20) ? shape_.units : index_t{1} << 20);
+        kernels::finalize_per_sample_median<><<<blocks, kernels::block_threads, 0, stream>>>(
+            sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements, samples, out, books_.counters());
+      }
     }
     check_launch(function, "the finalize kernel");
     unsigned long long counts[2] = {0, 0};
@@ -185,7 +198,10 @@ class unitmem_state {
   device_array<std::int64_t> views_;    // per_sample: views folded per sample id
   index_t chunk_rows_;
   device_array<double> totals_;         // μ totals of one chunk of a batch: scratch, not state
-  device_array<double> partials_;       // per_unit: partial sums of a chunk's row segments: scratch
+  // Scratch: partial sums of row segments (per_unit update) or id segments (per_sample
+  // finalize), and the per-unit maxima of a per_sample finalize. Mutable: finalize is const.
+  mutable device_array<double> partials_;
+  mutable device_array<std::uint64_t> column_keys_;
   mutable device_bookkeeping books_;  // finalize is const but counts NaN units on the device
 };
 
