@@ -37,15 +37,14 @@ inline double centred_log_term(double a, double b, double ln_x, double spread) n
   return std::fabs(r) < 0.5 ? a * std::log1p(r) : a * (ln_x + std::log1p(b / a));
 }
 
-// ln(x^a y^b / B(a, b)) with y = 1 - x given separately (the caller computes it without
-// cancellation). With a and b of order 10^5, ln B(a, b) from three lgamma calls would lose
-// about 1e-11 to rounding of numbers near 10^6. Writing lgamma of the large arguments in
-// Stirling's form instead, (z - 1/2) ln z - z + ln(2 pi) / 2 + remainder, the large parts
-// combine analytically with a ln x and b ln y into the centred terms above, whose argument
-// x b - y a is a difference of two numbers no larger than b; every remaining term is of
-// order max(1, b), so the prefactor is accurate to a few ulps.
+// ln(x^a y^b / B(a, b)) for b < 10 (memloc needs b = 1/2 only), with y = 1 - x given
+// separately (the caller computes it without cancellation). For a of order 500, ln B(a, b)
+// from three lgamma calls would lose about 3e-13 to the rounding of numbers near 2600.
+// Writing lgamma(a) and lgamma(a + b) in Stirling's form instead, (z - 1/2) ln z - z +
+// ln(2 pi) / 2 + remainder, their large parts combine analytically with a ln x into the
+// centred term above, whose argument x b - y a is a difference of two numbers no larger than
+// b; every remaining term is of order max(1, b), so the prefactor is accurate to a few ulps.
 inline double log_beta_prefactor(double a, double b, double x, double y) noexcept {
-  if (a < stirling_threshold && b >= stirling_threshold) return log_beta_prefactor(b, a, y, x);
   // ln x and ln y each from whichever of x, y is small, where the subtraction 1 - (other)
   // would have lost digits.
   const double ln_x = x < 0.5 ? std::log(x) : std::log1p(-y);
@@ -53,15 +52,9 @@ inline double log_beta_prefactor(double a, double b, double x, double y) noexcep
   if (a < stirling_threshold) {
     return a * ln_x + b * ln_y - (std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b));
   }
-  const double spread = x * b - y * a;
-  const double a_term = centred_log_term(a, b, ln_x, spread);
-  if (b < stirling_threshold) {
-    return a_term + b * (ln_y + std::log(a + b)) - 0.5 * std::log1p(b / a) - b + stirling_remainder(a + b) -
-           stirling_remainder(a) - std::lgamma(b);
-  }
-  constexpr double half_ln_two_pi = 0.91893853320467274178;
-  return a_term + centred_log_term(b, a, ln_y, -spread) + 0.5 * std::log(a * b / (a + b)) - half_ln_two_pi -
-         stirling_remainder(a) - stirling_remainder(b) + stirling_remainder(a + b);
+  const double a_term = centred_log_term(a, b, ln_x, x * b - y * a);
+  return a_term + b * (ln_y + std::log(a + b)) - 0.5 * std::log1p(b / a) - b + stirling_remainder(a + b) -
+         stirling_remainder(a) - std::lgamma(b);
 }
 
 // The continued fraction of I_x(a, b) (the standard one whose partial numerators alternate
@@ -95,7 +88,8 @@ inline double beta_continued_fraction(double a, double b, double x) noexcept {
   return value;
 }
 
-// The regularized incomplete beta function I_x(a, b) for a, b > 0, x in [0, 1], y = 1 - x.
+// The regularized incomplete beta function I_x(a, b) for a > 0, 0 < b < 10, x in [0, 1],
+// y = 1 - x.
 inline double regularized_beta(double a, double b, double x, double y) noexcept {
   if (std::isnan(a) || std::isnan(b) || std::isnan(x) || std::isnan(y)) return std::numeric_limits<double>::quiet_NaN();
   if (x <= 0.0) return 0.0;
