@@ -3,6 +3,7 @@
 // memloc::memloc: every metric on the host backend (Eigen + OpenMP).
 
 #include "alignment.hpp"
+#include "analysis.hpp"
 #include "classmem.hpp"
 #include "core.hpp"
 #include "layermem.hpp"
