@@ -10,6 +10,7 @@
 
 #include "core.hpp"
 #include "alignment_types.hpp"
+#include "detail/alignment_checks.hpp"
 #include "detail/host/distance.hpp"
 #include "detail/sample_set.hpp"
 #include "detail/validate.hpp"
@@ -22,7 +23,7 @@ template <>
 class alignment_accumulator<host_space> {
  public:
   alignment_accumulator(const host_exec&, const alignment_shape& shape, const alignment_options& options = {})
-      : shape_(validated(shape, options)), options_(options),
+      : shape_(detail::checked_alignment_shape(shape, options)), options_(options),
         ssl_f_(static_cast<std::size_t>(shape.samples), 0.0), ssl_g_(static_cast<std::size_t>(shape.samples), 0.0),
         seen_(shape.samples) {}
 
@@ -38,9 +39,7 @@ class alignment_accumulator<host_space> {
     detail::check_exec(fn, exec);
     const representations_view<const TF, SpaceF> f = f_batch;
     const representations_view<const TG, SpaceG> g = g_batch;
-    check_batch(fn, "f_batch", f);
-    check_batch(fn, "g_batch", g);
-    detail::check_extent(fn, "g_batch", 0, "samples, as in f_batch", f.extent(0), g.extent(0));
+    detail::check_alignment_batch(fn, shape_, f, g);
     detail::check_ids(fn, sample_ids, f.extent(0), shape_.samples);
     seen_.check_new(fn, sample_ids);
     scratch_.resize(static_cast<std::size_t>(2 * f.extent(0)));
@@ -57,14 +56,8 @@ class alignment_accumulator<host_space> {
   }
 
   void merge(const host_exec&, const alignment_accumulator& other) {
-    constexpr const char* fn = "memloc::alignment_accumulator::merge";
-    detail::check_not_self(fn, this, &other);
-    detail::check_same(fn, "shape().samples", shape_.samples, other.shape_.samples);
-    detail::check_same(fn, "shape().views", shape_.views, other.shape_.views);
-    detail::check_same(fn, "shape().features", shape_.features, other.shape_.features);
-    detail::check_same(fn, "options().distance", options_.distance, other.options_.distance);
-    detail::check_same(fn, "options().pairs", options_.pairs, other.options_.pairs);
-    seen_.check_disjoint(fn, other.seen_);
+    detail::check_alignment_mergeable(*this, other);
+    seen_.check_disjoint("memloc::alignment_accumulator::merge", other.seen_);
     // Each sample is written by exactly one side and the other holds 0, so + merges exactly.
     for (std::size_t i = 0; i < ssl_f_.size(); ++i) {
       ssl_f_[i] += other.ssl_f_[i];
@@ -78,9 +71,7 @@ class alignment_accumulator<host_space> {
   void finalize(const host_exec&, const vector_view<double, Space>& ssl_f, const vector_view<double, Space>& ssl_g) const {
     static_assert(host_accessible_v<Space>, "host_exec needs host or managed memory");
     constexpr const char* fn = "memloc::alignment_accumulator::finalize";
-    detail::check_output(fn, "ssl_f", ssl_f, shape_.samples);
-    detail::check_output(fn, "ssl_g", ssl_g, shape_.samples);
-    detail::check_outputs_disjoint(fn, {detail::range_of("ssl_f", ssl_f), detail::range_of("ssl_g", ssl_g)});
+    detail::check_alignment_outputs(shape_, ssl_f, ssl_g);
     const index_t distinct = seen_.distinct(fn);
     if (distinct != shape_.samples) {
       detail::fail(fn, "folded samples must be all ", shape_.samples, " ids, got ", distinct, " (first missing id ",
@@ -108,24 +99,6 @@ class alignment_accumulator<host_space> {
   const alignment_options& options() const noexcept { return options_; }
 
  private:
-  static const alignment_shape& validated(const alignment_shape& shape, const alignment_options& options) {
-    constexpr const char* fn = "memloc::alignment_accumulator";
-    detail::check_sample_space(fn, shape.samples);
-    detail::check_at_least(fn, "shape.views", 2, shape.views);
-    detail::check_positive(fn, "shape.features", shape.features);
-    detail::check_product(fn, "shape.views * shape.features", shape.views, shape.features, detail::max_elements);
-    detail::check_enum(fn, "options.distance", options.distance, distance_kind::angular);
-    detail::check_enum(fn, "options.pairs", options.pairs, pair_mode::original_vs_views);
-    return shape;
-  }
-
-  template <class T, class Space>
-  void check_batch(const char* fn, const char* name, const representations_view<const T, Space>& batch) const {
-    detail::check_view(fn, name, batch);
-    detail::check_extent(fn, name, 1, "views", shape_.views, batch.extent(1));
-    detail::check_extent(fn, name, 2, "features", shape_.features, batch.extent(2));
-  }
-
   alignment_shape shape_;
   alignment_options options_;
   std::vector<double> ssl_f_;
@@ -142,9 +115,7 @@ template <class TF, class SpaceF, class TG, class SpaceG, class OutSpace>
 void alignment(const host_exec& exec, const representations_view<TF, SpaceF>& f, const representations_view<TG, SpaceG>& g,
                const vector_view<double, OutSpace>& ssl_f, const vector_view<double, OutSpace>& ssl_g,
                const alignment_options& options = {}) {
-  constexpr const char* fn = "memloc::alignment";
-  detail::check_minimum_extents(fn, "f", f, {1, 2, 1}, {"samples", "views", "features"});
-  alignment_accumulator<host_space> acc(exec, alignment_shape{f.extent(0), f.extent(1), f.extent(2)}, options);
+  alignment_accumulator<host_space> acc(exec, detail::one_shot_alignment_shape(f), options);
   const auto ids = detail::sequential_ids(f.extent(0));
   acc.update(exec, f, g, make_vector_view(ids.data(), f.extent(0)));
   acc.finalize(exec, ssl_f, ssl_g);

@@ -5,31 +5,18 @@
 // ΔLayerMem(l) = LayerMem(l) - LayerMem(previous point in the list).
 
 #include <cmath>
-#include <set>
-#include <string>
+#include <numeric>
 #include <vector>
 
 #include "core.hpp"
+#include "detail/alignment_checks.hpp"
 #include "detail/host/sslmem_scores.hpp"
 #include "detail/ranking.hpp"
 #include "detail/validate.hpp"
+#include "layermem_types.hpp"
 #include "sslmem.hpp"
 
 namespace memloc {
-
-// One measurement point: its name and the alignments of f and g there, one per sample
-// (sample i is the same training point at every measurement point).
-template <class Space = host_space>
-struct measurement_point {
-  std::string name;
-  vector_view<const double, Space> ssl_f;
-  vector_view<const double, Space> ssl_g;
-};
-
-// Number of samples LayerMem averages over for `samples` samples.
-inline index_t layermem_subset_size(const sample_subset& subset, index_t samples) noexcept {
-  return subset.kind == subset_kind::all ? samples : subset.k;
-}
 
 // layermem(p) and delta(p) per point p (delta(0) is NaN: the first point has no
 // predecessor). subset, when given, receives the samples averaged over: in rank order for
@@ -41,32 +28,10 @@ void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>
   static_assert(host_accessible_v<PointSpace> && host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
   constexpr const char* fn = "memloc::layermem";
   const index_t count = static_cast<index_t>(points.size());
-  detail::check_at_least(fn, "points.size()", 1, count);
-  detail::check_sslmem_options(fn, options.score);
-  detail::check_enum(fn, "options.subset.kind", options.subset.kind, subset_kind::least);
-  const index_t samples = points[0].ssl_f.extent(0);
-  std::set<std::string> names;
-  for (index_t p = 0; p < count; ++p) {
-    const auto& point = points[static_cast<std::size_t>(p)];
-    if (point.name.empty()) detail::fail(fn, "points[", p, "].name must be non-empty, got \"\"");
-    if (!names.insert(point.name).second) detail::fail(fn, "points[", p, "].name must be unique, got \"", point.name, "\" again");
-    detail::check_ssl_inputs(fn, point.ssl_f, point.ssl_g);
-    detail::check_extent(fn, point.name.c_str(), 0, "samples, as at the first point", samples, point.ssl_f.extent(0));
-  }
-  detail::check_at_least(fn, "samples at each point", 1, samples);
+  const index_t samples = detail::check_layermem_arguments(
+      points, layermem_out, delta_out, subset_out, options,
+      [&](const measurement_point<PointSpace>& point) { detail::check_ssl_values(fn, point.ssl_f, point.ssl_g); });
   const sample_subset& subset = options.subset;
-  if (subset.kind != subset_kind::all && (subset.k < 1 || subset.k > samples)) {
-    detail::fail(fn, "options.subset.k must be in [1, ", samples, "], got ", subset.k);
-  }
-  if (subset.rank_point < -1 || subset.rank_point >= count) {
-    detail::fail(fn, "options.subset.rank_point must be -1 (the last point) or in [0, ", count, "), got ", subset.rank_point);
-  }
-  detail::check_output(fn, "layermem_out", layermem_out, count);
-  detail::check_output(fn, "delta_out", delta_out, count);
-  const index_t chosen = layermem_subset_size(subset, samples);
-  detail::check_optional_output(fn, "subset_out", subset_out, chosen);
-  detail::check_outputs_disjoint(fn, {detail::range_of("layermem_out", layermem_out), detail::range_of("delta_out", delta_out),
-                                      detail::range_of("subset_out", subset_out)});
 
   std::vector<std::vector<double>> scores(static_cast<std::size_t>(count));
   for (index_t p = 0; p < count; ++p) {
@@ -85,7 +50,7 @@ void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>
       break;
     case subset_kind::top:
     case subset_kind::least: {
-      const index_t rank_point = subset.rank_point < 0 ? count - 1 : subset.rank_point;
+      const index_t rank_point = detail::rank_point_index(subset, count);
       members = detail::order_by_score(scores[static_cast<std::size_t>(rank_point)], subset.kind == subset_kind::top);
       members.resize(static_cast<std::size_t>(subset.k));
       break;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core.hpp"
+#include "detail/alignment_checks.hpp"
 #include "detail/host/sslmem_scores.hpp"
 #include "detail/validate.hpp"
 
@@ -13,19 +14,12 @@ namespace memloc {
 namespace detail {
 
 template <class F, class G>
-void check_ssl_inputs(const char* fn, const F& ssl_f, const G& ssl_g) {
-  check_view(fn, "ssl_f", ssl_f);
-  check_view(fn, "ssl_g", ssl_g);
-  check_extent(fn, "ssl_g", 0, "samples, as in ssl_f", ssl_f.extent(0), ssl_g.extent(0));
+void check_ssl_values(const char* fn, const F& ssl_f, const G& ssl_g) {
   for (index_t i = 0; i < ssl_f.extent(0); ++i) {
     // Alignments are distances; a negative one is a caller's mix-up, not a measurement.
     if (ssl_f(i) < 0.0) fail(fn, "ssl_f(", i, ") must be a distance >= 0, got ", ssl_f(i));
     if (ssl_g(i) < 0.0) fail(fn, "ssl_g(", i, ") must be a distance >= 0, got ", ssl_g(i));
   }
-}
-
-inline void check_sslmem_options(const char* fn, const sslmem_options& options) {
-  check_enum(fn, "options.normalization", options.normalization, sslmem_normalization::max);
 }
 
 }  // namespace detail
@@ -40,7 +34,8 @@ void sslmem(const host_exec&, const vector_view<F, SpaceF>& ssl_f, const vector_
                 "host_exec needs host or managed memory");
   constexpr const char* fn = "memloc::sslmem";
   detail::check_sslmem_options(fn, options);
-  detail::check_ssl_inputs(fn, ssl_f, ssl_g);
+  detail::check_ssl_views(fn, ssl_f, ssl_g);
+  detail::check_ssl_values(fn, ssl_f, ssl_g);
   detail::check_output(fn, "out", out, ssl_f.extent(0));
   std::vector<double> scores;
   detail::host::sslmem_scores(fn, ssl_f, ssl_g, options, scores);

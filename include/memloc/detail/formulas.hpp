@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "../options.hpp"
 #include "../types.hpp"
@@ -153,6 +154,41 @@ MEMLOC_HD inline double clamp01(double x) noexcept {
   if (x < 0.0) return 0.0;
   if (x > 1.0) return 1.0;
   return x;  // NaN falls through unchanged
+}
+
+// The range and max normalisations divide a whole set of values by a statistic of the set.
+// A NaN anywhere leaves the statistic undefined, and so every score; a set of zeros stays
+// zero (0/0 -> 0); otherwise a statistic <= 0 cannot normalise (the caller reports it)
+// rather than giving inf or flipping signs.
+enum class set_division { divide, keep, all_nan, invalid };
+
+MEMLOC_HD inline set_division set_division_for(bool any_nan, bool all_zero, double statistic) noexcept {
+  if (any_nan) return set_division::all_nan;
+  if (all_zero) return set_division::keep;
+  return statistic > 0.0 ? set_division::divide : set_division::invalid;
+}
+
+MEMLOC_HD inline double divided(set_division division, double value, double statistic) noexcept {
+  if (division == set_division::divide) return value / statistic;
+  if (division == set_division::all_nan) return NAN;
+  return value;
+}
+
+// Doubles as unsigned keys in the same order (the sign bit flipped for positives, every
+// bit for negatives), so that exact minima and maxima of a set, whatever the order of
+// reduction, are integer atomics. -0 is taken as +0 so that the two zeros tie.
+MEMLOC_HD inline std::uint64_t order_preserving_bits64(double value) noexcept {
+  const double canonical = value + 0.0;
+  std::uint64_t bits;
+  std::memcpy(&bits, &canonical, sizeof bits);
+  return (bits & 0x8000000000000000ull) ? ~bits : (bits | 0x8000000000000000ull);
+}
+
+MEMLOC_HD inline double value_from_order_preserving_bits64(std::uint64_t ordered) noexcept {
+  const std::uint64_t bits = (ordered & 0x8000000000000000ull) ? (ordered & 0x7fffffffffffffffull) : ~ordered;
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
 }
 
 // ---- view-pair distances --------------------------------------------------------------

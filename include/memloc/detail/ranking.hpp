@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../view.hpp"
+#include "formulas.hpp"
 
 namespace memloc::detail {
 
@@ -26,6 +27,16 @@ inline std::vector<index_t> order_by_score(const std::vector<double>& scores, bo
     return descending ? x > y : x < y;
   });
   return order;
+}
+
+// order_by_score's order as an unsigned key for a stable ascending sort of (key, index)
+// pairs: equal scores (-0 and +0 included) get equal keys, so the lower index stays first,
+// and NaN gets the largest key, so it comes last in either direction. Real scores never
+// reach that key: their order-preserving bits lie strictly between 0 and ~0.
+MEMLOC_HD inline std::uint64_t ranking_key(double score, bool descending) noexcept {
+  if (score != score) return ~std::uint64_t{0};
+  const std::uint64_t ordered = order_preserving_bits64(score);
+  return descending ? ~ordered : ordered;
 }
 
 // A uniform integer in [0, bound) by rejection, so the result does not depend on the

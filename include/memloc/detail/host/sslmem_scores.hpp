@@ -8,26 +8,22 @@
 
 #include "../../options.hpp"
 #include "../../view.hpp"
+#include "../alignment_checks.hpp"
 #include "../formulas.hpp"
 #include "../validate.hpp"
 
 namespace memloc::detail::host {
 
-// Divides every value by `scale`, with the documented policy for a degenerate scale:
-// all-zero values stay 0 (0/0 -> 0); otherwise a non-positive scale is an error.
+// Divides every value by `scale` under the policy of set_division_for.
 inline void divide_by_set_statistic(const char* function, const char* what, std::vector<double>& values, double scale) {
   bool any_nan = false, all_zero = true;
   for (const double v : values) {
     any_nan |= std::isnan(v);
     all_zero &= v == 0.0;
   }
-  if (any_nan) {
-    for (double& v : values) v = NAN;  // the set statistic is undefined, so is every score
-    return;
-  }
-  if (all_zero) return;
-  if (!(scale > 0.0)) fail(function, what, " must be > 0 to normalise the scores, got ", scale);
-  for (double& v : values) v /= scale;
+  const set_division division = set_division_for(any_nan, all_zero, scale);
+  check_set_statistic(function, what, division, scale);
+  for (double& v : values) v = divided(division, v, scale);
 }
 
 template <class F, class G>
@@ -54,7 +50,7 @@ void sslmem_scores(const char* function, const F& ssl_f, const G& ssl_g, const s
       for (index_t i = 0; i < n; ++i) scores[static_cast<std::size_t>(i)] = sslmem_difference(ssl_f(i), ssl_g(i));
       double lo = 0.0, hi = 0.0;
       minmax(scores, lo, hi);
-      divide_by_set_statistic(function, "the range of SSL_g - SSL_f (max - min)", scores, hi - lo);
+      divide_by_set_statistic(function, range_statistic, scores, hi - lo);
       break;
     }
     case sslmem_normalization::max: {
@@ -66,11 +62,11 @@ void sslmem_scores(const char* function, const F& ssl_f, const G& ssl_g, const s
       double lo = 0.0, f_max = 0.0, g_max = 0.0, d_max = 0.0;
       minmax(f, lo, f_max);
       minmax(g, lo, g_max);
-      divide_by_set_statistic(function, "max SSL_f", f, f_max);
-      divide_by_set_statistic(function, "max SSL_g", g, g_max);
+      divide_by_set_statistic(function, max_f_statistic, f, f_max);
+      divide_by_set_statistic(function, max_g_statistic, g, g_max);
       for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = sslmem_difference(f[i], g[i]);
       minmax(scores, lo, d_max);
-      divide_by_set_statistic(function, "max of SSL_g/max SSL_g - SSL_f/max SSL_f", scores, d_max);
+      divide_by_set_statistic(function, max_difference_statistic, scores, d_max);
       break;
     }
   }
