@@ -7,3 +7,6 @@
 #include "cuda_exec.cuh"
 #include "unitmem.cuh"
 #include "classmem.cuh"
+#include "alignment.cuh"
+#include "layermem.cuh"
+#include "sslmem.cuh"

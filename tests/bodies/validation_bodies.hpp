@@ -378,10 +378,21 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
                      "sample_ids extent(0) (one id per batch sample) must be 6, got 5");
   auto half_f = mem.place(fdata, memloc::representations_sample_major(fdata.data(), 3, 3, 4));
   auto half_g = mem.place(gdata, memloc::representations_sample_major(gdata.data(), 3, 3, 4));
-  acc.update(x, half_f, half_g, mem.place(ids, memloc::make_vector_view(ids.data(), 3)));
-  CHECK_MEMLOC_ERROR(acc.update(x, half_f, half_g, mem.place(ids, memloc::make_vector_view(ids.data(), 3))), "was already folded");
   auto out_f = mem.template output<double>(6);
   auto out_g = mem.template output<double>(6);
+  auto fold_first_half = [&](auto& a) { a.update(x, half_f, half_g, mem.place(ids, memloc::make_vector_view(ids.data(), 3))); };
+  auto finalize_alignment = [&](const auto& a) { a.finalize(x, out_f.view(), out_g.view()); };
+  fold_first_half(acc);
+  check_index_error<B>(
+      acc,
+      [&] {
+        memloc::alignment_accumulator a(x, shape);
+        fold_first_half(a);
+        return a;
+      },
+      fold_first_half, finalize_alignment, "was already folded",
+      "memloc::alignment_accumulator::finalize: each sample must be folded once across merged states, got sample id 0 "
+      "folded 2 times");
   CHECK_MEMLOC_ERROR(acc.finalize(x, out_f.view(), out_g.view()), "folded samples must be all 6 ids, got 3 (first missing id 3)");
   auto short_out = mem.template output<double>(5);
   CHECK_MEMLOC_ERROR(acc.finalize(x, short_out.view(), out_g.view()), "ssl_f extent(0) (elements) must be 6, got 5");
@@ -411,11 +422,16 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
   }
   {
     std::vector<std::uint64_t> huge{~std::uint64_t{0}};
-    memloc::alignment_accumulator one(x, shape);
-    CHECK_MEMLOC_ERROR(one.update(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 1, 3, 4)),
-                                  mem.place(gdata, memloc::representations_sample_major(gdata.data(), 1, 3, 4)),
-                                  mem.place(huge, memloc::make_vector_view(huge.data(), 1))),
-                       "sample_ids(0) must be in [0, 6), got 18446744073709551615");
+    auto fold_huge = [&](auto& a) {
+      a.update(x, mem.place(fdata, memloc::representations_sample_major(fdata.data(), 1, 3, 4)),
+               mem.place(gdata, memloc::representations_sample_major(gdata.data(), 1, 3, 4)),
+               mem.place(huge, memloc::make_vector_view(huge.data(), 1)));
+    };
+    auto make = [&] { return memloc::alignment_accumulator(x, shape); };
+    auto one = make();
+    check_index_error<B>(one, make, fold_huge, finalize_alignment, "sample_ids(0) must be in [0, 6), got 18446744073709551615",
+                         "memloc::alignment_accumulator::update (batch 1, found on the device): sample_ids(0) must be in "
+                         "[0, 6), got 18446744073709551615");
   }
   CHECK_MEMLOC_ERROR(memloc::alignment_accumulator(x, alignment_shape{6, index_t{1} << 30, index_t{1} << 30}),
                      "shape.views * shape.features must be at most 281474976710656, got 1073741824 * 1073741824");

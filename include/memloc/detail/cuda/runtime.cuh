@@ -93,22 +93,28 @@ struct status_record {
   long long position; // index within the batch or input
   long long value;    // the offending value
   long long bound;    // the exclusive upper bound it broke
-  int argument;       // which argument, for problems that can come from several (0: ssl_f, 1: ssl_g)
+  int argument;       // which argument, for problems that can come from several (0: ssl_f, 1: ssl_g);
+                      // for ids and labels, 1 when `value` holds the bits of an unsigned integer
   int reserved2;
   // The first bad row of an id or label check, as the complement of an order key (batch,
   // ids before labels, row), so that zeroed memory means none and atomicMax finds the first.
   unsigned long long first_bad_row_complement;
 };
 
+// An id or label as the caller wrote it: an unsigned one past the int64 range stays positive.
+inline std::string index_value_text(const status_record& r) {
+  return r.argument == 1 ? concat(static_cast<unsigned long long>(r.value)) : concat(r.value);
+}
+
 inline std::string describe(const status_record& r, const char* updating) {
   const auto problem = static_cast<input_problem>(r.problem);
   switch (problem) {
     case input_problem::sample_id_out_of_range:
       return concat(updating, " (batch ", r.batch, ", found on the device): sample_ids(", r.position, ") must be in [0, ",
-                    r.bound, "), got ", r.value);
+                    r.bound, "), got ", index_value_text(r));
     case input_problem::label_out_of_range:
       return concat(updating, " (batch ", r.batch, ", found on the device): labels(", r.position, ") must be in [0, ",
-                    r.bound, "), got ", r.value);
+                    r.bound, "), got ", index_value_text(r));
     case input_problem::negative_distance:
     {
       double value = 0.0;
