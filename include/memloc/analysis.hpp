@@ -143,20 +143,14 @@ overlap_matrix top_k_overlap_matrix(const host_exec&, const std::vector<named_sc
   detail::analysis::check_named(fn, "points", points, points.empty() ? 0 : points[0].scores.extent(0));
   detail::analysis::check_direction(fn, "direction", direction);
   const index_t items = points[0].scores.extent(0);
-  overlap_matrix matrix;
-  matrix.k = detail::analysis::resolve_k(fn, "k", k, items);
+  const index_t size = detail::analysis::resolve_k(fn, "k", k, items);
+  std::vector<std::string> names;
   std::vector<std::vector<index_t>> tops;
   for (const auto& point : points) {
-    matrix.names.push_back(point.name);
-    tops.push_back(detail::analysis::head_of_ranking(detail::analysis::to_doubles(point.scores), matrix.k, direction));
+    names.push_back(point.name);
+    tops.push_back(detail::analysis::head_of_ranking(detail::analysis::to_doubles(point.scores), size, direction));
   }
-  const std::size_t count = points.size();
-  matrix.counts.assign(count * count, 0);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto flags = detail::analysis::membership(tops[i], items);
-    for (std::size_t j = 0; j < count; ++j) matrix.counts[i * count + j] = detail::analysis::intersection_size(flags, tops[j]);
-  }
-  return matrix;
+  return detail::analysis::overlap_matrix_of(std::move(names), tops, items, size);
 }
 
 // Kendall's τ-b of paired scores x, y (n >= 2) and its p-value as

@@ -10,3 +10,4 @@
 #include "alignment.cuh"
 #include "layermem.cuh"
 #include "sslmem.cuh"
+#include "analysis.cuh"

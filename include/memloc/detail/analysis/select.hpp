@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../../analysis_types.hpp"
@@ -121,6 +122,21 @@ inline index_t intersection_size(const std::vector<std::uint8_t>& a_flags, const
   index_t count = 0;
   for (const index_t i : b) count += a_flags[static_cast<std::size_t>(i)];
   return count;
+}
+
+// The overlap matrix of top-k sets (each of `items` items), k on the diagonal.
+inline overlap_matrix overlap_matrix_of(std::vector<std::string> names, const std::vector<std::vector<index_t>>& tops,
+                                        index_t items, index_t k) {
+  overlap_matrix matrix;
+  matrix.names = std::move(names);
+  matrix.k = k;
+  const std::size_t count = tops.size();
+  matrix.counts.assign(count * count, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto flags = membership(tops[i], items);
+    for (std::size_t j = 0; j < count; ++j) matrix.counts[i * count + j] = intersection_size(flags, tops[j]);
+  }
+  return matrix;
 }
 
 }  // namespace memloc::detail::analysis

@@ -54,6 +54,18 @@ class device_bookkeeping {
     return summary;
   }
 
+  // Before a merge of states with one fold count per id: neither may hold a recorded input
+  // problem, and no id may be folded in both.
+  void check_mergeable_folds(const device_bookkeeping& other, const std::int32_t* folds, const std::int32_t* other_folds,
+                             index_t id_space, cudaStream_t stream, const char* function, const char* updating) const {
+    raise_recorded(stream, function, updating);
+    other.raise_recorded(stream, function, updating);
+    const auto s = summarize<std::int32_t>(folds, other_folds, id_space, 1, 1, stream, function);
+    if (s.first_shared < id_space) {
+      fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared, " in both");
+    }
+  }
+
   unsigned long long* counters() const noexcept { return counters_.data(); }
 
   void zero_counters(cudaStream_t stream, const char* function) { counters_.zero(stream, function); }

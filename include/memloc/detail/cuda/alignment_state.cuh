@@ -54,14 +54,8 @@ class alignment_state {
   }
 
   void merge(cudaStream_t stream, const alignment_state& other, const char* function, const char* updating) {
-    books_.raise_recorded(stream, function, updating);
-    other.books_.raise_recorded(stream, function, updating);
-    const auto s =
-        books_.summarize<std::int32_t>(folds_.data(), other.folds_.data(), shape_.samples, 1, 1, stream, function);
-    if (s.first_shared < shape_.samples) {
-      fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared,
-           " in both");
-    }
+    books_.check_mergeable_folds(other.books_, folds_.data(), other.folds_.data(), shape_.samples, stream, function,
+                                 updating);
     // Each sample was folded by one side only and the other holds 0, so + merges exactly.
     const unsigned blocks = kernels::grid_for(shape_.samples);
     kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(ssl_f_.data(), other.ssl_f_.data(), shape_.samples);

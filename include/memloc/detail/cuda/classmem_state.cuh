@@ -45,14 +45,8 @@ class classmem_state {
   }
 
   void merge(cudaStream_t stream, const classmem_state& other, const char* function, const char* updating) {
-    books_.raise_recorded(stream, function, updating);
-    other.books_.raise_recorded(stream, function, updating);
-    const auto s =
-        books_.summarize<std::int32_t>(folds_.data(), other.folds_.data(), shape_.samples, 1, 1, stream, function);
-    if (s.first_shared < shape_.samples) {
-      fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared,
-           " in both");
-    }
+    books_.check_mergeable_folds(other.books_, folds_.data(), other.folds_.data(), shape_.samples, stream, function,
+                                 updating);
     kernels::add_into<<<kernels::grid_for(class_sums_.size()), kernels::block_threads, 0, stream>>>(
         class_sums_.data(), other.class_sums_.data(), class_sums_.size());
     kernels::add_into<<<kernels::grid_for(class_counts_.size()), kernels::block_threads, 0, stream>>>(

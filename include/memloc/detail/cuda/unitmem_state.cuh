@@ -73,16 +73,12 @@ class unitmem_state {
   }
 
   void merge(cudaStream_t stream, const unitmem_state& other, const char* function, const char* updating) {
-    books_.raise_recorded(stream, function, updating);
-    other.books_.raise_recorded(stream, function, updating);
     if (per_unit_) {
-      const auto s = books_.summarize<std::int32_t>(folds_.data(), other.folds_.data(), shape_.samples, 1, 1, stream,
-                                                    function);
-      if (s.first_shared < shape_.samples) {
-        fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared,
-             " in both");
-      }
+      books_.check_mergeable_folds(other.books_, folds_.data(), other.folds_.data(), shape_.samples, stream, function,
+                                   updating);
     } else {
+      books_.raise_recorded(stream, function, updating);
+      other.books_.raise_recorded(stream, function, updating);
       const auto s = books_.summarize<std::int64_t>(views_.data(), other.views_.data(), shape_.samples, shape_.views,
                                                     shape_.views, stream, function);
       if (s.first_shared < shape_.samples) {
