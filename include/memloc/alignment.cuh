@@ -84,6 +84,9 @@ void alignment(const cuda_exec& exec, const representations_view<TF, SpaceF>& f,
   const auto ids = detail::cuda::sequential_ids(f.extent(0), exec.stream, "memloc::alignment");
   acc.update(exec, f, g, make_vector_view<device_space>(static_cast<const std::int64_t*>(ids.data()), f.extent(0)));
   acc.finalize(exec, ssl_f, ssl_g);
+  // The ids and the state are freed on return: wait for the work that reads them rather than
+  // rely on cudaFree's implicit device-wide synchronisation.
+  detail::cuda::check(cudaStreamSynchronize(exec.stream), "memloc::alignment", "cudaStreamSynchronize");
 }
 
 }  // namespace memloc

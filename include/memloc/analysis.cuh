@@ -12,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -33,17 +34,31 @@ void check_device_scores() {
   static_assert(device_accessible_v<Space>, "cuda_exec needs device or managed memory");
 }
 
-// A device vector copied to contiguous host memory (one strided 2-D copy), waiting for the stream.
+// A device vector copied to contiguous host memory, waiting for the stream: a strided one is
+// packed on the device first (a 2-D copy of one-element rows crawls), a broadcast one
+// (stride 0) is one element repeated.
 template <class T, class Space>
 std::vector<std::remove_const_t<T>> fetch(const vector_view<T, Space>& v, cudaStream_t stream, const char* function) {
   using V = std::remove_const_t<T>;
-  std::vector<V> host(static_cast<std::size_t>(v.extent(0)));
-  if (host.empty()) return host;
-  const std::size_t pitch = static_cast<std::size_t>(v.stride(0) > 0 ? v.stride(0) : 1) * sizeof(V);
-  check(cudaMemcpy2DAsync(host.data(), sizeof(V), v.data_handle(), pitch, sizeof(V), host.size(), cudaMemcpyDeviceToHost,
-                          stream),
-        function, "cudaMemcpy2DAsync");
-  check(cudaStreamSynchronize(stream), function, "cudaStreamSynchronize");
+  const index_t n = v.extent(0);
+  std::vector<V> host(static_cast<std::size_t>(n));
+  if (n == 0) return host;
+  const index_t stride = n > 1 ? v.stride(0) : 1;
+  if (stride == 0) {
+    V value{};
+    copy_to_host(&value, v.data_handle(), sizeof(V), stream, function);
+    std::fill(host.begin(), host.end(), value);
+    return host;
+  }
+  device_array<V> packed;
+  const V* from = v.data_handle();
+  if (stride != 1) {
+    packed = device_array<V>(n, function);
+    kernels::gather<V><<<kernels::grid_for(n), kernels::block_threads, 0, stream>>>(v.data_handle(), stride, n, packed.data());
+    check_launch(function, "the gather kernel");
+    from = packed.data();
+  }
+  copy_to_host(host.data(), from, host.size() * sizeof(V), stream, function);
   return host;
 }
 
@@ -230,6 +245,9 @@ unit_masks pruning_masks(const cuda_exec& exec, const std::vector<named_scores<T
                          const pruning_options& options = {}) {
   detail::cuda::check_device_scores<T, Space>();
   constexpr const char* fn = "memloc::pruning_masks";
+  // In the host's order: the options before the layers.
+  detail::check_enum(fn, "options.selection", options.selection, prune_selection::random);
+  detail::check_enum(fn, "options.scope", options.scope, prune_scope::total);
   detail::analysis::check_named(fn, "layers", layers, -1);
   const auto fetched = detail::cuda::fetch_named(layers, exec.stream, fn);
   return pruning_masks(host_exec{}, fetched.views, options);

@@ -86,6 +86,24 @@ class_run classmem_dense(const oracle::activations& a, std::vector<std::int64_t>
   return finalize_classes<B>(mem, acc, a.units);
 }
 
+// Many classes and rows: a backend may keep per-class sums differently for few and for many
+// classes, and fold long batches in row segments.
+TEST_CASE_TEMPLATE_DEFINE("classmem: few and many classes over long batches match the oracle", B, classmem_class_counts) {
+  for (const index_t C : {index_t{2}, index_t{24}, index_t{25}, index_t{300}}) {
+    const index_t N = 700, U = 33;
+    const auto values = random_activations(N, 1, U, 1, 40 + static_cast<std::uint64_t>(C), -0.5, 2.0);
+    std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
+    for (index_t i = 0; i < N; ++i) labels[static_cast<std::size_t>(i)] = (i * 7) % C;
+    const auto run = classmem_dense<B>(values, labels, C);
+    oracle::activations logical = store_activations<float>(values, act_layout::dense).logical;
+    const auto expected = oracle::classmem(oracle::mu(logical, oracle::transform::none), labels, C);
+    const std::string what = std::to_string(C) + " classes";
+    check_close(run.classmem, expected.value, unitmem_tolerance, unitmem_tolerance, what + " classmem");
+    check_close(run.mu_rest, expected.rest, mu_tolerance, mu_tolerance, what + " class mu_rest");
+    CHECK(run.max_class == expected.top_index);
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("classmem: hand-computed values", B, classmem_hand) {
   // Four samples, two classes, one unit. Class 0 μ: 4 and 2 -> mean 3; class 1 μ: 1 and 0
   // -> mean 0.5. ClassMem = (3 - 0.5) / (3 + 0.5) = 5/7. A second unit ties both classes at

@@ -170,4 +170,21 @@ TEST_CASE("cuda analysis: bad inputs get the host's errors") {
                      "scores data_handle() must be non-null");
 }
 
+TEST_CASE("cuda analysis: broadcast (stride 0) and single-item views with any stride") {
+  const auto x = cuda_backend::exec();
+  placed p;
+  const auto a = tied_scores(8, 4, false);
+  const auto da = p.strided(a);
+  // Every item is a[0]: a constant input, whose τ-b is NaN on both backends.
+  const memloc::vector_view<const double, memloc::device_space> broadcast(da.data_handle(), {8}, {0});
+  const std::vector<double> repeated(8, a[0]);
+  const auto hr = memloc::make_vector_view(repeated.data(), 8);
+  const auto db = memloc::summarize(x, broadcast), hb = memloc::summarize(host, hr);
+  CHECK(db.n == 8);
+  CHECK(same_bits(db.mean, hb.mean));
+  CHECK(std::isnan(memloc::kendall_tau_b(x, broadcast, da).tau));
+  const memloc::vector_view<const double, memloc::device_space> single(da.data_handle(), {1}, {index_t{1} << 40});
+  CHECK(memloc::summarize(x, single).mean == a[0]);
+}
+
 }  // namespace testing

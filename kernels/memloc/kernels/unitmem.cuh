@@ -73,8 +73,9 @@ __global__ void describe_bad_row(index_list<I> ids, index_list<L> labels, index_
   status->batch = batch;
   status->position = row;
   status->bound = is_label ? classes : id_space;
-  // An unsigned id of 2^63 or more shows as negative here, where the host prints it unsigned.
   status->value = is_label ? static_cast<long long>(labels(row)) : static_cast<long long>(ids(row));
+  // describe() prints the value unsigned when it came from an unsigned type, as the host does.
+  status->argument = (is_label ? std::is_unsigned_v<L> : std::is_unsigned_v<I>) ? 1 : 0;
 }
 
 // A row takes part in the state only if register_rows accepted it.
@@ -153,6 +154,46 @@ __global__ void add_rows_per_class(const double* __restrict__ totals, index_t ro
       const float mu = detail::mu_from_total(totals[b * units + u], elements);
       class_sums[static_cast<index_t>(labels(b)) * units + u] += static_cast<double>(mu);
     }
+  }
+}
+
+// ClassMem with few classes, first pass: rows cut into segments as for per_unit storage;
+// thread (u, segment) keeps its unit's class sums in its own column of shared memory
+// (indexed by label, which registers cannot be), then writes them to
+// partials[(segment * classes + c) * units + u]. No thread reads another's column, so no
+// barrier is needed.
+template <class I, class L>
+__global__ void add_rows_per_class_privately(const double* __restrict__ totals, index_t rows, index_t units,
+                                             index_t elements, index_list<I> ids, index_list<L> labels,
+                                             index_t id_space, index_t classes, index_t segments,
+                                             double* __restrict__ partials) {
+  extern __shared__ double column_sums[];  // [classes][blockDim.x]
+  const index_t u = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (u >= units) return;
+  double* mine = column_sums + threadIdx.x;
+  for (index_t c = 0; c < classes; ++c) mine[c * blockDim.x] = 0.0;
+  const index_t segment = blockIdx.y;
+  const index_t length = (rows + segments - 1) / segments;
+  const index_t first = segment * length;
+  const index_t last = first + length < rows ? first + length : rows;
+  for (index_t b = first; b < last; ++b) {
+    if (!row_accepted(ids, labels, b, id_space, classes)) continue;
+    const float mu = detail::mu_from_total(totals[b * units + u], elements);
+    mine[static_cast<index_t>(labels(b)) * blockDim.x] += static_cast<double>(mu);
+  }
+  for (index_t c = 0; c < classes; ++c) partials[(segment * classes + c) * units + u] = mine[c * blockDim.x];
+}
+
+// Second pass: each (class, unit) adds its segments' partial sums in segment order.
+template <int = 0>
+__global__ void add_class_partials(const double* __restrict__ partials, index_t segments, index_t classes,
+                                   index_t units, double* __restrict__ class_sums) {
+  const index_t cells = classes * units;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < cells; i += step) {
+    double sum = class_sums[i];
+    for (index_t segment = 0; segment < segments; ++segment) sum += partials[segment * cells + i];
+    class_sums[i] = sum;
   }
 }
 

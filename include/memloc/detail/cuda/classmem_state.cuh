@@ -16,12 +16,20 @@
 
 namespace memloc::detail::cuda {
 
+// ClassMem with at most this many classes keeps each thread's class sums in shared memory
+// (classes x 256 doubles within the 48 KB every device grants) and folds row segments in
+// parallel; with more, one thread per unit adds the rows into the state directly.
+inline constexpr index_t private_class_limit = 24;
+inline constexpr index_t class_row_segments = 64;
+
 class classmem_state {
  public:
   classmem_state(cudaStream_t stream, const classmem_shape& shape, const char* function)
       : shape_(shape), class_sums_(shape.classes * shape.units, function), class_counts_(shape.classes, function),
         folds_(shape.samples, function), chunk_rows_(chunk_rows_for(shape.units, shape.samples)),
-        totals_(chunk_rows_ * shape.units, function), books_(function) {
+        totals_(chunk_rows_ * shape.units, function),
+        partials_(shape.classes <= private_class_limit ? class_row_segments * shape.classes * shape.units : 0, function),
+        books_(function) {
     reset(stream, function);
   }
 
@@ -37,9 +45,22 @@ class classmem_state {
     for (index_t first = 0; first < rows; first += chunk_rows_) {
       const index_t count = rows - first < chunk_rows_ ? rows - first : chunk_rows_;
       fold_totals(function, batch, first, count, transform, totals_.data(), stream);
-      kernels::add_rows_per_class<<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-          totals_.data(), count, shape_.units, elements, index_list_of(ids, first), index_list_of(labels, first),
-          shape_.samples, shape_.classes, class_sums_.data());
+      if (shape_.classes <= private_class_limit) {
+        const index_t segments = count < class_row_segments ? count : class_row_segments;
+        const dim3 grid(static_cast<unsigned>((shape_.units + kernels::block_threads - 1) / kernels::block_threads),
+                        static_cast<unsigned>(segments));
+        const auto shared = static_cast<std::size_t>(shape_.classes * kernels::block_threads) * sizeof(double);
+        kernels::add_rows_per_class_privately<<<grid, kernels::block_threads, shared, stream>>>(
+            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), index_list_of(labels, first),
+            shape_.samples, shape_.classes, segments, partials_.data());
+        kernels::add_class_partials<><<<kernels::grid_for(shape_.classes * shape_.units), kernels::block_threads, 0,
+                                        stream>>>(partials_.data(), segments, shape_.classes, shape_.units,
+                                                  class_sums_.data());
+      } else {
+        kernels::add_rows_per_class<<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
+            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), index_list_of(labels, first),
+            shape_.samples, shape_.classes, class_sums_.data());
+      }
       check_launch(function, "the state update kernel");
     }
   }
@@ -110,6 +131,7 @@ class classmem_state {
   device_array<std::int32_t> folds_;
   index_t chunk_rows_;
   device_array<double> totals_;         // μ totals of one chunk of a batch: scratch, not state
+  device_array<double> partials_;       // few classes: per-segment class sums of a chunk: scratch
   mutable device_bookkeeping books_;    // finalize is const but counts NaN units on the device
 };
 
