@@ -16,16 +16,11 @@
 
 #include <memloc/memloc.cuh>
 
+#include "cuda_bench_support.cuh"
+
 namespace {
 
-using memloc::index_t;
-
-void require(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) {
-    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(status));
-    std::exit(1);
-  }
-}
+using namespace bench;
 
 struct fold_case {
   index_t samples, views, units, positions;
@@ -34,41 +29,6 @@ struct fold_case {
 
 constexpr fold_case a1{256, 10, 64, 1024}, a2{256, 10, 128, 256}, a3{512, 10, 256, 64}, a4{1024, 10, 512, 16},
     a5{8192, 10, 256, 4}, a6{64, 10, 3072, 197}, a8{32, 10, 128, 16};
-
-// Owns device memory for one benchmark.
-template <class T>
-struct device_memory {
-  T* data = nullptr;
-  explicit device_memory(index_t n) { require(cudaMalloc(&data, static_cast<std::size_t>(n) * sizeof(T)), "cudaMalloc"); }
-  ~device_memory() { cudaFree(data); }
-  device_memory(const device_memory&) = delete;
-  device_memory& operator=(const device_memory&) = delete;
-};
-
-// Deterministic pseudo-random values in [-1, 2), filled on the device.
-template <class T>
-__global__ void fill_random(T* data, index_t n) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    std::uint32_t h = static_cast<std::uint32_t>(i) * 2654435761u ^ static_cast<std::uint32_t>(i >> 32);
-    h ^= h >> 15;
-    h *= 2246822519u;
-    h ^= h >> 13;
-    const float x = -1.0f + 3.0f * static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
-    if constexpr (std::is_same_v<T, memloc::bfloat16>) {
-      data[i] = memloc::to_bfloat16(x);
-    } else {
-      data[i] = static_cast<T>(x);
-    }
-  }
-}
-
-__global__ void fill_ids(std::int64_t* ids, index_t n, index_t classes) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    ids[i] = classes > 0 ? i % classes : i;
-  }
-}
 
 // The in-run roofline: every byte read once with 16-byte loads, one partial per block.
 __global__ void read_sum(const float4* data, index_t n4, float* partials) {
@@ -83,33 +43,6 @@ __global__ void read_sum(const float4* data, index_t n4, float* partials) {
   }
   const float total = (a + b) + (c + d);
   if (total == 12345.678f) partials[blockIdx.x] = total;  // keeps the loads alive
-}
-
-struct event_timer {
-  cudaEvent_t start{}, stop{};
-  event_timer() {
-    require(cudaEventCreate(&start), "cudaEventCreate");
-    require(cudaEventCreate(&stop), "cudaEventCreate");
-  }
-  ~event_timer() {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-  }
-  template <class F>
-  double seconds(cudaStream_t stream, F&& work) {
-    require(cudaEventRecord(start, stream), "cudaEventRecord");
-    work();
-    require(cudaEventRecord(stop, stream), "cudaEventRecord");
-    require(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0.f;
-    require(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    return static_cast<double>(ms) * 1e-3;
-  }
-};
-
-void set_throughput(benchmark::State& state, std::int64_t bytes_per_iteration, std::int64_t items_per_iteration) {
-  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
-  state.SetItemsProcessed(state.iterations() * items_per_iteration);
 }
 
 cudaStream_t bench_stream() {

@@ -1,0 +1,93 @@
+#pragma once
+
+// What the CUDA benchmarks share: fatal error checks, device buffers filled on the device
+// with deterministic pseudo-random values, CUDA-event timing for manual time, and one
+// helper that sets the bytes and items counters.
+
+#include <benchmark/benchmark.h>
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+
+#include <memloc/memloc.cuh>
+
+namespace bench {
+
+using memloc::index_t;
+
+inline void require(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(status));
+    std::exit(1);
+  }
+}
+
+// Owns device memory for one benchmark.
+template <class T>
+struct device_memory {
+  T* data = nullptr;
+  explicit device_memory(index_t n) { require(cudaMalloc(&data, static_cast<std::size_t>(n) * sizeof(T)), "cudaMalloc"); }
+  ~device_memory() { cudaFree(data); }
+  device_memory(const device_memory&) = delete;
+  device_memory& operator=(const device_memory&) = delete;
+};
+
+// Deterministic pseudo-random values in [-1, 2), filled on the device.
+template <class T>
+__global__ void fill_random(T* data, index_t n) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    std::uint32_t h = static_cast<std::uint32_t>(i) * 2654435761u ^ static_cast<std::uint32_t>(i >> 32);
+    h ^= h >> 15;
+    h *= 2246822519u;
+    h ^= h >> 13;
+    const float x = -1.0f + 3.0f * static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
+    if constexpr (std::is_same_v<T, memloc::bfloat16>) {
+      data[i] = memloc::to_bfloat16(x);
+    } else {
+      data[i] = static_cast<T>(x);
+    }
+  }
+}
+
+// Sample ids 0..n-1, or labels i % classes when classes > 0.
+template <class I>
+__global__ void fill_ids(I* ids, index_t n, index_t classes) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    ids[i] = classes > 0 ? i % classes : i;
+  }
+}
+
+struct event_timer {
+  cudaEvent_t start{}, stop{};
+  event_timer() {
+    require(cudaEventCreate(&start), "cudaEventCreate");
+    require(cudaEventCreate(&stop), "cudaEventCreate");
+  }
+  ~event_timer() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+  template <class F>
+  double seconds(cudaStream_t stream, F&& work) {
+    require(cudaEventRecord(start, stream), "cudaEventRecord");
+    work();
+    require(cudaEventRecord(stop, stream), "cudaEventRecord");
+    require(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0.f;
+    require(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    return static_cast<double>(ms) * 1e-3;
+  }
+};
+
+inline void set_throughput(benchmark::State& state, std::int64_t bytes_per_iteration, std::int64_t items_per_iteration) {
+  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
+  state.SetItemsProcessed(state.iterations() * items_per_iteration);
+}
+
+}  // namespace bench
