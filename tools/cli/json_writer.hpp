@@ -19,6 +19,16 @@
 
 namespace memloc::cli {
 
+// The shortest text that reads back to the same double; "nan", "inf" and "-inf" for the
+// values JSON cannot hold (CSV readers such as pandas and numpy accept these).
+inline std::string shortest(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  return std::string(buffer, result.ptr);
+}
+
 class json_writer {
  public:
   explicit json_writer(std::ostream& out) : out_(out) {}
@@ -41,13 +51,7 @@ class json_writer {
 
   void value(double x) {
     before_value();
-    if (!std::isfinite(x)) {
-      out_ << "null";
-      return;
-    }
-    char buffer[32];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-    out_.write(buffer, result.ptr - buffer);
+    out_ << (std::isfinite(x) ? shortest(x) : std::string("null"));
   }
   void value(std::int64_t x) {
     before_value();

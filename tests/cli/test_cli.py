@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""End-to-end tests of the memloc command: .npy files written by NumPy (16/32/64-bit,
+big-endian, Fortran order, per-batch files), the command's JSON and CSV compared with a
+NumPy reference of the same formulas, and bad input of every kind answered with exit
+status 2 and no output file.
+
+Usage: test_cli.py PATH/TO/memloc   (CTest passes the built binary)
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+MEMLOC = None
+
+
+def run(*args, expect=0):
+    result = subprocess.run([MEMLOC, *map(str, args)], capture_output=True, text=True)
+    if result.returncode != expect:
+        raise AssertionError(f"memloc {' '.join(map(str, args))}: exit {result.returncode}, "
+                             f"expected {expect}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+    return result
+
+
+def unitmem_reference(acts_nvus, reduce="mean", transform="none"):
+    """UnitMem per unit from [samples, views, units, positions] activations (LOC Eqs. 5-8)."""
+    x = acts_nvus.astype(np.float64)
+    if transform == "relu":
+        x = np.maximum(x, 0)
+    elif transform == "abs":
+        x = np.abs(x)
+    mu = x.mean(axis=(1, 3))
+    top = mu.max(axis=0)
+    argmax = mu.argmax(axis=0)
+    if reduce == "mean":
+        rest = (mu.sum(axis=0) - top) / (mu.shape[0] - 1)
+    else:
+        rest = np.array([np.median(np.delete(mu[:, u], argmax[u])) for u in range(mu.shape[1])])
+    return (top - rest) / (top + rest), argmax, top, rest
+
+
+def alignment_reference(reps):
+    """Mean l2 distance over all pairs of views, per sample."""
+    n, v = reps.shape[:2]
+    flat = reps.reshape(n, v, -1).astype(np.float64)
+    total = np.zeros(n)
+    pairs = 0
+    for i in range(v):
+        for j in range(i + 1, v):
+            total += np.linalg.norm(flat[:, i] - flat[:, j], axis=1)
+            pairs += 1
+    return total / pairs
+
+
+class CommandTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.rng = np.random.default_rng(7)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def unitmem_json(self, *args):
+        out = self.path("report.json")
+        run("unitmem", *args, "--json", out)
+        with open(out) as f:
+            return json.load(f)
+
+    def test_unitmem_every_encoding_and_layout_matches_numpy(self):
+        acts = self.rng.uniform(-0.5, 2.0, (30, 3, 6, 10)).astype(np.float32)
+        expected, argmax, _, _ = unitmem_reference(acts)
+        cases = {
+            "c.npy": (acts, "nvus"),
+            "big.npy": (acts.astype(">f4"), "nvus"),
+            "fortran.npy": (np.asfortranarray(acts), "nvus"),
+            "f8.npy": (acts.astype(np.float64), "nvus"),
+            "views_first.npy": (np.ascontiguousarray(acts.transpose(1, 0, 2, 3)), "vnus"),
+            "token_major.npy": (np.ascontiguousarray(acts.transpose(0, 1, 3, 2)), "nvsu"),
+            "hw.npy": (acts.reshape(30, 3, 6, 2, 5), "nvuhw"),
+            "channels_last.npy": (np.ascontiguousarray(acts.reshape(30, 3, 6, 2, 5).transpose(0, 1, 3, 4, 2)), "nvhwu"),
+        }
+        for name, (array, layout) in cases.items():
+            with self.subTest(name=name):
+                np.save(self.path(name), array)
+                report = self.unitmem_json("--acts", self.path(name), "--layout", layout)
+                np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+                self.assertEqual(report["argmax"], argmax.tolist())
+                self.assertEqual(report["samples"], 30)
+
+    def test_unitmem_16_bit_median_relu_and_dense(self):
+        acts = self.rng.uniform(-0.5, 2.0, (25, 2, 4, 8)).astype(np.float16)
+        np.save(self.path("half.npy"), acts)
+        expected, argmax, _, _ = unitmem_reference(acts, "median", "relu")
+        report = self.unitmem_json("--acts", self.path("half.npy"), "--layout", "nvus", "--reduce", "median",
+                                   "--transform", "relu")
+        np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+        dense = self.rng.uniform(0, 1, (40, 2, 9)).astype(np.float32)
+        np.save(self.path("dense.npy"), dense)
+        expected, _, _, _ = unitmem_reference(dense[..., None])
+        report = self.unitmem_json("--acts", self.path("dense.npy"), "--layout", "nvu")
+        np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+
+    def test_per_batch_files_read_as_one_stream(self):
+        acts = self.rng.uniform(-0.5, 2.0, (31, 2, 5, 4)).astype(np.float32)
+        os.mkdir(self.path("batches"))
+        for k, start in enumerate(range(0, 31, 8)):
+            np.save(self.path(f"batches/batch_{k}.npy"), acts[start:start + 8])
+        expected, argmax, _, _ = unitmem_reference(acts)
+        for where in (self.path("batches"), self.path("batches/batch_*.npy")):
+            with self.subTest(where=where):
+                report = self.unitmem_json("--acts", where, "--layout", "nvus")
+                np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+                self.assertEqual(report["argmax"], argmax.tolist())
+
+    def test_layermem_json_and_csv(self):
+        f1 = self.rng.normal(size=(40, 4, 3, 5)).astype(np.float32)
+        g1 = self.rng.normal(size=(40, 4, 3, 5)).astype(np.float32)
+        f2 = (0.5 * f1).astype(np.float32)
+        for name, array in (("f1", f1), ("g1", g1), ("f2", f2)):
+            np.save(self.path(name + ".npy"), array)
+        out, csv = self.path("layers.json"), self.path("layers.csv")
+        run("layermem", "--point", "conv1", self.path("f1.npy"), self.path("g1.npy"), "--point", "conv2",
+            self.path("f2.npy"), self.path("g1.npy"), "--json", out, "--csv", csv)
+        with open(out) as f:
+            report = json.load(f)
+        expected = []
+        for f_reps in (f1, f2):
+            ssl_f, ssl_g = alignment_reference(f_reps), alignment_reference(g1)
+            expected.append(((ssl_g - ssl_f) / (ssl_f + ssl_g)).mean())
+        got = [p["layermem"] for p in report["points"]]
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
+        self.assertIsNone(report["points"][0]["delta_layermem"])
+        self.assertAlmostEqual(report["points"][1]["delta_layermem"], expected[1] - expected[0], places=5)
+        with open(csv) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "point,layermem,delta_layermem")
+        self.assertTrue(lines[1].startswith("conv1,") and lines[1].endswith(",nan"))
+
+    def test_stats_and_prune(self):
+        x = self.rng.normal(size=400)
+        y = x + 0.5 * self.rng.normal(size=400)
+        np.save(self.path("x.npy"), x)
+        np.save(self.path("y.npy"), y.astype(np.float32))
+        y32 = y.astype(np.float32).astype(np.float64)
+        out = self.path("stat.json")
+
+        run("stats", "topk", "--scores", self.path("x.npy"), "--k", "5%", "--json", out)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["indices"], np.argsort(-x, kind="stable")[:20].tolist())
+
+        run("stats", "overlap", "--a", self.path("x.npy"), "--b", self.path("y.npy"), "--k", "40", "--json", out)
+        expected = len(set(np.argsort(-x, kind="stable")[:40]) & set(np.argsort(-y32, kind="stable")[:40]))
+        with open(out) as f:
+            self.assertEqual(json.load(f)["count"], expected)
+
+        run("stats", "kendall", "--x", self.path("x.npy"), "--y", self.path("x.npy"), "--json", out)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["tau"], 1.0)
+
+        run("stats", "ttest", "--a", self.path("x.npy"), "--b", self.path("y.npy"), "--json", out)
+        pooled = ((x.var(ddof=1) * 399 + y32.var(ddof=1) * 399) / 798) * (2 / 400)
+        with open(out) as f:
+            report = json.load(f)
+        self.assertAlmostEqual(report["statistic"], (x.mean() - y32.mean()) / np.sqrt(pooled), places=10)
+        self.assertEqual(report["df"], 798)
+
+        run("prune", "--layer", "conv1", self.path("x.npy"), "--layer", "conv2", self.path("y.npy"), "--amount", "10%",
+            "--select", "low", "--json", out)
+        with open(out) as f:
+            layers = json.load(f)["layers"]
+        self.assertEqual([len(layer["units"]) for layer in layers], [40, 40])
+        self.assertEqual(layers[0]["units"], sorted(np.argsort(x, kind="stable")[:40].tolist()))
+        self.assertEqual(sum(layers[1]["mask"]), 40)
+
+    def test_plot_renders_figures_from_reports(self):
+        acts = self.rng.uniform(0, 1, (20, 2, 4, 3)).astype(np.float32)
+        reps = self.rng.normal(size=(20, 2, 6)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        np.save(self.path("f.npy"), reps)
+        np.save(self.path("g.npy"), (reps * 1.5).astype(np.float32))
+        run("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--json", self.path("conv1.json"))
+        run("layermem", "--point", "conv1", self.path("f.npy"), self.path("g.npy"), "--point", "conv2",
+            self.path("g.npy"), self.path("f.npy"), "--json", self.path("layers.json"))
+        figures = self.path("figures")
+        run("plot", self.path("conv1.json"), self.path("layers.json"), "--out", figures)
+        for name in ("layermem", "unitmem_hist_conv1", "unitmem_vs_sslmem_conv1"):
+            for ext in ("png", "svg"):
+                with self.subTest(figure=name, ext=ext):
+                    self.assertGreater(os.path.getsize(os.path.join(figures, f"{name}.{ext}")), 1000)
+        run("plot", self.path("missing.json"), "--out", figures, expect=2)
+
+    def test_bad_input_exits_2_and_writes_nothing(self):
+        acts = self.rng.uniform(0, 1, (10, 2, 3, 4)).astype(np.float32)
+        np.save(self.path("ok.npy"), acts)
+        np.save(self.path("ints.npy"), np.arange(10))
+        with open(self.path("ok.npy"), "rb") as whole, open(self.path("truncated.npy"), "wb") as f:
+            f.write(whole.read()[:100])
+        out = self.path("never.json")
+        bad = [
+            ("unitmem", "--acts", self.path("missing.npy"), "--layout", "nvus"),
+            ("unitmem", "--acts", self.path("ints.npy"), "--layout", "n"),
+            ("unitmem", "--acts", self.path("truncated.npy"), "--layout", "nvus"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvu"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "unvs"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--reduce", "mode"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--threads", "-1"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--bogus", "1"),
+            ("unitmem", "--layout", "nvus"),
+            ("layermem", "--point", "a", self.path("ok.npy")),
+            ("layermem", "--point", "a", self.path("ok.npy"), self.path("ok.npy"), "--subset", "top"),
+            ("stats", "kendall", "--x", self.path("ok.npy"), "--y", self.path("ok.npy")),
+            ("stats", "topk", "--scores", self.path("missing.npy"), "--k", "1%"),
+            ("stats", "median", "--scores", self.path("ok.npy")),
+            ("prune", "--layer", "conv1", self.path("ok.npy")),
+            ("nonsense",),
+        ]
+        for args in bad:
+            with self.subTest(args=args):
+                result = run(*args, "--json", out, expect=2)
+                self.assertIn("memloc:", result.stderr)
+                self.assertFalse(os.path.exists(out))
+
+
+if __name__ == "__main__":
+    MEMLOC = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=1)

@@ -1,0 +1,566 @@
+// The memloc command: memorization metrics from activation dumps (.npy), streamed in chunks
+// so files larger than memory are handled with bounded memory.
+//
+//   memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]
+//                   [--transform none|relu|abs] [--json OUT] [--csv OUT] [--threads N]
+//   memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]
+//                   [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]
+//                   [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]
+//   memloc stats topk|overlap|kendall|ttest ...   rankings and tests over 1-D score files
+//   memloc prune --layer NAME UNITMEM.npy ...     units to prune by UnitMem
+//   memloc plot REPORT.json ... --out DIR         figures (memloc_plot.py, matplotlib)
+//
+// Exit status: 0 on success, 2 on bad input (arguments or files), 1 on any other failure.
+// Output files are written whole or not at all.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <memloc/analysis.hpp>
+#include <memloc/memloc.hpp>
+
+#include "arguments.hpp"
+#include "atomic_file.hpp"
+#include "json_writer.hpp"
+#include "layout.hpp"
+#include "npy.hpp"
+
+namespace {
+
+using memloc::index_t;
+using namespace memloc::cli;
+
+constexpr const char* usage_text =
+    "usage: memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]\n"
+    "                       [--transform none|relu|abs] [--json OUT] [--csv OUT] [--threads N] [--device cpu]\n"
+    "       memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]\n"
+    "                       [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]\n"
+    "                       [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]\n"
+    "                       [--threads N] [--device cpu]\n"
+    "       memloc stats topk --scores S.npy --k K [--direction top|least] [--json OUT]\n"
+    "       memloc stats overlap --a A.npy --b B.npy --k K [--direction top|least] [--json OUT]\n"
+    "       memloc stats kendall --x X.npy --y Y.npy [--k K] [--alternative two-sided|greater|less] [--json OUT]\n"
+    "       memloc stats ttest --a A.npy --b B.npy [--welch] [--alternative two-sided|greater|less] [--json OUT]\n"
+    "       memloc prune --layer NAME UNITMEM.npy [--layer ...] [--select top|low|random] [--amount K]\n"
+    "                    [--scope per_layer|total] [--seed S] [--json OUT]\n"
+    "       memloc plot REPORT.json [REPORT.json ...] --out DIR     (PNG and SVG figures; needs matplotlib)\n"
+    "K is a count (100) or a percentage (1%).\n"
+    "LAYOUT names the file's axes: n samples, v views, u units, s positions (or h w), e.g. nvus, vnus,\n"
+    "nvsu, nvuhw, nvhwu, nvu. See docs/cli.md.\n";
+
+// Floats converted per chunk: 256 MB of them, whatever the file's size.
+constexpr index_t chunk_budget = index_t{1} << 26;
+
+// A file, a directory of per-batch files, or a glob of them, read as one stream.
+memloc::npy::npy_stream open_stream(const std::string& where) {
+  if (where.find_first_of("*?[") != std::string::npos) return memloc::npy::npy_stream::from_glob(where);
+  std::error_code ec;
+  if (std::filesystem::is_directory(where, ec)) return memloc::npy::npy_stream::from_directory(where);
+  return memloc::npy::npy_stream({where});
+}
+
+// "\rlabel done/total" on stderr while a long run goes on, only when stderr is a terminal.
+class progress {
+ public:
+  progress(std::string label, index_t total) : label_(std::move(label)), total_(total), shown_(::isatty(2) != 0) {}
+  void update(index_t done) const {
+    if (shown_) std::fprintf(stderr, "\r%s %lld/%lld", label_.c_str(), static_cast<long long>(done), static_cast<long long>(total_));
+  }
+  ~progress() {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  std::string label_;
+  index_t total_;
+  bool shown_;
+};
+
+memloc::host_exec exec_from(const arguments& args) {
+  const std::string device = args.get("device", "cpu");
+  if (device != "cpu") {
+    throw usage_error("--device " + device + " is not available in this build of the command (only cpu)");
+  }
+  return memloc::host_exec{static_cast<int>(parse_integer("threads", args.get("threads", "0"), 0))};
+}
+
+void write_header(json_writer& json, const char* command) {
+  json.member("memloc_version", memloc::version_string());
+  json.member("command", command);
+}
+
+// ---- unitmem ------------------------------------------------------------------------------
+
+struct unitmem_result {
+  memloc::unitmem_report report;
+  std::vector<double> unitmem, mu_max, mu_rest;
+  std::vector<std::int64_t> argmax;
+};
+
+template <class T>
+unitmem_result fold_unitmem(const memloc::npy::npy_stream& acts, const activation_layout& layout,
+                            const memloc::host_exec& exec, memloc::unitmem_options options) {
+  if (layout.view_major) options.storage = memloc::unitmem_storage::per_sample;  // views arrive in separate chunks
+  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{layout.samples, layout.units, layout.views, layout.positions},
+                                  options);
+  const index_t row_size = acts.row_size();
+  const index_t rows = acts.rows();
+  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(rows, chunk_budget / std::max<index_t>(1, row_size)));
+  std::vector<T> buffer(static_cast<std::size_t>(per_chunk * row_size));
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(layout.view_major ? layout.samples : per_chunk));
+  const progress bar("folding", rows);
+  for (index_t first = 0; first < rows; first += per_chunk) {
+    const index_t count = std::min(per_chunk, rows - first);
+    acts.read_rows(first, count, buffer.data());
+    const auto batch = layout.chunk(buffer.data(), count);
+    const index_t batch_samples = batch.extent(0);
+    for (index_t i = 0; i < batch_samples; ++i) ids[static_cast<std::size_t>(i)] = layout.view_major ? i : first + i;
+    acc.update(exec, batch, memloc::make_vector_view(ids.data(), batch_samples));
+    bar.update(first + count);
+  }
+  unitmem_result r;
+  const auto units = static_cast<std::size_t>(layout.units);
+  r.unitmem.resize(units);
+  r.mu_max.resize(units);
+  r.mu_rest.resize(units);
+  r.argmax.resize(units);
+  r.report = acc.finalize(exec, memloc::unitmem_outputs<>{memloc::make_vector_view(r.unitmem.data(), layout.units),
+                                                           memloc::make_vector_view(r.mu_max.data(), layout.units),
+                                                           memloc::make_vector_view(r.argmax.data(), layout.units),
+                                                           memloc::make_vector_view(r.mu_rest.data(), layout.units)});
+  return r;
+}
+
+int run_unitmem(const std::vector<std::string>& words) {
+  const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"json"}, {"csv"}, {"threads"}, {"device"}});
+  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
+  const memloc::host_exec exec = exec_from(args);
+  memloc::unitmem_options options;
+  options.rest = parse_choice<memloc::rest_reduction>(
+      "reduce", args.get("reduce", "mean"), {{"mean", memloc::rest_reduction::mean}, {"median", memloc::rest_reduction::median}});
+  options.transform = parse_choice<memloc::activation_transform>("transform", args.get("transform", "none"),
+                                                                 {{"none", memloc::activation_transform::none},
+                                                                  {"relu", memloc::activation_transform::relu},
+                                                                  {"abs", memloc::activation_transform::abs}});
+  const auto acts = open_stream(args.required("acts"));
+  const activation_layout layout = parse_layout(args.required("layout"), acts.shape());
+  const unitmem_result r = acts.type() == memloc::npy::dtype::f64 ? fold_unitmem<double>(acts, layout, exec, options)
+                                                                    : fold_unitmem<float>(acts, layout, exec, options);
+  std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
+              static_cast<long long>(layout.units), static_cast<long long>(r.report.samples),
+              static_cast<long long>(layout.views), static_cast<long long>(layout.positions),
+              std::accumulate(r.unitmem.begin(), r.unitmem.end(), 0.0) / static_cast<double>(r.unitmem.size()),
+              *std::max_element(r.unitmem.begin(), r.unitmem.end()), static_cast<long long>(r.report.nan_units));
+  if (args.has("json")) {
+    atomic_file file(args.get("json"));
+    json_writer json(file.stream());
+    json.begin_object();
+    write_header(json, "unitmem");
+    json.key("options");
+    json.begin_object();
+    json.member("acts", args.get("acts"));
+    json.member("layout", layout.letters);
+    json.member("reduce", memloc::to_string(options.rest));
+    json.member("transform", memloc::to_string(options.transform));
+    json.end_object();
+    json.member("samples", r.report.samples);
+    json.member("units", r.report.units);
+    json.member("views", layout.views);
+    json.member("positions", layout.positions);
+    json.member("nan_units", r.report.nan_units);
+    json.member("negative_denominator_units", r.report.negative_denominator_units);
+    json.member("unitmem", r.unitmem);
+    json.member("mu_max", r.mu_max);
+    json.member("argmax", r.argmax);
+    json.member("mu_rest", r.mu_rest);
+    json.end_object();
+    file.commit();
+  }
+  if (args.has("csv")) {
+    atomic_file file(args.get("csv"));
+    file.stream() << "unit,unitmem,mu_max,argmax,mu_rest\n";
+    for (std::size_t u = 0; u < r.unitmem.size(); ++u) {
+      file.stream() << u << ',' << shortest(r.unitmem[u]) << ',' << shortest(r.mu_max[u]) << ',' << r.argmax[u] << ','
+                    << shortest(r.mu_rest[u]) << '\n';
+    }
+    file.commit();
+  }
+  return 0;
+}
+
+// ---- layermem ----------------------------------------------------------------------------
+
+struct point_result {
+  std::string name;
+  std::vector<double> ssl_f, ssl_g, scores;
+};
+
+template <class T>
+void fold_alignment(const memloc::npy::npy_stream& f, const memloc::npy::npy_stream& g, const memloc::host_exec& exec,
+                    const memloc::alignment_options& options, point_result& point) {
+  const index_t samples = f.rows(), views = f.shape()[1], features = f.row_size() / std::max<index_t>(1, f.shape()[1]);
+  memloc::alignment_accumulator acc(exec, memloc::alignment_shape{samples, views, features}, options);
+  const index_t row_size = f.row_size();
+  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(samples, chunk_budget / 2 / std::max<index_t>(1, row_size)));
+  std::vector<T> f_buffer(static_cast<std::size_t>(per_chunk * row_size)), g_buffer(f_buffer.size());
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(per_chunk));
+  const progress bar("aligning " + point.name, samples);
+  for (index_t first = 0; first < samples; first += per_chunk) {
+    const index_t count = std::min(per_chunk, samples - first);
+    f.read_rows(first, count, f_buffer.data());
+    g.read_rows(first, count, g_buffer.data());
+    for (index_t i = 0; i < count; ++i) ids[static_cast<std::size_t>(i)] = first + i;
+    acc.update(exec, memloc::representations_sample_major(static_cast<const T*>(f_buffer.data()), count, views, features),
+               memloc::representations_sample_major(static_cast<const T*>(g_buffer.data()), count, views, features),
+               memloc::make_vector_view(ids.data(), count));
+    bar.update(first + count);
+  }
+  point.ssl_f.resize(static_cast<std::size_t>(samples));
+  point.ssl_g.resize(static_cast<std::size_t>(samples));
+  acc.finalize(exec, memloc::make_vector_view(point.ssl_f.data(), samples), memloc::make_vector_view(point.ssl_g.data(), samples));
+}
+
+memloc::sample_subset parse_subset(const std::string& text, std::uint64_t seed) {
+  memloc::sample_subset subset;
+  subset.seed = seed;
+  if (text == "all") return subset;
+  const auto colon = text.find(':');
+  const std::string kind = text.substr(0, colon);
+  subset.kind = parse_choice<memloc::subset_kind>(
+      "subset", kind, {{"random", memloc::subset_kind::random}, {"top", memloc::subset_kind::top}, {"least", memloc::subset_kind::least}});
+  if (colon == std::string::npos) throw usage_error("--subset " + kind + " needs a size, as in " + kind + ":100");
+  subset.k = parse_integer("subset", text.substr(colon + 1), 1);
+  return subset;
+}
+
+int run_layermem(const std::vector<std::string>& words) {
+  const arguments args(words, {{"point", 3, true}, {"distance"}, {"pairs"}, {"normalize"}, {"clamp", 0}, {"subset"},
+                               {"seed"}, {"json"}, {"csv"}, {"threads"}, {"device"}});
+  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
+  if (!args.has("point")) throw usage_error("--point NAME F G is required (once per measurement point)");
+  const memloc::host_exec exec = exec_from(args);
+  memloc::alignment_options alignment;
+  alignment.distance = parse_choice<memloc::distance_kind>("distance", args.get("distance", "l2"),
+                                                           {{"l2", memloc::distance_kind::l2},
+                                                            {"l2_normalized", memloc::distance_kind::l2_normalized},
+                                                            {"l1", memloc::distance_kind::l1},
+                                                            {"cosine", memloc::distance_kind::cosine},
+                                                            {"angular", memloc::distance_kind::angular}});
+  alignment.pairs = parse_choice<memloc::pair_mode>(
+      "pairs", args.get("pairs", "all"), {{"all", memloc::pair_mode::all_pairs}, {"original", memloc::pair_mode::original_vs_views}});
+  memloc::layermem_options options;
+  options.score.normalization = parse_choice<memloc::sslmem_normalization>("normalize", args.get("normalize", "ratio"),
+                                                                           {{"ratio", memloc::sslmem_normalization::ratio},
+                                                                            {"range", memloc::sslmem_normalization::range},
+                                                                            {"max", memloc::sslmem_normalization::max},
+                                                                            {"none", memloc::sslmem_normalization::none}});
+  options.score.clamp01 = args.has("clamp");
+  options.subset = parse_subset(args.get("subset", "all"),
+                                static_cast<std::uint64_t>(parse_integer("seed", args.get("seed", "0"), 0)));
+
+  std::vector<point_result> points;
+  for (const auto& spec : args.all("point")) {
+    point_result point;
+    point.name = spec[0];
+    const auto f = open_stream(spec[1]);
+    const auto g = open_stream(spec[2]);
+    if (f.shape().size() < 3) {
+      throw usage_error("--point " + point.name + ": " + spec[1] + " must be [samples, views, features...], got rank " +
+                        std::to_string(f.shape().size()));
+    }
+    if (f.shape() != g.shape()) throw usage_error("--point " + point.name + ": " + spec[2] + " must have the shape of " + spec[1]);
+    if (f.type() == memloc::npy::dtype::f64) {
+      fold_alignment<double>(f, g, exec, alignment, point);
+    } else {
+      fold_alignment<float>(f, g, exec, alignment, point);
+    }
+    points.push_back(std::move(point));
+  }
+  const auto samples = static_cast<index_t>(points.front().ssl_f.size());
+  std::vector<memloc::measurement_point<>> measured;
+  for (auto& p : points) {
+    p.scores.resize(p.ssl_f.size());
+    memloc::sslmem(exec, memloc::make_vector_view(static_cast<const double*>(p.ssl_f.data()), static_cast<index_t>(p.ssl_f.size())),
+                   memloc::make_vector_view(static_cast<const double*>(p.ssl_g.data()), static_cast<index_t>(p.ssl_g.size())),
+                   memloc::make_vector_view(p.scores.data(), static_cast<index_t>(p.scores.size())), options.score);
+    measured.push_back({p.name, memloc::make_vector_view(static_cast<const double*>(p.ssl_f.data()), static_cast<index_t>(p.ssl_f.size())),
+                        memloc::make_vector_view(static_cast<const double*>(p.ssl_g.data()), static_cast<index_t>(p.ssl_g.size()))});
+  }
+  const auto count = static_cast<index_t>(points.size());
+  std::vector<double> layermem(static_cast<std::size_t>(count)), delta(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> subset(static_cast<std::size_t>(memloc::layermem_subset_size(options.subset, samples)));
+  memloc::layermem(exec, measured, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
+                   memloc::make_vector_view(subset.data(), static_cast<index_t>(subset.size())), options);
+  std::printf("%-16s %12s %12s\n", "point", "LayerMem", "ΔLayerMem");
+  for (index_t p = 0; p < count; ++p) {
+    std::printf("%-16s %12.6f %12.6f\n", points[static_cast<std::size_t>(p)].name.c_str(), layermem[static_cast<std::size_t>(p)],
+                delta[static_cast<std::size_t>(p)]);
+  }
+  if (args.has("json")) {
+    atomic_file file(args.get("json"));
+    json_writer json(file.stream());
+    json.begin_object();
+    write_header(json, "layermem");
+    json.key("options");
+    json.begin_object();
+    json.member("distance", memloc::to_string(alignment.distance));
+    json.member("pairs", memloc::to_string(alignment.pairs));
+    json.member("normalize", memloc::to_string(options.score.normalization));
+    json.member("clamp", options.score.clamp01);
+    json.member("subset", memloc::to_string(options.subset.kind));
+    json.member("subset_size", static_cast<index_t>(subset.size()));
+    json.member("seed", static_cast<std::int64_t>(options.subset.seed));
+    json.end_object();
+    json.member("samples", samples);
+    json.member("subset", subset);
+    json.key("points");
+    json.begin_array();
+    for (index_t p = 0; p < count; ++p) {
+      const auto& point = points[static_cast<std::size_t>(p)];
+      json.begin_object();
+      json.member("name", point.name);
+      json.member("layermem", layermem[static_cast<std::size_t>(p)]);
+      json.member("delta_layermem", delta[static_cast<std::size_t>(p)]);
+      json.member("sslmem", point.scores);
+      json.member("ssl_f", point.ssl_f);
+      json.member("ssl_g", point.ssl_g);
+      json.end_object();
+    }
+    json.end_array();
+    json.end_object();
+    file.commit();
+  }
+  if (args.has("csv")) {
+    atomic_file file(args.get("csv"));
+    file.stream() << "point,layermem,delta_layermem\n";
+    for (index_t p = 0; p < count; ++p) {
+      file.stream() << points[static_cast<std::size_t>(p)].name << ',' << shortest(layermem[static_cast<std::size_t>(p)]) << ','
+                    << shortest(delta[static_cast<std::size_t>(p)]) << '\n';
+    }
+    file.commit();
+  }
+  return 0;
+}
+
+// ---- stats and prune ------------------------------------------------------------------------
+
+// A 1-D score file (.npy, float or double), e.g. UnitMem per unit or SSLMem per sample.
+std::vector<double> read_scores(const std::string& option, const std::string& path) {
+  const auto stream = open_stream(path);
+  if (stream.shape().size() != 1) {
+    throw usage_error("--" + option + " " + path + " must hold a 1-D array of scores, got rank " +
+                      std::to_string(stream.shape().size()));
+  }
+  std::vector<double> values(static_cast<std::size_t>(stream.rows()));
+  stream.read_rows(0, stream.rows(), values.data());
+  return values;
+}
+
+memloc::vector_view<const double> view_of(const std::vector<double>& v) {
+  return memloc::make_vector_view(v.data(), static_cast<index_t>(v.size()));
+}
+
+// "100" is a count, "1%" or "0.5%" a fraction of the items.
+memloc::top_k parse_k(const std::string& option, const std::string& text) {
+  if (!text.empty() && text.back() == '%') {
+    std::size_t used = 0;
+    double percent = 0.0;
+    try {
+      percent = std::stod(text.substr(0, text.size() - 1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() - 1) throw usage_error("--" + option + " must be a count or a percentage, got \"" + text + "\"");
+    return memloc::top_fraction(percent / 100.0);
+  }
+  return memloc::top_count(parse_integer(option, text, 1));
+}
+
+memloc::rank_direction parse_direction(const arguments& args) {
+  return parse_choice<memloc::rank_direction>("direction", args.get("direction", "top"),
+                                              {{"top", memloc::rank_direction::top}, {"least", memloc::rank_direction::least}});
+}
+
+memloc::alternative parse_alternative(const arguments& args) {
+  return parse_choice<memloc::alternative>("alternative", args.get("alternative", "two-sided"),
+                                           {{"two-sided", memloc::alternative::two_sided},
+                                            {"greater", memloc::alternative::greater},
+                                            {"less", memloc::alternative::less}});
+}
+
+// Writes the JSON report of a statistic (if asked) after `body` fills in its members.
+template <class Body>
+void write_stats_json(const arguments& args, const char* command, Body&& body) {
+  if (!args.has("json")) return;
+  atomic_file file(args.get("json"));
+  json_writer json(file.stream());
+  json.begin_object();
+  write_header(json, command);
+  body(json);
+  json.end_object();
+  file.commit();
+}
+
+int run_stats(const std::vector<std::string>& words) {
+  if (words.empty()) throw usage_error("stats needs a statistic: topk, overlap, kendall or ttest");
+  const std::string which = words[0];
+  const std::vector<std::string> rest(words.begin() + 1, words.end());
+  const arguments args(rest, {{"scores"}, {"a"}, {"b"}, {"x"}, {"y"}, {"k"}, {"direction"}, {"alternative"},
+                              {"welch", 0}, {"json"}, {"threads"}, {"device"}});
+  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
+  const memloc::host_exec exec = exec_from(args);
+  if (which == "topk") {
+    const auto scores = read_scores("scores", args.required("scores"));
+    const auto r = memloc::top_k_indices(exec, view_of(scores), parse_k("k", args.required("k")), parse_direction(args));
+    for (const index_t i : r.indices) std::printf("%lld %s\n", static_cast<long long>(i), shortest(scores[static_cast<std::size_t>(i)]).c_str());
+    write_stats_json(args, "stats topk", [&](json_writer& json) {
+      json.member("indices", r.indices);
+      json.member("nan_count", r.nan_count);
+    });
+  } else if (which == "overlap") {
+    const auto a = read_scores("a", args.required("a")), b = read_scores("b", args.required("b"));
+    const auto r = memloc::top_k_overlap(exec, view_of(a), view_of(b), parse_k("k", args.required("k")), parse_direction(args));
+    std::printf("top-%lld overlap: %lld (%.4f)\n", static_cast<long long>(r.k), static_cast<long long>(r.count), r.fraction);
+    write_stats_json(args, "stats overlap", [&](json_writer& json) {
+      json.member("k", r.k);
+      json.member("count", r.count);
+      json.member("fraction", r.fraction);
+    });
+  } else if (which == "kendall") {
+    const auto x = read_scores("x", args.required("x")), y = read_scores("y", args.required("y"));
+    memloc::kendall_options options;
+    options.alternative = parse_alternative(args);
+    const auto r = args.has("k") ? memloc::kendall_tau_b_top_k_union(exec, view_of(x), view_of(y), parse_k("k", args.get("k")),
+                                                                      parse_direction(args), options)
+                                 : memloc::kendall_tau_b(exec, view_of(x), view_of(y), options);
+    std::printf("Kendall tau-b %s over %lld items, p = %s (%s)\n", shortest(r.tau).c_str(), static_cast<long long>(r.n),
+                shortest(r.p_value).c_str(), r.exact ? "exact" : "normal approximation");
+    write_stats_json(args, "stats kendall", [&](json_writer& json) {
+      json.member("tau", r.tau);
+      json.member("p_value", r.p_value);
+      json.member("n", r.n);
+      json.member("exact", r.exact);
+    });
+  } else if (which == "ttest") {
+    const auto a = read_scores("a", args.required("a")), b = read_scores("b", args.required("b"));
+    memloc::t_test_options options;
+    options.kind = args.has("welch") ? memloc::t_test_kind::welch : memloc::t_test_kind::student;
+    options.alternative = parse_alternative(args);
+    const auto r = memloc::t_test(exec, view_of(a), view_of(b), options);
+    std::printf("%s t = %s, df = %s, p = %s\n", args.has("welch") ? "Welch" : "Student", shortest(r.statistic).c_str(),
+                shortest(r.df).c_str(), shortest(r.p_value).c_str());
+    write_stats_json(args, "stats ttest", [&](json_writer& json) {
+      json.member("statistic", r.statistic);
+      json.member("df", r.df);
+      json.member("p_value", r.p_value);
+    });
+  } else {
+    throw usage_error("unknown statistic \"" + which + "\" (topk, overlap, kendall or ttest)");
+  }
+  return 0;
+}
+
+int run_prune(const std::vector<std::string>& words) {
+  const arguments args(words, {{"layer", 2, true}, {"select"}, {"amount"}, {"scope"}, {"seed"}, {"json"}, {"threads"}, {"device"}});
+  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
+  if (!args.has("layer")) throw usage_error("--layer NAME UNITMEM.npy is required (once per layer)");
+  const memloc::host_exec exec = exec_from(args);
+  memloc::pruning_options options;
+  options.selection = parse_choice<memloc::prune_selection>("select", args.get("select", "top"),
+                                                            {{"top", memloc::prune_selection::top},
+                                                             {"low", memloc::prune_selection::low},
+                                                             {"random", memloc::prune_selection::random}});
+  options.scope = parse_choice<memloc::prune_scope>(
+      "scope", args.get("scope", "per_layer"), {{"per_layer", memloc::prune_scope::per_layer}, {"total", memloc::prune_scope::total}});
+  options.amount = parse_k("amount", args.get("amount", "10%"));
+  options.seed = static_cast<std::uint64_t>(parse_integer("seed", args.get("seed", "0"), 0));
+  std::vector<std::vector<double>> values;
+  std::vector<memloc::named_scores<const double>> layers;
+  for (const auto& spec : args.all("layer")) values.push_back(read_scores("layer", spec[1]));
+  const auto specs = args.all("layer");
+  for (std::size_t l = 0; l < specs.size(); ++l) layers.push_back({specs[l][0], view_of(values[l])});
+  const auto masks = memloc::pruning_masks(exec, layers, options);
+  for (std::size_t l = 0; l < masks.names.size(); ++l) {
+    std::printf("%s: %zu units selected\n", masks.names[l].c_str(), masks.units[l].size());
+  }
+  write_stats_json(args, "prune", [&](json_writer& json) {
+    json.key("layers");
+    json.begin_array();
+    for (std::size_t l = 0; l < masks.names.size(); ++l) {
+      json.begin_object();
+      json.member("name", masks.names[l]);
+      json.member("units", masks.units[l]);
+      json.member("mask", masks.pruned[l]);
+      json.member("nan_units", masks.nan_units[l]);
+      json.end_object();
+    }
+    json.end_array();
+  });
+  return 0;
+}
+
+// ---- plot ---------------------------------------------------------------------------------
+
+// Figures are drawn by memloc_plot.py with matplotlib, found beside the executable (build
+// tree) or in ../share/memloc (install tree); this process becomes the script.
+int run_plot(const std::vector<std::string>& words) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string script;
+  for (const auto& candidate : {self.parent_path() / "memloc_plot.py", self.parent_path() / ".." / "share" / "memloc" / "memloc_plot.py"}) {
+    if (!ec && std::filesystem::exists(candidate)) {
+      script = candidate.string();
+      break;
+    }
+  }
+  if (script.empty()) throw std::runtime_error("memloc_plot.py is not installed beside the memloc command");
+  std::vector<std::string> command{"python3", script};
+  command.insert(command.end(), words.begin(), words.end());
+  std::vector<char*> argv;
+  for (auto& word : command) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  // Debian's interpreter first: python3-matplotlib is installed for it, and a python3
+  // earlier on PATH (a virtual environment, pyenv) may lack matplotlib.
+  ::execv("/usr/bin/python3", argv.data());
+  ::execvp("python3", argv.data());
+  throw std::runtime_error("cannot run python3 for the figures");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h") {
+    std::fputs(usage_text, words.empty() ? stderr : stdout);
+    return words.empty() ? 2 : 0;
+  }
+  const std::vector<std::string> rest(words.begin() + 1, words.end());
+  try {
+    if (words[0] == "unitmem") return run_unitmem(rest);
+    if (words[0] == "layermem") return run_layermem(rest);
+    if (words[0] == "stats") return run_stats(rest);
+    if (words[0] == "prune") return run_prune(rest);
+    if (words[0] == "plot") return run_plot(rest);
+    throw usage_error("unknown subcommand \"" + words[0] + "\"");
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "memloc: %s\n%s", e.what(), usage_text);
+    return 2;
+  } catch (const memloc::error& e) {
+    // Bad input files and arguments the library rejects.
+    std::fprintf(stderr, "memloc: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "memloc: %s\n", e.what());
+    return 1;
+  }
+}
