@@ -508,3 +508,51 @@ TEST_CASE("npy: natural file order compares digit runs by value") {
   CHECK(natural_less("b01", "b1") != natural_less("b1", "b01"));
   CHECK_FALSE(natural_less("same", "same"));
 }
+
+TEST_CASE("npy: integer files (ids, labels) are read only when the caller asks, as int64") {
+  open_options integers;
+  integers.integers = true;
+  auto le = [](std::uint64_t v, int bytes) {
+    std::string s;
+    for (int b = 0; b < bytes; ++b) s += static_cast<char>((v >> (8 * b)) & 0xffu);
+    return s;
+  };
+  auto be = [&](std::uint64_t v, int bytes) {
+    std::string s = le(v, bytes);
+    return std::string(s.rbegin(), s.rend());
+  };
+  struct case_t {
+    std::string descr;
+    int bytes;
+    bool big;
+    std::vector<std::int64_t> values;
+  };
+  const std::vector<case_t> cases{{"|i1", 1, false, {-3, 0, 127}},
+                                  {"|u1", 1, false, {0, 200, 255}},
+                                  {"<i2", 2, false, {-300, 7, 32767}},
+                                  {">i4", 4, true, {-70000, 5, 1 << 30}},
+                                  {"<u4", 4, false, {0, 4000000000LL, 9}},
+                                  {">i8", 8, true, {-(std::int64_t{1} << 40), 0, 123456789012LL}},
+                                  {"<u8", 8, false, {1, 2, 3}}};
+  for (const auto& c : cases) {
+    INFO(c.descr);
+    std::string payload;
+    for (const auto v : c.values) payload += c.big ? be(static_cast<std::uint64_t>(v), c.bytes) : le(static_cast<std::uint64_t>(v), c.bytes);
+    const auto img = image("{'descr': '" + c.descr + "', 'fortran_order': False, 'shape': (3,), }", 1, payload);
+    CHECK_THROWS_AS(open_image(img), format_error);
+    const npy_file f = npy_file::from_memory(img.data(), img.size(), "ids.npy", integers);
+    CHECK(is_integer(f.type()));
+    std::vector<std::int64_t> got(3);
+    f.read_rows(0, 3, got.data());
+    CHECK(got == c.values);
+    std::vector<double> as_float(3);
+    CHECK_THROWS_WITH_AS(f.read_rows(0, 3, as_float.data()), doctest::Contains("cannot be read as floating point"),
+                         memloc::logic_error);
+  }
+  // Float files are not integers, whatever the caller allows.
+  const auto floats = image(f4_2x3, 1, payload_2x3);
+  const npy_file f = npy_file::from_memory(floats.data(), floats.size(), "acts.npy", integers);
+  std::vector<std::int64_t> ids(6);
+  CHECK_THROWS_WITH_AS(f.read_rows(0, 2, ids.data()), doctest::Contains("acts.npy: float32 data cannot be read as integers"),
+                       memloc::logic_error);
+}

@@ -108,6 +108,32 @@ class CommandTest(unittest.TestCase):
         report = self.unitmem_json("--acts", self.path("dense.npy"), "--layout", "nvu")
         np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
 
+    def test_classmem_with_labels_and_ids(self):
+        acts = self.rng.uniform(0.0, 2.0, (36, 2, 5, 3)).astype(np.float32)
+        labels = (np.arange(36) % 4).astype(np.int32)
+        ids = (np.arange(36)[::-1] * 2).astype(np.int64)  # ids need not be 0..n-1 nor in order
+        np.save(self.path("acts.npy"), acts)
+        np.save(self.path("labels.npy"), labels)
+        np.save(self.path("ids.npy"), ids)
+        report = self.unitmem_json("--acts", self.path("acts.npy"), "--layout", "nvus", "--labels",
+                                   self.path("labels.npy"), "--ids", self.path("ids.npy"))
+        mu = acts.astype(np.float64).mean(axis=(1, 3))
+        class_means = np.stack([mu[labels == c].mean(axis=0) for c in range(4)])
+        top = class_means.max(axis=0)
+        rest = (class_means.sum(axis=0) - top) / 3
+        np.testing.assert_allclose(report["classmem"], (top - rest) / (top + rest), rtol=2e-5, atol=2e-5)
+        self.assertEqual(report["max_class"], class_means.argmax(axis=0).tolist())
+        self.assertEqual(report["argmax"], ids[mu.argmax(axis=0)].tolist())
+        self.assertEqual(report["classes_with_samples"], 4)
+        # bfloat16 activations arrive as uint16 bits and need the flag.
+        bits = (acts.view(np.uint32) >> 16).astype(np.uint16)
+        np.save(self.path("bf16.npy"), bits)
+        run("unitmem", "--acts", self.path("bf16.npy"), "--layout", "nvus", expect=2)
+        report = self.unitmem_json("--acts", self.path("bf16.npy"), "--layout", "nvus", "--bf16")
+        truncated = (bits.astype(np.uint32) << 16).view(np.float32)
+        expected, _, _, _ = unitmem_reference(truncated)
+        np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+
     def test_per_batch_files_read_as_one_stream(self):
         acts = self.rng.uniform(-0.5, 2.0, (31, 2, 5, 4)).astype(np.float32)
         os.mkdir(self.path("batches"))
@@ -186,12 +212,14 @@ class CommandTest(unittest.TestCase):
         np.save(self.path("acts.npy"), acts)
         np.save(self.path("f.npy"), reps)
         np.save(self.path("g.npy"), (reps * 1.5).astype(np.float32))
-        run("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--json", self.path("conv1.json"))
+        np.save(self.path("labels.npy"), np.arange(20) % 3)
+        run("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--labels", self.path("labels.npy"),
+            "--json", self.path("conv1.json"))
         run("layermem", "--point", "conv1", self.path("f.npy"), self.path("g.npy"), "--point", "conv2",
             self.path("g.npy"), self.path("f.npy"), "--json", self.path("layers.json"))
         figures = self.path("figures")
         run("plot", self.path("conv1.json"), self.path("layers.json"), "--out", figures)
-        for name in ("layermem", "unitmem_hist_conv1", "unitmem_vs_sslmem_conv1"):
+        for name in ("layermem", "unitmem_hist_conv1", "unitmem_vs_sslmem_conv1", "classmem_vs_unitmem_conv1"):
             for ext in ("png", "svg"):
                 with self.subTest(figure=name, ext=ext):
                     self.assertGreater(os.path.getsize(os.path.join(figures, f"{name}.{ext}")), 1000)
@@ -214,6 +242,10 @@ class CommandTest(unittest.TestCase):
             ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--threads", "-1"),
             ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--bogus", "1"),
             ("unitmem", "--layout", "nvus"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--labels", self.path("ok.npy")),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--labels", self.path("ints.npy"),
+             "--classes", "1"),
+            ("unitmem", "--acts", self.path("ok.npy"), "--layout", "nvus", "--ids", self.path("missing.npy")),
             ("layermem", "--point", "a", self.path("ok.npy")),
             ("layermem", "--point", "a", self.path("ok.npy"), self.path("ok.npy"), "--subset", "top"),
             ("stats", "kendall", "--x", self.path("ok.npy"), "--y", self.path("ok.npy")),

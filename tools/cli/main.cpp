@@ -2,7 +2,8 @@
 // so files larger than memory are handled with bounded memory.
 //
 //   memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]
-//                   [--transform none|relu|abs] [--json OUT] [--csv OUT] [--threads N]
+//                   [--transform none|relu|abs] [--labels L.npy [--classes C]] [--ids I.npy] [--bf16]
+//                   [--json OUT] [--csv OUT] [--threads N]
 //   memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]
 //                   [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]
 //                   [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]
@@ -22,6 +23,7 @@
 #include <exception>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +43,8 @@ using namespace memloc::cli;
 
 constexpr const char* usage_text =
     "usage: memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]\n"
-    "                       [--transform none|relu|abs] [--json OUT] [--csv OUT] [--threads N] [--device cpu]\n"
+    "                       [--transform none|relu|abs] [--labels L.npy [--classes C]] [--ids I.npy] [--bf16]\n"
+    "                       [--json OUT] [--csv OUT] [--threads N] [--device cpu]\n"
     "       memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]\n"
     "                       [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]\n"
     "                       [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]\n"
@@ -61,11 +64,30 @@ constexpr const char* usage_text =
 constexpr index_t chunk_budget = index_t{1} << 26;
 
 // A file, a directory of per-batch files, or a glob of them, read as one stream.
-memloc::npy::npy_stream open_stream(const std::string& where) {
-  if (where.find_first_of("*?[") != std::string::npos) return memloc::npy::npy_stream::from_glob(where);
+memloc::npy::npy_stream open_stream(const std::string& where, const memloc::npy::open_options& options = {}) {
+  if (where.find_first_of("*?[") != std::string::npos) return memloc::npy::npy_stream::from_glob(where, options);
   std::error_code ec;
-  if (std::filesystem::is_directory(where, ec)) return memloc::npy::npy_stream::from_directory(where);
-  return memloc::npy::npy_stream({where});
+  if (std::filesystem::is_directory(where, ec)) return memloc::npy::npy_stream::from_directory(where, options);
+  return memloc::npy::npy_stream({where}, options);
+}
+
+// A 1-D integer file (sample ids, labels) of `expected` entries, read whole: it holds one
+// integer per sample, small beside the activations.
+std::vector<std::int64_t> read_integers(const std::string& option, const std::string& path, index_t expected) {
+  memloc::npy::open_options options;
+  options.integers = true;
+  const auto stream = open_stream(path, options);
+  if (stream.shape().size() != 1 || stream.rows() != expected) {
+    throw usage_error("--" + option + " " + path + " must hold " + std::to_string(expected) +
+                      " integers (one per sample), got shape of rank " + std::to_string(stream.shape().size()) + " and " +
+                      std::to_string(stream.rows()) + " entries");
+  }
+  if (!memloc::npy::is_integer(stream.type())) {
+    throw usage_error("--" + option + " " + path + " must hold integers, got " + memloc::npy::to_string(stream.type()));
+  }
+  std::vector<std::int64_t> values(static_cast<std::size_t>(expected));
+  stream.read_rows(0, expected, values.data());
+  return values;
 }
 
 // "\rlabel done/total" on stderr while a long run goes on, only when stderr is a terminal.
@@ -104,27 +126,46 @@ struct unitmem_result {
   memloc::unitmem_report report;
   std::vector<double> unitmem, mu_max, mu_rest;
   std::vector<std::int64_t> argmax;
+  bool has_classes = false;
+  memloc::classmem_report class_report;
+  std::vector<double> classmem, class_mu_max, class_mu_rest;
+  std::vector<std::int64_t> max_class;
+};
+
+// Sample ids (given, or the sample's index) and labels (optional), one per sample.
+struct sample_info {
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> labels;
+  index_t id_space = 0;
+  index_t classes = 0;
 };
 
 template <class T>
 unitmem_result fold_unitmem(const memloc::npy::npy_stream& acts, const activation_layout& layout,
-                            const memloc::host_exec& exec, memloc::unitmem_options options) {
+                            const memloc::host_exec& exec, memloc::unitmem_options options, const sample_info& samples) {
   if (layout.view_major) options.storage = memloc::unitmem_storage::per_sample;  // views arrive in separate chunks
-  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{layout.samples, layout.units, layout.views, layout.positions},
+  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples.id_space, layout.units, layout.views, layout.positions},
                                   options);
+  const bool with_classes = !samples.labels.empty();
+  std::optional<memloc::classmem_accumulator<memloc::host_space>> classes;
+  if (with_classes) {
+    classes.emplace(exec, memloc::classmem_shape{samples.id_space, layout.units, layout.views, layout.positions, samples.classes},
+                    memloc::classmem_options{options.transform});
+  }
   const index_t row_size = acts.row_size();
   const index_t rows = acts.rows();
   const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(rows, chunk_budget / std::max<index_t>(1, row_size)));
   std::vector<T> buffer(static_cast<std::size_t>(per_chunk * row_size));
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(layout.view_major ? layout.samples : per_chunk));
   const progress bar("folding", rows);
   for (index_t first = 0; first < rows; first += per_chunk) {
     const index_t count = std::min(per_chunk, rows - first);
     acts.read_rows(first, count, buffer.data());
     const auto batch = layout.chunk(buffer.data(), count);
-    const index_t batch_samples = batch.extent(0);
-    for (index_t i = 0; i < batch_samples; ++i) ids[static_cast<std::size_t>(i)] = layout.view_major ? i : first + i;
-    acc.update(exec, batch, memloc::make_vector_view(ids.data(), batch_samples));
+    // n first: this chunk's samples are rows [first, first + count); v first: every sample.
+    const index_t offset = layout.view_major ? 0 : first;
+    const auto ids = memloc::make_vector_view(samples.ids.data() + offset, batch.extent(0));
+    acc.update(exec, batch, ids);
+    if (with_classes) classes->update(exec, batch, ids, memloc::make_vector_view(samples.labels.data() + offset, batch.extent(0)));
     bar.update(first + count);
   }
   unitmem_result r;
@@ -137,11 +178,24 @@ unitmem_result fold_unitmem(const memloc::npy::npy_stream& acts, const activatio
                                                            memloc::make_vector_view(r.mu_max.data(), layout.units),
                                                            memloc::make_vector_view(r.argmax.data(), layout.units),
                                                            memloc::make_vector_view(r.mu_rest.data(), layout.units)});
+  if (with_classes) {
+    r.has_classes = true;
+    r.classmem.resize(units);
+    r.class_mu_max.resize(units);
+    r.class_mu_rest.resize(units);
+    r.max_class.resize(units);
+    r.class_report = classes->finalize(
+        exec, memloc::classmem_outputs<>{memloc::make_vector_view(r.classmem.data(), layout.units),
+                                         memloc::make_vector_view(r.class_mu_max.data(), layout.units),
+                                         memloc::make_vector_view(r.max_class.data(), layout.units),
+                                         memloc::make_vector_view(r.class_mu_rest.data(), layout.units)});
+  }
   return r;
 }
 
 int run_unitmem(const std::vector<std::string>& words) {
-  const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"json"}, {"csv"}, {"threads"}, {"device"}});
+  const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"labels"}, {"classes"}, {"ids"},
+                               {"bf16", 0}, {"json"}, {"csv"}, {"threads"}, {"device"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   const memloc::host_exec exec = exec_from(args);
   memloc::unitmem_options options;
@@ -151,15 +205,45 @@ int run_unitmem(const std::vector<std::string>& words) {
                                                                  {{"none", memloc::activation_transform::none},
                                                                   {"relu", memloc::activation_transform::relu},
                                                                   {"abs", memloc::activation_transform::abs}});
-  const auto acts = open_stream(args.required("acts"));
+  memloc::npy::open_options open;
+  open.uint16_as_bfloat16 = args.has("bf16");
+  const auto acts = open_stream(args.required("acts"), open);
   const activation_layout layout = parse_layout(args.required("layout"), acts.shape());
-  const unitmem_result r = acts.type() == memloc::npy::dtype::f64 ? fold_unitmem<double>(acts, layout, exec, options)
-                                                                    : fold_unitmem<float>(acts, layout, exec, options);
+  sample_info samples;
+  if (args.has("ids")) {
+    samples.ids = read_integers("ids", args.get("ids"), layout.samples);
+    for (const auto id : samples.ids) {
+      if (id < 0) throw usage_error("--ids " + args.get("ids") + " must hold non-negative ids, got " + std::to_string(id));
+      samples.id_space = std::max<index_t>(samples.id_space, id + 1);
+    }
+  } else {
+    samples.ids.resize(static_cast<std::size_t>(layout.samples));
+    std::iota(samples.ids.begin(), samples.ids.end(), std::int64_t{0});
+    samples.id_space = layout.samples;
+  }
+  if (args.has("classes") && !args.has("labels")) throw usage_error("--classes needs --labels");
+  if (args.has("labels")) {
+    if (layout.view_major) {
+      throw usage_error("--labels needs a layout whose first axis is n (ClassMem folds all views of a sample together)");
+    }
+    samples.labels = read_integers("labels", args.get("labels"), layout.samples);
+    index_t largest = -1;
+    for (const auto label : samples.labels) largest = std::max<index_t>(largest, label);
+    samples.classes = args.has("classes") ? parse_integer("classes", args.get("classes"), 2) : largest + 1;
+  }
+  const unitmem_result r = acts.type() == memloc::npy::dtype::f64 ? fold_unitmem<double>(acts, layout, exec, options, samples)
+                                                                    : fold_unitmem<float>(acts, layout, exec, options, samples);
   std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
               static_cast<long long>(layout.units), static_cast<long long>(r.report.samples),
               static_cast<long long>(layout.views), static_cast<long long>(layout.positions),
               std::accumulate(r.unitmem.begin(), r.unitmem.end(), 0.0) / static_cast<double>(r.unitmem.size()),
               *std::max_element(r.unitmem.begin(), r.unitmem.end()), static_cast<long long>(r.report.nan_units));
+  if (r.has_classes) {
+    std::printf("ClassMem over %lld classes with samples: mean %.6g, NaN units %lld\n",
+                static_cast<long long>(r.class_report.classes_with_samples),
+                std::accumulate(r.classmem.begin(), r.classmem.end(), 0.0) / static_cast<double>(r.classmem.size()),
+                static_cast<long long>(r.class_report.nan_units));
+  }
   if (args.has("json")) {
     atomic_file file(args.get("json"));
     json_writer json(file.stream());
@@ -182,15 +266,25 @@ int run_unitmem(const std::vector<std::string>& words) {
     json.member("mu_max", r.mu_max);
     json.member("argmax", r.argmax);
     json.member("mu_rest", r.mu_rest);
+    if (r.has_classes) {
+      json.member("classes", samples.classes);
+      json.member("classes_with_samples", r.class_report.classes_with_samples);
+      json.member("classmem", r.classmem);
+      json.member("class_mu_max", r.class_mu_max);
+      json.member("max_class", r.max_class);
+      json.member("class_mu_rest", r.class_mu_rest);
+    }
     json.end_object();
     file.commit();
   }
   if (args.has("csv")) {
     atomic_file file(args.get("csv"));
-    file.stream() << "unit,unitmem,mu_max,argmax,mu_rest\n";
+    file.stream() << "unit,unitmem,mu_max,argmax,mu_rest" << (r.has_classes ? ",classmem,max_class" : "") << '\n';
     for (std::size_t u = 0; u < r.unitmem.size(); ++u) {
       file.stream() << u << ',' << shortest(r.unitmem[u]) << ',' << shortest(r.mu_max[u]) << ',' << r.argmax[u] << ','
-                    << shortest(r.mu_rest[u]) << '\n';
+                    << shortest(r.mu_rest[u]);
+      if (r.has_classes) file.stream() << ',' << shortest(r.classmem[u]) << ',' << r.max_class[u];
+      file.stream() << '\n';
     }
     file.commit();
   }

@@ -4,8 +4,9 @@
     memloc plot REPORT.json [REPORT.json ...] --out DIR
 
 From a layermem report: LayerMem and ΔLayerMem per measurement point (LOC Fig. 2 style).
-From unitmem reports: a UnitMem histogram per layer (LOC Fig. 3), and, when a layermem
-report is given too, each unit's UnitMem against the SSLMem of its argmax sample at the
+From unitmem reports: a UnitMem histogram per layer (LOC Fig. 3), ClassMem against UnitMem
+with the diagonal when the report has labels (LOC Fig. 4), and, when a layermem report is
+given too, each unit's UnitMem against the SSLMem of its argmax sample at the
 report's last measurement point (LOC Fig. 1b). Needs matplotlib (Debian's
 python3-matplotlib). Exit status 2 on bad input, as the command's other subcommands.
 """
@@ -91,6 +92,18 @@ def main(argv):
         save(figure, out, f"unitmem_hist_{layer}")
         plt.close(figure)
         written.append(f"unitmem_hist_{layer}")
+        if "classmem" in report:
+            pairs = [(u, c) for u, c in zip(report["unitmem"], report["classmem"]) if u is not None and c is not None]
+            figure, axis = plt.subplots(figsize=(4, 4))
+            axis.scatter([p[1] for p in pairs], [p[0] for p in pairs], s=6)
+            low = min([0.0] + [min(p) for p in pairs])
+            axis.plot([low, 1], [low, 1], color="black", linewidth=0.5)  # above the diagonal: sample- over class-selective
+            axis.set_xlabel("ClassMem")
+            axis.set_ylabel("UnitMem")
+            axis.set_title(layer)
+            save(figure, out, f"classmem_vs_unitmem_{layer}")
+            plt.close(figure)
+            written.append(f"classmem_vs_unitmem_{layer}")
         if layer_reports:
             sslmem = layer_reports[-1]["points"][-1]["sslmem"]
             pairs = [(u, sslmem[a]) for u, a in zip(report["unitmem"], report["argmax"])

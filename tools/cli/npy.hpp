@@ -54,7 +54,8 @@ class io_error : public memloc::error {
   using error::error;
 };
 
-enum class dtype { f16, f32, f64, bf16 };
+// Integers are read only when the caller asks (sample ids, labels); activations are floats.
+enum class dtype { f16, f32, f64, bf16, i8, i16, i32, i64, u8, u16, u32, u64 };
 enum class byte_order { little, big };
 
 inline const char* to_string(dtype t) noexcept {
@@ -63,18 +64,44 @@ inline const char* to_string(dtype t) noexcept {
     case dtype::f32: return "float32";
     case dtype::f64: return "float64";
     case dtype::bf16: return "bfloat16";
+    case dtype::i8: return "int8";
+    case dtype::i16: return "int16";
+    case dtype::i32: return "int32";
+    case dtype::i64: return "int64";
+    case dtype::u8: return "uint8";
+    case dtype::u16: return "uint16";
+    case dtype::u32: return "uint32";
+    case dtype::u64: return "uint64";
   }
   return "?";
 }
 
 inline std::size_t item_size(dtype t) noexcept {
-  return t == dtype::f64 ? 8 : t == dtype::f32 ? 4 : 2;
+  switch (t) {
+    case dtype::i8:
+    case dtype::u8: return 1;
+    case dtype::f16:
+    case dtype::bf16:
+    case dtype::i16:
+    case dtype::u16: return 2;
+    case dtype::f32:
+    case dtype::i32:
+    case dtype::u32: return 4;
+    case dtype::f64:
+    case dtype::i64:
+    case dtype::u64: return 8;
+  }
+  return 0;
 }
+
+inline bool is_integer(dtype t) noexcept { return t >= dtype::i8; }
 
 struct open_options {
   // NumPy has no bfloat16, so PyTorch dumps of bf16 tensors arrive as uint16 bit patterns;
   // only the caller knows whether a uint16 file holds those or genuine integers.
   bool uint16_as_bfloat16 = false;
+  // Sample ids and labels are integer arrays; activation files never are.
+  bool integers = false;
   // numpy itself refuses headers above 10 000 bytes by default; 1 MiB leaves room for
   // legitimate writers while bounding what a lying header can make us scan.
   std::uint32_t max_header_len = 1u << 20;
@@ -247,7 +274,7 @@ class header_parser {
     if (peek() == '[') fail(name_, "structured dtypes are not supported (header 'descr' is a list)");
     h.descr = parse_string("the value of 'descr'");
     const std::string& d = h.descr;
-    const bool sized = d.size() == 3 && (d[0] == '<' || d[0] == '>');
+    const bool sized = d.size() == 3 && (d[0] == '<' || d[0] == '>' || (d[0] == '|' && d[2] == '1'));
     const std::string code = sized ? d.substr(1) : std::string();
     h.order = sized && d[0] == '>' ? byte_order::big : byte_order::little;
     if (code == "f2") {
@@ -258,6 +285,8 @@ class header_parser {
       h.type = dtype::f64;
     } else if (code == "u2" && options_.uint16_as_bfloat16) {
       h.type = dtype::bf16;
+    } else if (options_.integers && integer_code(code, h.type)) {
+      // h.type set by integer_code
     } else if (code == "u2") {
       fail(name_, "dtype '" + d + "' (uint16) is read only as bfloat16 bits; enable uint16_as_bfloat16 "
                   "if this file holds bfloat16 activations");
@@ -265,6 +294,19 @@ class header_parser {
       fail(name_, "unsupported dtype '" + printable(d) +
                       "' (supported: <f2 >f2 <f4 >f4 <f8 >f8, and <u2 >u2 as bfloat16)");
     }
+  }
+
+  static bool integer_code(const std::string& code, dtype& type) {
+    static const std::pair<const char*, dtype> codes[] = {{"i1", dtype::i8},  {"i2", dtype::i16}, {"i4", dtype::i32},
+                                                          {"i8", dtype::i64}, {"u1", dtype::u8},  {"u2", dtype::u16},
+                                                          {"u4", dtype::u32}, {"u8", dtype::u64}};
+    for (const auto& [name, value] : codes) {
+      if (code == name) {
+        type = value;
+        return true;
+      }
+    }
+    return false;
   }
 
   void parse_fortran_order(header& h) {
@@ -454,6 +496,14 @@ inline void convert(dtype type, bool swap, const unsigned char* src, std::size_t
     case dtype::f64:
       each([swap](const unsigned char* p) { return load<double>(p, swap); });
       break;
+    case dtype::i8: each([swap](const unsigned char* p) { return load<std::int8_t>(p, swap); }); break;
+    case dtype::i16: each([swap](const unsigned char* p) { return load<std::int16_t>(p, swap); }); break;
+    case dtype::i32: each([swap](const unsigned char* p) { return load<std::int32_t>(p, swap); }); break;
+    case dtype::i64: each([swap](const unsigned char* p) { return load<std::int64_t>(p, swap); }); break;
+    case dtype::u8: each([swap](const unsigned char* p) { return load<std::uint8_t>(p, swap); }); break;
+    case dtype::u16: each([swap](const unsigned char* p) { return load<std::uint16_t>(p, swap); }); break;
+    case dtype::u32: each([swap](const unsigned char* p) { return load<std::uint32_t>(p, swap); }); break;
+    case dtype::u64: each([swap](const unsigned char* p) { return load<std::uint64_t>(p, swap); }); break;
   }
 }
 
@@ -600,7 +650,12 @@ class npy_file {
   // [count, shape[1], ..., shape[rank-1]] block of T (float or double).
   template <class T>
   void read_rows(index_t first, index_t count, T* out) const {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "read_rows<T>: T is float or double");
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t>,
+                  "read_rows<T>: T is float or double, or std::int64_t for integer files");
+    if (std::is_integral_v<T> != is_integer(type())) {
+      throw logic_error(path_ + ": " + to_string(type()) + " data cannot be read as " +
+                        (std::is_integral_v<T> ? "integers" : "floating point"));
+    }
     if (first < 0 || count < 0 || first > rows() || count > rows() - first) {
       throw logic_error(path_ + ": rows [" + std::to_string(first) + ", " + std::to_string(first) + " + " +
                         std::to_string(count) + ") are outside [0, " + std::to_string(rows()) + ")");
