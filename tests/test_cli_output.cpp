@@ -93,3 +93,44 @@ TEST_CASE("atomic_file: nothing appears unless committed, and a commit replaces 
 }
 
 }  // namespace
+
+#include "cli/json_reader.hpp"
+
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::ofstream(name) << text;
+  return name;
+}
+
+TEST_CASE("json_reader: numbers at a path, null as NaN, arrays of named objects") {
+  const auto file = write_temp("memloc_json_reader_test.json",
+                               "{\"unitmem\": [0.5, null, -1e-3], \"points\": [{\"name\": \"conv1\", \"sslmem\": [1, 2]},"
+                               " {\"name\": \"conv2\", \"sslmem\": []}], \"flag\": true, \"s\": \"a\\\"b\"}");
+  const auto u = memloc::cli::json_numbers(file, "unitmem");
+  REQUIRE(u.size() == 3);
+  CHECK(u[0] == 0.5);
+  CHECK(std::isnan(u[1]));
+  CHECK(u[2] == -1e-3);
+  CHECK(memloc::cli::json_numbers(file, "points/conv1/sslmem") == std::vector<double>{1, 2});
+  CHECK(memloc::cli::json_numbers(file, "points/1/sslmem").empty());
+  CHECK_THROWS_WITH_AS(memloc::cli::json_numbers(file, "points/conv3/sslmem"), doctest::Contains("no member \"points/conv3\""),
+                       memloc::cli::json_error);
+  CHECK_THROWS_WITH_AS(memloc::cli::json_numbers(file, "flag"), doctest::Contains("is not an array of numbers"),
+                       memloc::cli::json_error);
+  CHECK_THROWS_WITH_AS(memloc::cli::json_numbers(file, "points"), doctest::Contains("something other than numbers"),
+                       memloc::cli::json_error);
+  std::remove(file.c_str());
+}
+
+TEST_CASE("json_reader: malformed and hostile JSON is rejected with a position") {
+  for (const std::string& bad : std::vector<std::string>{"{", "[1, 2", "{\"a\" 1}", "{\"a\": 1,}", "[1,,2]", "tru", "\"open", "{} x", "[01x]",
+                                std::string(100, '[') + std::string(100, ']')}) {
+    INFO(bad);
+    CHECK_THROWS_AS(memloc::cli::json_parser(bad, "bad.json").parse(), memloc::cli::json_error);
+  }
+  CHECK_THROWS_WITH_AS(memloc::cli::json_numbers("/nonexistent/x.json", "a"), doctest::Contains("cannot open"),
+                       memloc::cli::json_error);
+}
+
+}  // namespace

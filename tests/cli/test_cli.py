@@ -198,6 +198,27 @@ class CommandTest(unittest.TestCase):
         self.assertAlmostEqual(report["statistic"], (x.mean() - y32.mean()) / np.sqrt(pooled), places=10)
         self.assertEqual(report["df"], 798)
 
+        # Scores straight from the command's own reports.
+        acts = self.rng.uniform(0, 1, (30, 2, 8, 3)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        report = self.path("conv.json")
+        run("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--json", report)
+        with open(report) as f:
+            unitmem = json.load(f)["unitmem"]
+        run("stats", "topk", "--scores", report + ":unitmem", "--k", "3", "--json", out)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["indices"], np.argsort(-np.array(unitmem), kind="stable")[:3].tolist())
+        reps = self.rng.normal(size=(30, 2, 4)).astype(np.float32)
+        np.save(self.path("f.npy"), reps)
+        np.save(self.path("g.npy"), (2 * reps).astype(np.float32))
+        layers = self.path("layers.json")
+        run("layermem", "--point", "conv1", self.path("f.npy"), self.path("g.npy"), "--json", layers)
+        run("stats", "kendall", "--x", layers + ":points/conv1/sslmem", "--y", layers + ":points/0/sslmem", "--json", out)
+        with open(out) as f:
+            # Tied scores: τ-b divides by two square roots, as SciPy does, so 1 up to rounding.
+            self.assertAlmostEqual(json.load(f)["tau"], 1.0, places=14)
+        run("stats", "topk", "--scores", layers + ":points/conv9/sslmem", "--k", "3", expect=2)
+
         run("prune", "--layer", "conv1", self.path("x.npy"), "--layer", "conv2", self.path("y.npy"), "--amount", "10%",
             "--select", "low", "--json", out)
         with open(out) as f:

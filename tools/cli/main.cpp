@@ -32,6 +32,7 @@
 
 #include "arguments.hpp"
 #include "atomic_file.hpp"
+#include "json_reader.hpp"
 #include "json_writer.hpp"
 #include "layout.hpp"
 #include "npy.hpp"
@@ -447,8 +448,17 @@ int run_layermem(const std::vector<std::string>& words) {
 
 // ---- stats and prune ------------------------------------------------------------------------
 
-// A 1-D score file (.npy, float or double), e.g. UnitMem per unit or SSLMem per sample.
+// Scores from a 1-D .npy file (float or double), or from a report of this command as
+// FILE.json:PATH (e.g. conv3.json:unitmem, layers.json:points/conv2/sslmem).
 std::vector<double> read_scores(const std::string& option, const std::string& path) {
+  const auto json_at = path.find(".json:");
+  if (json_at != std::string::npos) {
+    try {
+      return json_numbers(path.substr(0, json_at + 5), path.substr(json_at + 6));
+    } catch (const json_error& e) {
+      throw usage_error("--" + option + " " + e.what());
+    }
+  }
   const auto stream = open_stream(path);
   if (stream.shape().size() != 1) {
     throw usage_error("--" + option + " " + path + " must hold a 1-D array of scores, got rank " +
