@@ -134,6 +134,24 @@ class CommandTest(unittest.TestCase):
         expected, _, _, _ = unitmem_reference(truncated)
         np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
 
+    def test_device_cuda_matches_cpu_or_is_refused_clearly(self):
+        acts = self.rng.uniform(-0.5, 2.0, (24, 2, 6, 16)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        out = self.path("gpu.json")
+        result = subprocess.run([MEMLOC, "unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--device", "cuda",
+                                 "--json", out], capture_output=True, text=True)
+        if result.returncode == 2:
+            # No GPU here, or a build without the CUDA backend: said plainly, nothing written.
+            self.assertIn("--device cuda:", result.stderr)
+            self.assertFalse(os.path.exists(out))
+            return
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(out) as f:
+            report = json.load(f)
+        expected, argmax, _, _ = unitmem_reference(acts)
+        np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
+        self.assertEqual(report["argmax"], argmax.tolist())
+
     def test_per_batch_files_read_as_one_stream(self):
         acts = self.rng.uniform(-0.5, 2.0, (31, 2, 5, 4)).astype(np.float32)
         os.mkdir(self.path("batches"))

@@ -24,8 +24,8 @@ struct activation_layout {
   index_t samples = 0, views = 1, units = 0, positions = 1;
 
   // The activations in a C-order buffer holding `rows` entries of the first axis.
-  template <class T>
-  activations_view<const T> chunk(const T* data, index_t rows) const {
+  template <class T, class Space = host_space>
+  activations_view<const T, Space> chunk(const T* data, index_t rows) const {
     std::vector<index_t> shape = shape_;
     shape[0] = rows;
     std::vector<index_t> strides(shape.size(), 1);
@@ -40,7 +40,7 @@ struct activation_layout {
     };
     // Two position axes h, w are adjacent (checked when parsed): their combined stride is w's.
     const index_t position_stride = letters.find('s') != std::string::npos ? stride_of('s') : stride_of('w');
-    return activations_view<const T>(data,
+    return activations_view<const T, Space>(data,
                                      {extent_of('n', 1), extent_of('v', 1), extent_of('u', 1), positions},
                                      {stride_of('n'), stride_of('v'), stride_of('u'), positions > 1 ? position_stride : 0});
   }

@@ -31,6 +31,8 @@
 #include <memloc/memloc.hpp>
 
 #include "arguments.hpp"
+#include "device.hpp"
+#include "folds.hpp"
 #include "atomic_file.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
@@ -45,11 +47,11 @@ using namespace memloc::cli;
 constexpr const char* usage_text =
     "usage: memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]\n"
     "                       [--transform none|relu|abs] [--labels L.npy [--classes C]] [--ids I.npy] [--bf16]\n"
-    "                       [--json OUT] [--csv OUT] [--threads N] [--device cpu]\n"
+    "                       [--json OUT] [--csv OUT] [--threads N] [--device cpu|cuda]\n"
     "       memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]\n"
     "                       [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]\n"
     "                       [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]\n"
-    "                       [--threads N] [--device cpu]\n"
+    "                       [--threads N] [--device cpu|cuda]\n"
     "       memloc stats topk --scores S.npy --k K [--direction top|least] [--json OUT]\n"
     "       memloc stats overlap --a A.npy --b B.npy --k K [--direction top|least] [--json OUT]\n"
     "       memloc stats kendall --x X.npy --y Y.npy [--k K] [--alternative two-sided|greater|less] [--json OUT]\n"
@@ -60,9 +62,6 @@ constexpr const char* usage_text =
     "K is a count (100) or a percentage (1%).\n"
     "LAYOUT names the file's axes: n samples, v views, u units, s positions (or h w), e.g. nvus, vnus,\n"
     "nvsu, nvuhw, nvhwu, nvu. See docs/cli.md.\n";
-
-// Floats converted per chunk: 256 MB of them, whatever the file's size.
-constexpr index_t chunk_budget = index_t{1} << 26;
 
 // A file, a directory of per-batch files, or a glob of them, read as one stream.
 memloc::npy::npy_stream open_stream(const std::string& where, const memloc::npy::open_options& options = {}) {
@@ -91,29 +90,18 @@ std::vector<std::int64_t> read_integers(const std::string& option, const std::st
   return values;
 }
 
-// "\rlabel done/total" on stderr while a long run goes on, only when stderr is a terminal.
-class progress {
- public:
-  progress(std::string label, index_t total) : label_(std::move(label)), total_(total), shown_(::isatty(2) != 0) {}
-  void update(index_t done) const {
-    if (shown_) std::fprintf(stderr, "\r%s %lld/%lld", label_.c_str(), static_cast<long long>(done), static_cast<long long>(total_));
-  }
-  ~progress() {
-    if (shown_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::string label_;
-  index_t total_;
-  bool shown_;
-};
-
 memloc::host_exec exec_from(const arguments& args) {
-  const std::string device = args.get("device", "cpu");
-  if (device != "cpu") {
-    throw usage_error("--device " + device + " is not available in this build of the command (only cpu)");
-  }
   return memloc::host_exec{static_cast<int>(parse_integer("threads", args.get("threads", "0"), 0))};
+}
+
+// --device cpu (the default) or cuda; cuda needs a build with the CUDA backend and a GPU.
+bool on_device(const arguments& args) {
+  const bool cuda = parse_choice<bool>("device", args.get("device", "cpu"), {{"cpu", false}, {"cuda", true}});
+  if (cuda) {
+    const std::string problem = cuda_problem();
+    if (!problem.empty()) throw memloc::logic_error("--device cuda: " + problem);
+  }
+  return cuda;
 }
 
 void write_header(json_writer& json, const char* command) {
@@ -123,82 +111,12 @@ void write_header(json_writer& json, const char* command) {
 
 // ---- unitmem ------------------------------------------------------------------------------
 
-struct unitmem_result {
-  memloc::unitmem_report report;
-  std::vector<double> unitmem, mu_max, mu_rest;
-  std::vector<std::int64_t> argmax;
-  bool has_classes = false;
-  memloc::classmem_report class_report;
-  std::vector<double> classmem, class_mu_max, class_mu_rest;
-  std::vector<std::int64_t> max_class;
-};
-
-// Sample ids (given, or the sample's index) and labels (optional), one per sample.
-struct sample_info {
-  std::vector<std::int64_t> ids;
-  std::vector<std::int64_t> labels;
-  index_t id_space = 0;
-  index_t classes = 0;
-};
-
-template <class T>
-unitmem_result fold_unitmem(const memloc::npy::npy_stream& acts, const activation_layout& layout,
-                            const memloc::host_exec& exec, memloc::unitmem_options options, const sample_info& samples) {
-  if (layout.view_major) options.storage = memloc::unitmem_storage::per_sample;  // views arrive in separate chunks
-  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples.id_space, layout.units, layout.views, layout.positions},
-                                  options);
-  const bool with_classes = !samples.labels.empty();
-  std::optional<memloc::classmem_accumulator<memloc::host_space>> classes;
-  if (with_classes) {
-    classes.emplace(exec, memloc::classmem_shape{samples.id_space, layout.units, layout.views, layout.positions, samples.classes},
-                    memloc::classmem_options{options.transform});
-  }
-  const index_t row_size = acts.row_size();
-  const index_t rows = acts.rows();
-  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(rows, chunk_budget / std::max<index_t>(1, row_size)));
-  std::vector<T> buffer(static_cast<std::size_t>(per_chunk * row_size));
-  const progress bar("folding", rows);
-  for (index_t first = 0; first < rows; first += per_chunk) {
-    const index_t count = std::min(per_chunk, rows - first);
-    acts.read_rows(first, count, buffer.data());
-    const auto batch = layout.chunk(buffer.data(), count);
-    // n first: this chunk's samples are rows [first, first + count); v first: every sample.
-    const index_t offset = layout.view_major ? 0 : first;
-    const auto ids = memloc::make_vector_view(samples.ids.data() + offset, batch.extent(0));
-    acc.update(exec, batch, ids);
-    if (with_classes) classes->update(exec, batch, ids, memloc::make_vector_view(samples.labels.data() + offset, batch.extent(0)));
-    bar.update(first + count);
-  }
-  unitmem_result r;
-  const auto units = static_cast<std::size_t>(layout.units);
-  r.unitmem.resize(units);
-  r.mu_max.resize(units);
-  r.mu_rest.resize(units);
-  r.argmax.resize(units);
-  r.report = acc.finalize(exec, memloc::unitmem_outputs<>{memloc::make_vector_view(r.unitmem.data(), layout.units),
-                                                           memloc::make_vector_view(r.mu_max.data(), layout.units),
-                                                           memloc::make_vector_view(r.argmax.data(), layout.units),
-                                                           memloc::make_vector_view(r.mu_rest.data(), layout.units)});
-  if (with_classes) {
-    r.has_classes = true;
-    r.classmem.resize(units);
-    r.class_mu_max.resize(units);
-    r.class_mu_rest.resize(units);
-    r.max_class.resize(units);
-    r.class_report = classes->finalize(
-        exec, memloc::classmem_outputs<>{memloc::make_vector_view(r.classmem.data(), layout.units),
-                                         memloc::make_vector_view(r.class_mu_max.data(), layout.units),
-                                         memloc::make_vector_view(r.max_class.data(), layout.units),
-                                         memloc::make_vector_view(r.class_mu_rest.data(), layout.units)});
-  }
-  return r;
-}
-
 int run_unitmem(const std::vector<std::string>& words) {
   const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"labels"}, {"classes"}, {"ids"},
                                {"bf16", 0}, {"json"}, {"csv"}, {"threads"}, {"device"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   const memloc::host_exec exec = exec_from(args);
+  const bool cuda = on_device(args);
   memloc::unitmem_options options;
   options.rest = parse_choice<memloc::rest_reduction>(
       "reduce", args.get("reduce", "mean"), {{"mean", memloc::rest_reduction::mean}, {"median", memloc::rest_reduction::median}});
@@ -232,8 +150,11 @@ int run_unitmem(const std::vector<std::string>& words) {
     for (const auto label : samples.labels) largest = std::max<index_t>(largest, label);
     samples.classes = args.has("classes") ? parse_integer("classes", args.get("classes"), 2) : largest + 1;
   }
-  const unitmem_result r = acts.type() == memloc::npy::dtype::f64 ? fold_unitmem<double>(acts, layout, exec, options, samples)
-                                                                    : fold_unitmem<float>(acts, layout, exec, options, samples);
+  host_memory host{exec};
+  const bool f64 = acts.type() == memloc::npy::dtype::f64;
+  const unitmem_result r = cuda ? fold_unitmem_on_device(acts, layout, options, samples)
+                           : f64 ? fold_unitmem<double>(acts, layout, host, options, samples)
+                                 : fold_unitmem<float>(acts, layout, host, options, samples);
   std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
               static_cast<long long>(layout.units), static_cast<long long>(r.report.samples),
               static_cast<long long>(layout.views), static_cast<long long>(layout.positions),
@@ -294,36 +215,6 @@ int run_unitmem(const std::vector<std::string>& words) {
 
 // ---- layermem ----------------------------------------------------------------------------
 
-struct point_result {
-  std::string name;
-  std::vector<double> ssl_f, ssl_g, scores;
-};
-
-template <class T>
-void fold_alignment(const memloc::npy::npy_stream& f, const memloc::npy::npy_stream& g, const memloc::host_exec& exec,
-                    const memloc::alignment_options& options, point_result& point) {
-  const index_t samples = f.rows(), views = f.shape()[1], features = f.row_size() / std::max<index_t>(1, f.shape()[1]);
-  memloc::alignment_accumulator acc(exec, memloc::alignment_shape{samples, views, features}, options);
-  const index_t row_size = f.row_size();
-  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(samples, chunk_budget / 2 / std::max<index_t>(1, row_size)));
-  std::vector<T> f_buffer(static_cast<std::size_t>(per_chunk * row_size)), g_buffer(f_buffer.size());
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(per_chunk));
-  const progress bar("aligning " + point.name, samples);
-  for (index_t first = 0; first < samples; first += per_chunk) {
-    const index_t count = std::min(per_chunk, samples - first);
-    f.read_rows(first, count, f_buffer.data());
-    g.read_rows(first, count, g_buffer.data());
-    for (index_t i = 0; i < count; ++i) ids[static_cast<std::size_t>(i)] = first + i;
-    acc.update(exec, memloc::representations_sample_major(static_cast<const T*>(f_buffer.data()), count, views, features),
-               memloc::representations_sample_major(static_cast<const T*>(g_buffer.data()), count, views, features),
-               memloc::make_vector_view(ids.data(), count));
-    bar.update(first + count);
-  }
-  point.ssl_f.resize(static_cast<std::size_t>(samples));
-  point.ssl_g.resize(static_cast<std::size_t>(samples));
-  acc.finalize(exec, memloc::make_vector_view(point.ssl_f.data(), samples), memloc::make_vector_view(point.ssl_g.data(), samples));
-}
-
 memloc::sample_subset parse_subset(const std::string& text, std::uint64_t seed) {
   memloc::sample_subset subset;
   subset.seed = seed;
@@ -343,6 +234,7 @@ int run_layermem(const std::vector<std::string>& words) {
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   if (!args.has("point")) throw usage_error("--point NAME F G is required (once per measurement point)");
   const memloc::host_exec exec = exec_from(args);
+  const bool cuda = on_device(args);
   memloc::alignment_options alignment;
   alignment.distance = parse_choice<memloc::distance_kind>("distance", args.get("distance", "l2"),
                                                            {{"l2", memloc::distance_kind::l2},
@@ -373,10 +265,13 @@ int run_layermem(const std::vector<std::string>& words) {
                         std::to_string(f.shape().size()));
     }
     if (f.shape() != g.shape()) throw usage_error("--point " + point.name + ": " + spec[2] + " must have the shape of " + spec[1]);
-    if (f.type() == memloc::npy::dtype::f64) {
-      fold_alignment<double>(f, g, exec, alignment, point);
+    host_memory host{exec};
+    if (cuda) {
+      fold_alignment_on_device(f, g, alignment, point);
+    } else if (f.type() == memloc::npy::dtype::f64) {
+      fold_alignment<double>(f, g, host, alignment, point);
     } else {
-      fold_alignment<float>(f, g, exec, alignment, point);
+      fold_alignment<float>(f, g, host, alignment, point);
     }
     points.push_back(std::move(point));
   }
@@ -519,7 +414,7 @@ int run_stats(const std::vector<std::string>& words) {
   const std::string which = words[0];
   const std::vector<std::string> rest(words.begin() + 1, words.end());
   const arguments args(rest, {{"scores"}, {"a"}, {"b"}, {"x"}, {"y"}, {"k"}, {"direction"}, {"alternative"},
-                              {"welch", 0}, {"json"}, {"threads"}, {"device"}});
+                              {"welch", 0}, {"json"}, {"threads"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   const memloc::host_exec exec = exec_from(args);
   if (which == "topk") {
@@ -574,7 +469,7 @@ int run_stats(const std::vector<std::string>& words) {
 }
 
 int run_prune(const std::vector<std::string>& words) {
-  const arguments args(words, {{"layer", 2, true}, {"select"}, {"amount"}, {"scope"}, {"seed"}, {"json"}, {"threads"}, {"device"}});
+  const arguments args(words, {{"layer", 2, true}, {"select"}, {"amount"}, {"scope"}, {"seed"}, {"json"}, {"threads"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   if (!args.has("layer")) throw usage_error("--layer NAME UNITMEM.npy is required (once per layer)");
   const memloc::host_exec exec = exec_from(args);
