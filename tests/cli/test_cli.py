@@ -264,6 +264,56 @@ class CommandTest(unittest.TestCase):
                     self.assertGreater(os.path.getsize(os.path.join(figures, f"{name}.{ext}")), 1000)
         run("plot", self.path("missing.json"), "--out", figures, expect=2)
 
+    def test_small_chunks_equal_one_pass_files_larger_than_memory_go_through_chunks(self):
+        acts = self.rng.uniform(-0.5, 2.0, (53, 2, 4, 6)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        whole = self.unitmem_json("--acts", self.path("acts.npy"), "--layout", "nvus", "--reduce", "median")
+        chunked = self.unitmem_json("--acts", self.path("acts.npy"), "--layout", "nvus", "--reduce", "median",
+                                    "--chunk-rows", "7")
+        self.assertEqual(whole["unitmem"], chunked["unitmem"])
+        self.assertEqual(whole["argmax"], chunked["argmax"])
+        reps = self.rng.normal(size=(53, 3, 5)).astype(np.float32)
+        np.save(self.path("f.npy"), reps)
+        np.save(self.path("g.npy"), self.rng.normal(size=(53, 3, 5)).astype(np.float32))
+        outs = []
+        for rows in ("0", "4"):
+            out = self.path(f"layers{rows}.json")
+            run("layermem", "--point", "p", self.path("f.npy"), self.path("g.npy"), "--chunk-rows", rows, "--json", out)
+            with open(out) as f:
+                outs.append(json.load(f)["points"][0]["sslmem"])
+        self.assertEqual(outs[0], outs[1])
+
+    def test_units_to_samples_and_layer_selection(self):
+        acts = self.rng.uniform(0, 1, (40, 2, 12, 3)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        reps = self.rng.normal(size=(40, 2, 5)).astype(np.float32)
+        np.save(self.path("f.npy"), reps)
+        np.save(self.path("g.npy"), self.rng.normal(size=(40, 2, 5)).astype(np.float32))
+        units, layers, out = self.path("units.json"), self.path("layers.json"), self.path("out.json")
+        run("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--json", units)
+        run("layermem", "--point", "a", self.path("f.npy"), self.path("g.npy"), "--point", "b", self.path("g.npy"),
+            self.path("f.npy"), "--point", "c", self.path("f.npy"), self.path("f.npy"), "--json", layers)
+        run("stats", "links", "--unitmem", units + ":unitmem", "--argmax", units + ":argmax", "--scores",
+            layers + ":points/c/sslmem", "--k", "25%", "--json", out)
+        with open(units) as f:
+            u = json.load(f)
+        with open(layers) as f:
+            lm = json.load(f)
+        with open(out) as f:
+            links = json.load(f)
+        sslmem = lm["points"][2]["sslmem"]
+        self.assertEqual(links["argmax_score"], [sslmem[a] for a in u["argmax"]])
+        top = np.argsort(-np.array(u["unitmem"]), kind="stable")[:3]
+        self.assertEqual(sorted(links["top_units"]), sorted(top.tolist()))
+        self.assertEqual(sum(links["top_unit_count"]), 3)
+        run("stats", "layers", "--report", layers, "--count", "2", "--json", out)
+        with open(out) as f:
+            chosen = json.load(f)["names"]
+        values = [p["layermem"] for p in lm["points"]]
+        self.assertEqual(chosen, [lm["points"][i]["name"] for i in np.argsort(-np.array(values), kind="stable")[:2]])
+        run("stats", "layers", "--report", layers, "--delta", "--count", "1", "--direction", "least", "--json", out)
+        run("stats", "layers", "--report", units, "--count", "1", expect=2)
+
     def test_bad_input_exits_2_and_writes_nothing(self):
         acts = self.rng.uniform(0, 1, (10, 2, 3, 4)).astype(np.float32)
         np.save(self.path("ok.npy"), acts)

@@ -92,9 +92,15 @@ struct host_memory {
   void fetch(std::vector<U>&) {}
 };
 
+// Rows per chunk: as many as fit the budget, or `requested` (> 0) when the caller says.
+inline index_t chunk_rows(index_t rows, index_t values_per_row, index_t requested) {
+  if (requested > 0) return std::min(rows, requested);
+  return std::max<index_t>(1, std::min<index_t>(rows, chunk_budget / std::max<index_t>(1, values_per_row)));
+}
+
 template <class T, class Memory>
 unitmem_result fold_unitmem(const npy::npy_stream& acts, const activation_layout& layout, Memory& memory,
-                            unitmem_options options, const sample_info& samples) {
+                            unitmem_options options, const sample_info& samples, index_t requested_rows = 0) {
   using space = typename Memory::space;
   const auto& exec = memory.exec;
   if (layout.view_major) options.storage = unitmem_storage::per_sample;  // views arrive in separate chunks
@@ -109,7 +115,7 @@ unitmem_result fold_unitmem(const npy::npy_stream& acts, const activation_layout
   const std::int64_t* labels = with_classes ? memory.place(samples.labels) : nullptr;
   const index_t row_size = acts.row_size();
   const index_t rows = acts.rows();
-  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(rows, chunk_budget / std::max<index_t>(1, row_size)));
+  const index_t per_chunk = chunk_rows(rows, row_size, requested_rows);
   std::vector<T> buffer(static_cast<std::size_t>(per_chunk * row_size));
   const progress bar("folding", rows);
   for (index_t first = 0; first < rows; first += per_chunk) {
@@ -152,13 +158,13 @@ unitmem_result fold_unitmem(const npy::npy_stream& acts, const activation_layout
 
 template <class T, class Memory>
 void fold_alignment(const npy::npy_stream& f, const npy::npy_stream& g, Memory& memory, const alignment_options& options,
-                    point_result& point) {
+                    point_result& point, index_t requested_rows = 0) {
   using space = typename Memory::space;
   const auto& exec = memory.exec;
   const index_t samples = f.rows(), views = f.shape()[1], features = f.row_size() / std::max<index_t>(1, f.shape()[1]);
   alignment_accumulator acc(exec, alignment_shape{samples, views, features}, options);
   const index_t row_size = f.row_size();
-  const index_t per_chunk = std::max<index_t>(1, std::min<index_t>(samples, chunk_budget / 2 / std::max<index_t>(1, row_size)));
+  const index_t per_chunk = chunk_rows(samples, 2 * row_size, requested_rows);
   std::vector<T> f_buffer(static_cast<std::size_t>(per_chunk * row_size)), g_buffer(f_buffer.size());
   std::vector<std::int64_t> all_ids(static_cast<std::size_t>(samples));
   for (index_t i = 0; i < samples; ++i) all_ids[static_cast<std::size_t>(i)] = i;

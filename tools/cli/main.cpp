@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +59,8 @@ constexpr const char* usage_text =
     "       memloc stats overlap --a A.npy --b B.npy --k K [--direction top|least] [--json OUT]\n"
     "       memloc stats kendall --x X.npy --y Y.npy [--k K] [--alternative two-sided|greater|less] [--json OUT]\n"
     "       memloc stats ttest --a A.npy --b B.npy [--welch] [--alternative two-sided|greater|less] [--json OUT]\n"
+    "       memloc stats links --unitmem U --argmax A --scores S [--k K] [--json OUT]     (units and samples)\n"
+    "       memloc stats layers --report LAYERS.json [--delta] [--count N] [--direction top|least]\n"
     "       memloc prune --layer NAME UNITMEM.npy [--layer ...] [--select top|low|random] [--amount K]\n"
     "                    [--scope per_layer|total] [--seed S] [--json OUT]\n"
     "       memloc plot REPORT.json [REPORT.json ...] --out DIR     (PNG and SVG figures; needs matplotlib)\n"
@@ -113,7 +118,7 @@ void write_header(json_writer& json, const char* command) {
 
 int run_unitmem(const std::vector<std::string>& words) {
   const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"labels"}, {"classes"}, {"ids"},
-                               {"bf16", 0}, {"json"}, {"csv"}, {"threads"}, {"device"}});
+                               {"bf16", 0}, {"json"}, {"csv"}, {"threads"}, {"device"}, {"chunk-rows"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   const memloc::host_exec exec = exec_from(args);
   const bool cuda = on_device(args);
@@ -152,9 +157,10 @@ int run_unitmem(const std::vector<std::string>& words) {
   }
   host_memory host{exec};
   const bool f64 = acts.type() == memloc::npy::dtype::f64;
+  const index_t rows = parse_integer("chunk-rows", args.get("chunk-rows", "0"), 0);
   const unitmem_result r = cuda ? fold_unitmem_on_device(acts, layout, options, samples)
-                           : f64 ? fold_unitmem<double>(acts, layout, host, options, samples)
-                                 : fold_unitmem<float>(acts, layout, host, options, samples);
+                           : f64 ? fold_unitmem<double>(acts, layout, host, options, samples, rows)
+                                 : fold_unitmem<float>(acts, layout, host, options, samples, rows);
   std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
               static_cast<long long>(layout.units), static_cast<long long>(r.report.samples),
               static_cast<long long>(layout.views), static_cast<long long>(layout.positions),
@@ -230,7 +236,7 @@ memloc::sample_subset parse_subset(const std::string& text, std::uint64_t seed) 
 
 int run_layermem(const std::vector<std::string>& words) {
   const arguments args(words, {{"point", 3, true}, {"distance"}, {"pairs"}, {"normalize"}, {"clamp", 0}, {"subset"},
-                               {"seed"}, {"json"}, {"csv"}, {"threads"}, {"device"}});
+                               {"seed"}, {"json"}, {"csv"}, {"threads"}, {"device"}, {"chunk-rows"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   if (!args.has("point")) throw usage_error("--point NAME F G is required (once per measurement point)");
   const memloc::host_exec exec = exec_from(args);
@@ -266,12 +272,13 @@ int run_layermem(const std::vector<std::string>& words) {
     }
     if (f.shape() != g.shape()) throw usage_error("--point " + point.name + ": " + spec[2] + " must have the shape of " + spec[1]);
     host_memory host{exec};
+    const index_t rows = parse_integer("chunk-rows", args.get("chunk-rows", "0"), 0);
     if (cuda) {
       fold_alignment_on_device(f, g, alignment, point);
     } else if (f.type() == memloc::npy::dtype::f64) {
-      fold_alignment<double>(f, g, host, alignment, point);
+      fold_alignment<double>(f, g, host, alignment, point, rows);
     } else {
-      fold_alignment<float>(f, g, host, alignment, point);
+      fold_alignment<float>(f, g, host, alignment, point, rows);
     }
     points.push_back(std::move(point));
   }
@@ -414,7 +421,8 @@ int run_stats(const std::vector<std::string>& words) {
   const std::string which = words[0];
   const std::vector<std::string> rest(words.begin() + 1, words.end());
   const arguments args(rest, {{"scores"}, {"a"}, {"b"}, {"x"}, {"y"}, {"k"}, {"direction"}, {"alternative"},
-                              {"welch", 0}, {"json"}, {"threads"}});
+                              {"welch", 0}, {"json"}, {"threads"}, {"unitmem"}, {"argmax"}, {"report"}, {"delta", 0},
+                              {"count"}});
   if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
   const memloc::host_exec exec = exec_from(args);
   if (which == "topk") {
@@ -462,8 +470,62 @@ int run_stats(const std::vector<std::string>& words) {
       json.member("df", r.df);
       json.member("p_value", r.p_value);
     });
+  } else if (which == "links") {
+    // Units and samples (LOC Table 12): each unit's argmax sample and its score, and per
+    // sample how many of the top units point at it.
+    const auto unitmem = read_scores("unitmem", args.required("unitmem"));
+    const auto argmax_values = read_scores("argmax", args.required("argmax"));
+    const auto scores = read_scores("scores", args.required("scores"));
+    std::vector<std::int64_t> argmax;
+    for (const double a : argmax_values) {
+      if (!(a >= 0.0) || a != std::floor(a)) throw usage_error("--argmax must hold sample ids (non-negative integers)");
+      argmax.push_back(static_cast<std::int64_t>(a));
+    }
+    const auto r = memloc::units_to_samples(exec, view_of(unitmem), memloc::make_vector_view(argmax.data(), static_cast<index_t>(argmax.size())),
+                                            view_of(scores), parse_k("k", args.get("k", "10%")));
+    std::printf("%zu top units; their argmax samples' mean score %s\n", r.top_units.size(),
+                shortest(std::accumulate(r.top_units.begin(), r.top_units.end(), 0.0,
+                                         [&](double sum, index_t u) { return sum + r.argmax_score[static_cast<std::size_t>(u)]; }) /
+                         static_cast<double>(std::max<std::size_t>(1, r.top_units.size()))).c_str());
+    write_stats_json(args, "stats links", [&](json_writer& json) {
+      json.member("argmax_score", r.argmax_score);
+      json.member("top_units", r.top_units);
+      json.member("top_unit_count", r.top_unit_count);
+      json.member("nan_units", r.nan_units);
+    });
+  } else if (which == "layers") {
+    // The measurement points with the highest (or lowest) LayerMem or ΔLayerMem of a report.
+    const std::string report = args.required("report");
+    const bool delta = args.has("delta");
+    std::vector<std::string> names;
+    std::vector<double> values;
+    try {
+      std::ifstream in(report, std::ios::binary);
+      if (!in) throw json_error(report + ": cannot open");
+      std::ostringstream text;
+      text << in.rdbuf();
+      const json_value root = json_parser(text.str(), report).parse();
+      const json_value* points = root.member("points");
+      if (!points || points->type != json_value::kind::array) throw json_error(report + ": not a layermem report (no \"points\")");
+      for (const auto& point : points->items) {
+        const json_value* name = point.member("name");
+        const json_value* value = point.member(delta ? "delta_layermem" : "layermem");
+        if (!name || !value) throw json_error(report + ": a point lacks its name or value");
+        names.push_back(name->text);
+        values.push_back(value->type == json_value::kind::number ? value->number : std::nan(""));
+      }
+    } catch (const json_error& e) {
+      throw usage_error(std::string("--report ") + e.what());
+    }
+    const auto r = memloc::select_layers(exec, names, view_of(values), parse_integer("count", args.get("count", "1"), 1),
+                                         parse_direction(args));
+    for (std::size_t i = 0; i < r.names.size(); ++i) std::printf("%s\n", r.names[i].c_str());
+    write_stats_json(args, "stats layers", [&](json_writer& json) {
+      json.member("points", r.points);
+      json.member("names", r.names);
+    });
   } else {
-    throw usage_error("unknown statistic \"" + which + "\" (topk, overlap, kendall or ttest)");
+    throw usage_error("unknown statistic \"" + which + "\" (topk, overlap, kendall, ttest, links or layers)");
   }
   return 0;
 }
