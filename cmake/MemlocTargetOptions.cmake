@@ -23,3 +23,20 @@ function(memloc_sanitize target)
     target_link_options(${target} PRIVATE ${_flags})
   endif()
 endfunction()
+
+# Extra mpiexec flags for the MPI tests and example: Open MPI refuses more ranks than
+# cores (CI has 2) without --oversubscribe, and refuses to run as root (CI runs as root)
+# without --allow-run-as-root. Other MPI implementations get neither.
+function(memloc_mpiexec_flags out_var)
+  set(_flags)
+  execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version
+    OUTPUT_VARIABLE _version ERROR_VARIABLE _version RESULT_VARIABLE _rc)
+  if(_rc EQUAL 0 AND _version MATCHES "Open MPI|OpenRTE")
+    list(APPEND _flags --oversubscribe)
+    execute_process(COMMAND id -u OUTPUT_VARIABLE _uid OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+    if(_rc EQUAL 0 AND _uid STREQUAL "0")
+      list(APPEND _flags --allow-run-as-root)
+    endif()
+  endif()
+  set(${out_var} ${_flags} PARENT_SCOPE)
+endfunction()
