@@ -84,13 +84,7 @@ template <class T, class Space, class L, class LabelSpace, class OutSpace = devi
 classmem_report classmem(const cuda_exec& exec, const activations_view<T, Space>& activations,
                          const vector_view<L, LabelSpace>& labels, index_t classes, const classmem_outputs<OutSpace>& out,
                          const classmem_options& options = {}) {
-  constexpr const char* fn = "memloc::classmem";
-  detail::check_minimum_extents(fn, "activations", activations, {1, 1, 1, 1}, {"samples", "views", "units", "positions"});
-  detail::check_at_least(fn, "classes", 2, classes);
-  classmem_accumulator<device_space> acc(exec,
-                                         classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),
-                                                        activations.extent(3), classes},
-                                         options);
+  classmem_accumulator<device_space> acc(exec, detail::one_shot_classmem_shape(activations, classes), options);
   const auto ids = detail::cuda::sequential_ids(activations.extent(0), exec.stream, "memloc::classmem");
   acc.update(exec, activations, make_vector_view<device_space>(ids.data(), activations.extent(0)), labels);
   return acc.finalize(exec, out);

@@ -86,13 +86,7 @@ template <class T, class Space, class L, class LabelSpace, class OutSpace = host
 classmem_report classmem(const host_exec& exec, const activations_view<T, Space>& activations,
                          const vector_view<L, LabelSpace>& labels, index_t classes, const classmem_outputs<OutSpace>& out,
                          const classmem_options& options = {}) {
-  constexpr const char* fn = "memloc::classmem";
-  detail::check_minimum_extents(fn, "activations", activations, {1, 1, 1, 1}, {"samples", "views", "units", "positions"});
-  detail::check_at_least(fn, "classes", 2, classes);
-  classmem_accumulator<host_space> acc(exec,
-                                       classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1),
-                                                      activations.extent(3), classes},
-                                       options);
+  classmem_accumulator<host_space> acc(exec, detail::one_shot_classmem_shape(activations, classes), options);
   const auto ids = detail::sequential_ids(activations.extent(0));
   acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)), labels);
   return acc.finalize(exec, out);

@@ -91,12 +91,8 @@ unitmem_accumulator(const cuda_exec&, const unitmem_shape&, const unitmem_option
 template <class T, class Space, class OutSpace = device_space>
 unitmem_report unitmem(const cuda_exec& exec, const activations_view<T, Space>& activations,
                        const unitmem_outputs<OutSpace>& out, const unitmem_options& options = {}) {
-  constexpr const char* fn = "memloc::unitmem";
-  detail::check_minimum_extents(fn, "activations", activations, {2, 1, 1, 1}, {"samples", "views", "units", "positions"});
-  unitmem_accumulator<device_space> acc(
-      exec, unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)},
-      options);
-  const auto ids = detail::cuda::sequential_ids(activations.extent(0), exec.stream, fn);
+  unitmem_accumulator<device_space> acc(exec, detail::one_shot_unitmem_shape(activations), options);
+  const auto ids = detail::cuda::sequential_ids(activations.extent(0), exec.stream, "memloc::unitmem");
   acc.update(exec, activations, make_vector_view<device_space>(ids.data(), activations.extent(0)));
   return acc.finalize(exec, out);
 }

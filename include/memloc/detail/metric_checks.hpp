@@ -73,6 +73,22 @@ void check_unitmem_outputs(const char* fn, const unitmem_outputs<Space>& out, in
                               range_of("out.argmax", out.argmax), range_of("out.mu_rest", out.mu_rest)});
 }
 
+// The shape of a one-shot UnitMem over `activations` (sample i is id i), after the checks
+// that name the activations rather than the accumulator built from them.
+template <class View>
+unitmem_shape one_shot_unitmem_shape(const View& activations) {
+  check_minimum_extents("memloc::unitmem", "activations", activations, {2, 1, 1, 1}, {"samples", "views", "units", "positions"});
+  return unitmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3)};
+}
+
+template <class View>
+classmem_shape one_shot_classmem_shape(const View& activations, index_t classes) {
+  constexpr const char* fn = "memloc::classmem";
+  check_minimum_extents(fn, "activations", activations, {1, 1, 1, 1}, {"samples", "views", "units", "positions"});
+  check_at_least(fn, "classes", 2, classes);
+  return classmem_shape{activations.extent(0), activations.extent(2), activations.extent(1), activations.extent(3), classes};
+}
+
 inline void require_two_samples(const char* fn, index_t samples) {
   if (samples < 2) fail(fn, "folded samples must be >= 2 (mu_rest averages the other samples), got ", samples);
 }
