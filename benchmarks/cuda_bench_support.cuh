@@ -2,7 +2,7 @@
 
 // What the CUDA benchmarks share: fatal error checks, device buffers filled on the device
 // with deterministic pseudo-random values, CUDA-event timing for manual time, and one
-// helper that sets the bytes and items counters.
+// helper that sets the bytes and items counters (shared with the host suites).
 
 #include <benchmark/benchmark.h>
 
@@ -14,6 +14,8 @@
 #include <type_traits>
 
 #include <memloc/memloc.cuh>
+
+#include "bench_counters.hpp"
 
 namespace bench {
 
@@ -85,9 +87,6 @@ struct event_timer {
   }
 };
 
-inline void set_throughput(benchmark::State& state, std::int64_t bytes_per_iteration, std::int64_t items_per_iteration) {
-  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
-  state.SetItemsProcessed(state.iterations() * items_per_iteration);
-}
+using memloc_bench::set_throughput;
 
 }  // namespace bench

@@ -5,6 +5,7 @@
 // Values are summed in the working type (fp64 for double inputs, fp32 otherwise).
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <vector>
 
 #include "../../exec.hpp"
@@ -30,25 +31,68 @@ double strided_transformed_sum(const T* p, index_t count, index_t stride) noexce
   return total;
 }
 
+// Values summed per register block: 32 fp32 lanes are 8 SSE registers, so the block's
+// running sums never leave registers while `rows` streams are read into them. Summing into a
+// scratch array instead costs a load and a store of the scratch for every value read.
+inline constexpr index_t fold_block = 32;
+
+// out[k] = sum over r in [0, rows) of transform(first[r * row_stride + k]), k in [0, width),
+// added in row order. `width` is a compile-time constant on the hot path so the block stays
+// in registers; the tail of a row passes a smaller runtime width.
+template <class Op, class W, index_t Width, class T>
+void add_rows_in_registers(const T* first, index_t row_stride, index_t rows, W* out) noexcept {
+  W lanes[Width];
+  for (index_t k = 0; k < Width; ++k) lanes[k] = Op::apply(load_as<W>(first[k]));
+  for (index_t r = 1; r < rows; ++r) {
+    const T* row = first + r * row_stride;
+    for (index_t k = 0; k < Width; ++k) lanes[k] += Op::apply(load_as<W>(row[k]));
+  }
+  for (index_t k = 0; k < Width; ++k) out[k] = lanes[k];
+}
+
+template <class Op, class W, class T>
+void add_rows(const T* first, index_t row_stride, index_t rows, index_t width, W* out) noexcept {
+  index_t k = 0;
+  for (; k + fold_block <= width; k += fold_block) {
+    add_rows_in_registers<Op, W, fold_block>(first + k, row_stride, rows, out + k);
+  }
+  for (; k < width; ++k) {
+    W sum = Op::apply(load_as<W>(first[k]));
+    for (index_t r = 1; r < rows; ++r) sum += Op::apply(load_as<W>(first[r * row_stride + k]));
+    out[k] = sum;
+  }
+}
+
 // Views first: add the V contiguous [units x positions] slabs of a sample element-wise,
 // then reduce each unit's positions. This reads each view's slab as one sequential stream,
 // which ran 2-3x faster than a per-(sample, unit) loop (see ../shared/perf-goals.md).
 template <class Op, class W, class T>
 void fold_sample_slabs(const T* sample, index_t views, index_t view_stride, index_t units, index_t positions, W* acc,
                        double* totals) noexcept {
-  const index_t n = units * positions;
-  for (index_t i = 0; i < n; ++i) acc[i] = Op::apply(load_as<W>(sample[i]));
-  for (index_t v = 1; v < views; ++v) {
-    const T* view = sample + v * view_stride;
-    for (index_t i = 0; i < n; ++i) acc[i] += Op::apply(load_as<W>(view[i]));
-  }
+  add_rows<Op>(sample, view_stride, views, units * positions, acc);
   if (positions == 1) {
     for (index_t u = 0; u < units; ++u) totals[u] = static_cast<double>(acc[u]);
     return;
   }
   if (positions < 32) {
-    // Short rows: a call per unit would cost more than the few additions it makes.
-    for (index_t u = 0; u < units; ++u) {
+    // Short rows: a call per unit would cost more than the few additions it makes. Four
+    // units at a time give four independent chains, each still summed in position order.
+    index_t u = 0;
+    for (; u + 4 <= units; u += 4) {
+      const W* r = acc + u * positions;
+      W s0 = r[0], s1 = r[positions], s2 = r[2 * positions], s3 = r[3 * positions];
+      for (index_t p = 1; p < positions; ++p) {
+        s0 += r[p];
+        s1 += r[positions + p];
+        s2 += r[2 * positions + p];
+        s3 += r[3 * positions + p];
+      }
+      totals[u] = static_cast<double>(s0);
+      totals[u + 1] = static_cast<double>(s1);
+      totals[u + 2] = static_cast<double>(s2);
+      totals[u + 3] = static_cast<double>(s3);
+    }
+    for (; u < units; ++u) {
       const W* r = acc + u * positions;
       W sum = r[0];
       for (index_t p = 1; p < positions; ++p) sum += r[p];
@@ -66,17 +110,10 @@ void fold_sample_slabs(const T* sample, index_t views, index_t view_stride, inde
 template <class Op, class W, class T>
 void fold_sample_rows(const T* sample, index_t views, index_t view_stride, index_t units, index_t positions,
                       index_t position_stride, W* row, double* totals) noexcept {
-  Eigen::Map<Eigen::Array<W, Eigen::Dynamic, 1>> acc(row, units);
-  Eigen::Map<Eigen::ArrayXd> total(totals, units);
-  total.setZero();
+  for (index_t u = 0; u < units; ++u) totals[u] = 0.0;
   for (index_t v = 0; v < views; ++v) {
-    acc.setZero();
-    const T* view = sample + v * view_stride;
-    for (index_t s = 0; s < positions; ++s) {
-      const T* r = view + s * position_stride;
-      for (index_t u = 0; u < units; ++u) row[u] += Op::apply(load_as<W>(r[u]));
-    }
-    total += acc.template cast<double>();
+    add_rows<Op>(sample + v * view_stride, position_stride, positions, units, row);
+    for (index_t u = 0; u < units; ++u) totals[u] += static_cast<double>(row[u]);
   }
 }
 
@@ -93,6 +130,37 @@ void fold_sample_general(const activations_view<const T, Space>& batch, index_t 
   }
 }
 
+// How one batch is folded: which per-sample loop its strides allow, and the working-type
+// scratch that loop needs.
+template <class T, class Space>
+struct fold_plan {
+  const activations_view<const T, Space>& batch;
+  bool slabs_contiguous, units_contiguous;
+
+  explicit fold_plan(const activations_view<const T, Space>& b)
+      : batch(b), slabs_contiguous(b.stride(3) == 1 && (b.stride(2) == b.extent(3) || b.extent(2) == 1)),
+        units_contiguous(b.stride(2) == 1) {}
+
+  index_t scratch_size() const noexcept {
+    return slabs_contiguous ? batch.extent(2) * batch.extent(3) : (units_contiguous ? batch.extent(2) : 0);
+  }
+
+  // totals[u] = sum over views and positions of Op(batch(b, v, u, s)). Views and positions
+  // are at least 1.
+  template <class Op, class W>
+  void fold_sample(index_t b, W* scratch, double* totals) const noexcept {
+    const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
+    const T* sample = batch.data_handle() + b * batch.stride(0);
+    if (slabs_contiguous) {
+      fold_sample_slabs<Op>(sample, views, batch.stride(1), units, positions, scratch, totals);
+    } else if (units_contiguous) {
+      fold_sample_rows<Op>(sample, views, batch.stride(1), units, positions, batch.stride(3), scratch, totals);
+    } else {
+      fold_sample_general<Op, W>(batch, b, totals);
+    }
+  }
+};
+
 // totals[b * units + u] = sum over views v and positions s of transform(batch(b, v, u, s)).
 template <class T, class Space>
 void fold_totals(const host_exec& exec, const activations_view<const T, Space>& batch, activation_transform transform,
@@ -105,24 +173,13 @@ void fold_totals(const host_exec& exec, const activations_view<const T, Space>& 
     for (index_t i = 0; i < samples * units; ++i) totals[i] = 0.0;
     return;
   }
-  const bool slabs_contiguous = batch.stride(3) == 1 && (batch.stride(2) == positions || units == 1);
-  const bool units_contiguous = batch.stride(2) == 1;
-  const index_t scratch_size = slabs_contiguous ? units * positions : (units_contiguous ? units : 0);
+  const fold_plan<T, Space> plan(batch);
   dispatch_transform(transform, [&](auto op) {
     using Op = decltype(op);
-    parallel_for_with_scratch(
-        exec, samples, std::vector<W>(static_cast<std::size_t>(scratch_size)),
-        [&](index_t b, std::vector<W>& scratch) {
-          const T* sample = batch.data_handle() + b * batch.stride(0);
-          double* out = totals + b * units;
-          if (slabs_contiguous) {
-            fold_sample_slabs<Op>(sample, views, batch.stride(1), units, positions, scratch.data(), out);
-          } else if (units_contiguous) {
-            fold_sample_rows<Op>(sample, views, batch.stride(1), units, positions, batch.stride(3), scratch.data(), out);
-          } else {
-            fold_sample_general<Op, W>(batch, b, out);
-          }
-        });
+    parallel_for_with_scratch(exec, samples, std::vector<W>(static_cast<std::size_t>(plan.scratch_size())),
+                              [&](index_t b, std::vector<W>& scratch) {
+                                plan.template fold_sample<Op>(b, scratch.data(), totals + b * units);
+                              });
   });
 }
 

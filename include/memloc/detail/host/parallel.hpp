@@ -28,13 +28,17 @@ void parallel_for(const host_exec& exec, index_t n, Body&& body) {
   for (index_t i = 0; i < n; ++i) body(i);
 }
 
-// Like parallel_for, with one copy of `prototype` per thread passed to body as scratch.
-// The copies are made here, on the calling thread, so an allocation failure is an
-// ordinary std::bad_alloc; body must keep within the prototype's capacity.
+// Threads that parallel_for_with_scratch uses for n tasks: the size its scratch needs.
+inline int worker_count(const host_exec& exec, index_t n) noexcept {
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(thread_count(exec), n)));
+}
+
+// Like parallel_for, with scratch[t] passed to body as thread t's own scratch; `scratch`
+// holds worker_count(exec, n) elements. What a body leaves in its scratch stays there for
+// the caller, so order-free results (a maximum) can be combined afterwards.
 template <class Scratch, class Body>
-void parallel_for_with_scratch(const host_exec& exec, index_t n, const Scratch& prototype, Body&& body) {
-  const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(thread_count(exec), n)));
-  std::vector<Scratch> scratch(static_cast<std::size_t>(threads), prototype);
+void parallel_for_with_scratches(index_t n, std::vector<Scratch>& scratch, Body&& body) {
+  const int threads = static_cast<int>(scratch.size());
   if (threads == 1) {
     for (index_t i = 0; i < n; ++i) body(i, scratch[0]);
     return;
@@ -45,6 +49,15 @@ void parallel_for_with_scratch(const host_exec& exec, index_t n, const Scratch& 
 #pragma omp for schedule(static)
     for (index_t i = 0; i < n; ++i) body(i, mine);
   }
+}
+
+// Like parallel_for, with one copy of `prototype` per thread passed to body as scratch.
+// The copies are made here, on the calling thread, so an allocation failure is an
+// ordinary std::bad_alloc; body must keep within the prototype's capacity.
+template <class Scratch, class Body>
+void parallel_for_with_scratch(const host_exec& exec, index_t n, const Scratch& prototype, Body&& body) {
+  std::vector<Scratch> scratch(static_cast<std::size_t>(worker_count(exec, n)), prototype);
+  parallel_for_with_scratches(n, scratch, body);
 }
 
 }  // namespace memloc::detail::host

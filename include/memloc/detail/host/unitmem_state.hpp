@@ -41,9 +41,59 @@ inline void write_unit(const unit_outputs& out, index_t u, double top, std::int6
   counts.nan_units += std::isnan(s.value);
 }
 
-// Units per parallel task when updating per-unit state: each task adds its units' values
-// in sample order, so results do not depend on the thread count.
+// Units per parallel task when adding per-unit partials or per-sample rows: each task adds
+// its units' values in a fixed order, so results do not depend on the thread count.
 inline constexpr index_t update_unit_block = 64;
+
+// Samples per task of the per-unit update: few enough that a task's fp64 totals (about
+// 256 KB) stay in cache, and at least 32 tasks per batch so threads share the work evenly.
+inline index_t samples_per_update_task(index_t samples, index_t units) noexcept {
+  const index_t by_cache = (index_t{1} << 15) / std::max<index_t>(1, units);
+  const index_t by_balance = (samples + 31) / 32;
+  return std::max<index_t>(1, std::min(by_cache, by_balance));
+}
+
+// Packed (μ, id) maxima of every unit, with each maximum also kept as a float: most new
+// values are below it, and one comparison rules them out before a key is packed.
+struct max_keys {
+  std::vector<std::uint64_t> keys;
+  std::vector<float> current;  // key_value(keys[u]); NaN for the empty key and for a NaN max
+
+  explicit max_keys(const std::vector<std::uint64_t>& seed) : keys(seed), current(seed.size()) {
+    for (std::size_t u = 0; u < seed.size(); ++u) current[u] = key_value(seed[u]);
+  }
+
+  void raise(std::vector<std::uint64_t>& into) const noexcept {
+    for (std::size_t u = 0; u < keys.size(); ++u) into[u] = std::max(into[u], keys[u]);
+  }
+};
+
+// Units whose new values are compared with their maxima at once: a group is looked at one
+// unit at a time only when one of its values can win, which after the first samples is rare.
+inline constexpr index_t max_check_group = 16;
+
+// Adds one sample's μ row to the sums and raises the maxima with (μ, id). The straight-line
+// passes vectorize; the key update does not, and runs only for the groups that need it.
+inline void add_mu_row(const float* mu, index_t units, std::int64_t id, double* sums, max_keys& maxima) noexcept {
+  for (index_t u = 0; u < units; ++u) sums[u] += static_cast<double>(mu[u]);
+  const float* current = maxima.current.data();
+  for (index_t first = 0; first < units; first += max_check_group) {
+    const index_t last = std::min(units, first + max_check_group);
+    // NaN compares false and so always takes the exact path, as does a unit's first sample
+    // (the empty key's value is NaN).
+    int candidates = 0;
+    for (index_t u = first; u < last; ++u) candidates |= mu[u] < current[u] ? 0 : 1;
+    if (candidates == 0) continue;
+    for (index_t u = first; u < last; ++u) {
+      if (mu[u] < current[u]) continue;
+      const std::uint64_t key = pack_max_key(mu[u], id);
+      if (key > maxima.keys[static_cast<std::size_t>(u)]) {
+        maxima.keys[static_cast<std::size_t>(u)] = key;
+        maxima.current[static_cast<std::size_t>(u)] = key_value(key);
+      }
+    }
+  }
+}
 
 class unitmem_per_unit_state {
  public:
@@ -51,36 +101,71 @@ class unitmem_per_unit_state {
       : sums_(static_cast<std::size_t>(units), 0.0), keys_(static_cast<std::size_t>(units), empty_max_key),
         seen_(samples) {}
 
+  // Tasks of fixed sample ranges each fold their samples and add their μ to partial sums
+  // in sample order; the partials are then added in task order. The ranges depend on the
+  // batch shape alone, so the sums do not depend on the thread count, and a task's totals
+  // stay in cache between its fold and its reduction. Maxima are exact in any order, so
+  // each thread keeps one set of keys across its tasks, seeded with the state's.
   template <class T, class Space, class IdView>
   void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
               activation_transform transform) {
+    using W = working_t<T>;
     const index_t samples = batch.extent(0), units = batch.extent(2);
     const index_t elements = batch.extent(1) * batch.extent(3);
-    totals_.resize(static_cast<std::size_t>(samples * units));
-    fold_totals(exec, batch, transform, totals_.data());
-    const index_t blocks = (units + update_unit_block - 1) / update_unit_block;
-    parallel_for(exec, blocks, [&](index_t k) {
-      const index_t first = k * update_unit_block;
-      const index_t last = std::min(units, first + update_unit_block);
-      // The current maximum of each unit as a float: most values are below it, and one
-      // comparison rules them out before a key is packed. NaN compares false and so always
-      // takes the exact path, as does everything before a unit's first sample.
-      float current[update_unit_block];
-      for (index_t u = first; u < last; ++u) current[u - first] = key_value(keys_[static_cast<std::size_t>(u)]);
-      for (index_t b = 0; b < samples; ++b) {
-        const double* t = totals_.data() + b * units;
-        const auto id = static_cast<std::int64_t>(ids(b));
-        for (index_t u = first; u < last; ++u) {
-          const float mu = mu_from_total(t[u], elements);
-          sums_[static_cast<std::size_t>(u)] += static_cast<double>(mu);
-          if (!(mu < current[u - first])) {
-            const std::uint64_t key = pack_max_key(mu, id);
-            if (key > keys_[static_cast<std::size_t>(u)]) {
-              keys_[static_cast<std::size_t>(u)] = key;
-              current[u - first] = key_value(key);
-            }
+    if (samples == 0 || units == 0) return;
+    const index_t per_task = samples_per_update_task(samples, units);
+    const index_t tasks = (samples + per_task - 1) / per_task;
+    partial_sums_.resize(static_cast<std::size_t>(tasks * units));
+    const fold_plan<T, Space> plan(batch);
+    const bool direct = elements == 1 && batch.stride(2) == 1;
+    struct thread_scratch {
+      std::vector<W> fold;
+      std::vector<double> totals;
+      std::vector<float> mu;
+      max_keys maxima;
+    };
+    std::vector<thread_scratch> scratch(
+        static_cast<std::size_t>(worker_count(exec, tasks)),
+        thread_scratch{std::vector<W>(static_cast<std::size_t>(plan.scratch_size())),
+                       std::vector<double>(static_cast<std::size_t>(per_task * units)),
+                       std::vector<float>(static_cast<std::size_t>(units)), max_keys(keys_)});
+    dispatch_transform(transform, [&](auto op) {
+      using Op = decltype(op);
+      parallel_for_with_scratches(tasks, scratch, [&](index_t k, thread_scratch& mine) {
+        const index_t begin = k * per_task, count = std::min(per_task, samples - begin);
+        double* sums = partial_sums_.data() + k * units;
+        std::fill_n(sums, units, 0.0);
+        float* mu = mine.mu.data();
+        if (direct) {
+          // One view, one position: the batch is a μ matrix already, read without a fold.
+          for (index_t b = begin; b < begin + count; ++b) {
+            const T* row = batch.data_handle() + b * batch.stride(0);
+            for (index_t u = 0; u < units; ++u) mu[u] = static_cast<float>(Op::apply(load_as<W>(row[u])));
+            add_mu_row(mu, units, static_cast<std::int64_t>(ids(b)), sums, mine.maxima);
+          }
+          return;
+        }
+        double* totals = mine.totals.data();
+        for (index_t b = 0; b < count; ++b) {
+          if (elements == 0) {
+            std::fill_n(totals + b * units, units, 0.0);
+          } else {
+            plan.template fold_sample<Op, W>(begin + b, mine.fold.data(), totals + b * units);
           }
         }
+        for (index_t b = 0; b < count; ++b) {
+          const double* t = totals + b * units;
+          for (index_t u = 0; u < units; ++u) mu[u] = mu_from_total(t[u], elements);
+          add_mu_row(mu, units, static_cast<std::int64_t>(ids(begin + b)), sums, mine.maxima);
+        }
+      });
+    });
+    for (const thread_scratch& s : scratch) s.maxima.raise(keys_);
+    parallel_for(exec, (units + update_unit_block - 1) / update_unit_block, [&](index_t block) {
+      const index_t first = block * update_unit_block, last = std::min(units, first + update_unit_block);
+      for (index_t k = 0; k < tasks; ++k) {
+        const double* sums = partial_sums_.data() + k * units;
+        for (index_t u = first; u < last; ++u) sums_[static_cast<std::size_t>(u)] += sums[u];
       }
     });
     seen_.insert(ids);
@@ -123,7 +208,7 @@ class unitmem_per_unit_state {
   std::vector<double> sums_;
   std::vector<std::uint64_t> keys_;
   sample_set seen_;
-  std::vector<double> totals_;  // per-batch scratch, not state
+  std::vector<double> partial_sums_;  // per-batch scratch, not state: one row per task
 };
 
 class unitmem_per_sample_state {
@@ -137,18 +222,20 @@ class unitmem_per_sample_state {
   template <class T, class Space, class IdView>
   void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
               activation_transform transform) {
-    const index_t samples = batch.extent(0);
+    const index_t samples = batch.extent(0), views = batch.extent(1);
     totals_.resize(static_cast<std::size_t>(samples * units_));
     fold_totals(exec, batch, transform, totals_.data());
-    // Ids may repeat within a batch here (different views of one sample), so rows are
-    // added serially in batch order.
-    for (index_t b = 0; b < samples; ++b) {
-      const auto id = static_cast<std::int64_t>(ids(b));
-      double* row = sums_.data() + id * units_;
-      const double* t = totals_.data() + b * units_;
-      for (index_t u = 0; u < units_; ++u) row[u] += t[u];
-      views_[static_cast<std::size_t>(id)] += batch.extent(1);
-    }
+    // Ids may repeat within a batch here (different views of one sample), so each task
+    // owns a block of units and adds the rows in batch order.
+    parallel_for(exec, (units_ + update_unit_block - 1) / update_unit_block, [&](index_t k) {
+      const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
+      for (index_t b = 0; b < samples; ++b) {
+        double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
+        const double* t = totals_.data() + b * units_;
+        for (index_t u = first; u < last; ++u) row[u] += t[u];
+      }
+    });
+    for (index_t b = 0; b < samples; ++b) views_[static_cast<std::size_t>(ids(b))] += views;
   }
 
   void merge(const unitmem_per_sample_state& other) noexcept {
