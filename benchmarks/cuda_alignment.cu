@@ -1,15 +1,15 @@
 // perf-goals C and D on the device: SSL_f and SSL_g of a batch of 1024 samples (V = 10) in
 // one alignment update, for feature counts from 128 to 49 344, fp32 and bf16, l2 and cosine;
 // and top-k selections of device scores at N = 50 000 and 1 281 167. Timed with CUDA
-// events (manual time); registered statically beside cuda_fold.cu's cases.
+// events (manual time); registered by cuda_fold.cu's main once a device is found.
 
 #include <benchmark/benchmark.h>
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include <memloc/memloc.cuh>
@@ -20,56 +20,78 @@ namespace {
 
 using namespace bench;
 
-// C: one update of an alignment accumulator (f and g in one launch), reset between updates.
+// C: one update of an alignment accumulator (f and g in one launch), reset between
+// updates. Small feature counts rotate among copies of the batch, so at least 256 MB pass
+// through the card between two reads of one copy and L2 does not serve them.
 template <class T>
-void alignment_update(benchmark::State& state, memloc::distance_kind distance) {
-  const index_t samples = 1024, views = 10, features = state.range(0);
+void alignment_update(benchmark::State& state, index_t features, memloc::distance_kind distance) {
+  const index_t samples = 1024, views = 10;
   const index_t n = samples * views * features;
-  device_memory<T> f(n), g(n);
+  const index_t batch_bytes = 2 * n * static_cast<index_t>(sizeof(T));
+  const index_t copies = std::max<index_t>(1, ((index_t{256} << 20) + batch_bytes - 1) / batch_bytes);
+  device_memory<T> f(n * copies), g(n * copies);
   device_memory<std::int64_t> ids(samples);
-  fill_random<<<1024, 256>>>(f.data, n);
-  fill_random<<<1024, 256>>>(g.data, n);  // the same values as f: the work does not depend on them
-  fill_ids<<<16, 256>>>(ids.data, samples, 0);
-  require(cudaDeviceSynchronize(), "fill");
-  const memloc::cuda_exec exec{};
+  const auto stream = bench_stream();
+  fill_random<<<1024, 256, 0, stream>>>(f.data, n * copies);
+  fill_random<<<1024, 256, 0, stream>>>(g.data, n * copies);  // the same values as f: the work does not depend on them
+  fill_ids<<<16, 256, 0, stream>>>(ids.data, samples, 0);
+  const memloc::cuda_exec exec{stream};
   memloc::alignment_accumulator acc(exec, memloc::alignment_shape{samples, views, features}, {distance});
-  const auto fv = memloc::representations_sample_major<memloc::device_space>(f.data, samples, views, features);
-  const auto gv = memloc::representations_sample_major<memloc::device_space>(g.data, samples, views, features);
   const auto id_view = memloc::make_vector_view<memloc::device_space>(ids.data, samples);
   event_timer timer;
+  index_t turn = 0;
   for (auto _ : state) {
+    const auto fv = memloc::representations_sample_major<memloc::device_space>(f.data + turn * n, samples, views, features);
+    const auto gv = memloc::representations_sample_major<memloc::device_space>(g.data + turn * n, samples, views, features);
+    turn = (turn + 1) % copies;
     acc.reset(exec);
-    state.SetIterationTime(timer.seconds(exec.stream, [&] { acc.update(exec, fv, gv, id_view); }));
+    state.SetIterationTime(timer.seconds(stream, [&] { acc.update(exec, fv, gv, id_view); }));
   }
-  set_throughput(state, 2 * n * static_cast<std::int64_t>(sizeof(T)), 2 * samples);
+  set_throughput(state, batch_bytes, 2 * samples);
 }
 
 // D: the k best of N device scores, the k indices brought back to the host.
-void top_k(benchmark::State& state) {
-  const index_t n = state.range(0);
-  const double fraction = static_cast<double>(state.range(1)) / 100.0;
+void top_k(benchmark::State& state, index_t n, double fraction) {
   device_memory<double> scores(n);
-  fill_random<<<1024, 256>>>(scores.data, n);
-  require(cudaDeviceSynchronize(), "fill");
-  const memloc::cuda_exec exec{};
+  const auto stream = bench_stream();
+  fill_random<<<1024, 256, 0, stream>>>(scores.data, n);
+  const memloc::cuda_exec exec{stream};
   const auto view = memloc::make_vector_view<memloc::device_space>(static_cast<const double*>(scores.data), n);
   event_timer timer;
   for (auto _ : state) {
     state.SetIterationTime(
-        timer.seconds(exec.stream, [&] { benchmark::DoNotOptimize(memloc::top_k_indices(exec, view, memloc::top_fraction(fraction))); }));
+        timer.seconds(stream, [&] { benchmark::DoNotOptimize(memloc::top_k_indices(exec, view, memloc::top_fraction(fraction))); }));
   }
   set_throughput(state, n * 8, n);
 }
 
-void alignment_f32(benchmark::State& state, memloc::distance_kind d) { alignment_update<float>(state, d); }
-void alignment_bf16(benchmark::State& state, memloc::distance_kind d) { alignment_update<memloc::bfloat16>(state, d); }
-
-constexpr auto l2 = memloc::distance_kind::l2;
-constexpr auto cosine = memloc::distance_kind::cosine;
-
-BENCHMARK_CAPTURE(alignment_f32, C_l2_f32, l2)->Arg(128)->Arg(512)->Arg(2048)->Arg(49344)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(alignment_f32, C_cosine_f32, cosine)->Arg(512)->Arg(2048)->Arg(49344)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(alignment_bf16, C_l2_bf16, l2)->Arg(512)->Arg(49344)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(top_k)->Args({50000, 1})->Args({50000, 10})->Args({1281167, 1})->Args({1281167, 10})->UseManualTime()->Unit(benchmark::kMicrosecond);
+template <class T>
+void register_distance(index_t features, memloc::distance_kind distance) {
+  const std::string name = "distances/C_D" + std::to_string(features) + "_" + memloc::to_string(distance) + "_" +
+                           (std::is_same_v<T, float> ? "fp32" : "bf16") + "/";
+  const index_t bytes = 2 * 1024 * 10 * features * static_cast<index_t>(sizeof(T));
+  benchmark::RegisterBenchmark((name + "roofline_read").c_str(), roofline_bytes, bytes, false)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark((name + "memloc").c_str(), alignment_update<T>, features, distance)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+}
 
 }  // namespace
+
+void bench::register_alignment_cases() {
+  constexpr auto l2 = memloc::distance_kind::l2;
+  constexpr auto cosine = memloc::distance_kind::cosine;
+  for (const index_t features : {index_t{128}, index_t{512}, index_t{2048}, index_t{49344}}) {
+    register_distance<float>(features, l2);
+    register_distance<float>(features, cosine);
+    register_distance<memloc::bfloat16>(features, l2);
+  }
+  for (const index_t n : {index_t{50000}, index_t{1281167}}) {
+    for (const int percent : {1, 10}) {
+      const std::string name = "ranking/D_top" + std::to_string(percent) + "pct_N" + std::to_string(n) + "/memloc";
+      benchmark::RegisterBenchmark(name.c_str(), top_k, n, percent / 100.0)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    }
+  }
+}

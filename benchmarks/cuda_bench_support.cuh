@@ -89,4 +89,57 @@ struct event_timer {
 
 using memloc_bench::set_throughput;
 
+// One stream for every benchmark, so timings never wait on the legacy default stream.
+inline cudaStream_t bench_stream() {
+  static cudaStream_t stream = [] {
+    cudaStream_t s{};
+    require(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    return s;
+  }();
+  return stream;
+}
+
+// The in-run roofline: every byte read once with 16-byte loads, one partial per block. A
+// template so that the two translation units including this header share one kernel.
+template <int = 0>
+__global__ void read_sum(const float4* data, index_t n4, float* partials) {
+  float a = 0.f, b = 0.f, c = 0.f, d = 0.f;
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += step) {
+    const float4 v = data[i];
+    a += v.x;
+    b += v.y;
+    c += v.z;
+    d += v.w;
+  }
+  const float total = (a + b) + (c + d);
+  if (total == 12345.678f) partials[blockIdx.x] = total;  // keeps the loads alive
+}
+
+// What the card delivers for `bytes`: a read-only sum, or (copying) a device-to-device copy,
+// whose bytes count twice (read and written).
+inline void roofline_bytes(benchmark::State& state, index_t bytes, bool copying) {
+  device_memory<float> data(bytes / 4 + 4), partials(1 << 16);
+  device_memory<float> copy(copying ? bytes / 4 + 4 : 1);
+  const auto stream = bench_stream();
+  fill_random<<<1024, 256, 0, stream>>>(data.data, bytes / 4);
+  int sms = 132;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  event_timer timer;
+  for (auto _ : state) {
+    state.SetIterationTime(timer.seconds(stream, [&] {
+      if (copying) {
+        require(cudaMemcpyAsync(copy.data, data.data, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, stream),
+                "cudaMemcpyAsync");
+      } else {
+        read_sum<<<sms * 16, 256, 0, stream>>>(reinterpret_cast<const float4*>(data.data), bytes / 16, partials.data);
+      }
+    }));
+  }
+  set_throughput(state, copying ? 2 * bytes : bytes, bytes / 4);
+}
+
+// Registered by cuda_alignment.cu, called from main once a device is known to exist.
+void register_alignment_cases();
+
 }  // namespace bench

@@ -1,8 +1,8 @@
 // The CUDA UnitMem/ClassMem update and finalize on the perf-goals shapes (A1-A9, B), next to
-// what the card delivers in the same run: a read-only sum over the same bytes and a
-// device-to-device copy. Timed with CUDA events on one stream (manual time); bytes are the
-// activations read once. Inputs of the A cases are 256 MB or more, so L2 does not flatter
-// them; A8 is a latency case.
+// what the card delivers in the same run (a read-only sum over the same bytes and a
+// device-to-device copy) and to the μ fold a user composes from CUB. Timed with CUDA events
+// on one stream (manual time); bytes are the activations read once. Inputs of the A cases
+// are 168 MB or more, so L2 does not flatter them; A8 is a latency case.
 
 #include <benchmark/benchmark.h>
 
@@ -13,6 +13,13 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <cub/device/device_segmented_reduce.cuh>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/permutation_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+
+#include <algorithm>
 
 #include <memloc/memloc.cuh>
 
@@ -30,50 +37,14 @@ struct fold_case {
 constexpr fold_case a1{256, 10, 64, 1024}, a2{256, 10, 128, 256}, a3{512, 10, 256, 64}, a4{1024, 10, 512, 16},
     a5{8192, 10, 256, 4}, a6{64, 10, 3072, 197}, a8{32, 10, 128, 16};
 
-// The in-run roofline: every byte read once with 16-byte loads, one partial per block.
-__global__ void read_sum(const float4* data, index_t n4, float* partials) {
-  float a = 0.f, b = 0.f, c = 0.f, d = 0.f;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += step) {
-    const float4 v = data[i];
-    a += v.x;
-    b += v.y;
-    c += v.z;
-    d += v.w;
-  }
-  const float total = (a + b) + (c + d);
-  if (total == 12345.678f) partials[blockIdx.x] = total;  // keeps the loads alive
-}
-
-cudaStream_t bench_stream() {
-  static cudaStream_t stream = [] {
-    cudaStream_t s{};
-    require(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
-    return s;
-  }();
-  return stream;
-}
+struct to_float_op {
+  __host__ __device__ float operator()(float x) const { return x; }
+  __host__ __device__ float operator()(memloc::bfloat16 x) const { return memloc::to_float(x); }
+};
 
 template <class T>
 void roofline(benchmark::State& state, fold_case c) {
-  const index_t bytes = c.elements() * static_cast<index_t>(sizeof(T));
-  device_memory<float> data(bytes / 4 + 4), partials(1 << 16);
-  device_memory<float> copy(bytes / 4 + 4);
-  const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, bytes / 4);
-  event_timer timer;
-  const bool copying = state.range(0) == 1;
-  for (auto _ : state) {
-    state.SetIterationTime(timer.seconds(stream, [&] {
-      if (copying) {
-        require(cudaMemcpyAsync(copy.data, data.data, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, stream),
-                "cudaMemcpyAsync");
-      } else {
-        read_sum<<<132 * 16, 256, 0, stream>>>(reinterpret_cast<const float4*>(data.data), bytes / 16, partials.data);
-      }
-    }));
-  }
-  set_throughput(state, copying ? 2 * bytes : bytes, c.elements());
+  roofline_bytes(state, c.elements() * static_cast<index_t>(sizeof(T)), state.range(0) == 1);
 }
 
 // One UnitMem update (fold and state) per iteration, state reset between iterations.
@@ -98,8 +69,7 @@ void unitmem_update(benchmark::State& state, fold_case c, bool token_major) {
   set_throughput(state, c.elements() * static_cast<index_t>(sizeof(T)), c.elements());
 }
 
-void classmem_update(benchmark::State& state, fold_case c) {
-  const index_t classes = state.range(0);
+void classmem_update(benchmark::State& state, fold_case c, index_t classes) {
   device_memory<float> data(c.elements());
   device_memory<std::int64_t> ids(c.samples), labels(c.samples);
   const auto stream = bench_stream();
@@ -120,11 +90,11 @@ void classmem_update(benchmark::State& state, fold_case c) {
   set_throughput(state, c.elements() * 4, c.elements());
 }
 
-// B: finalize over μ[N, U] (per_unit state for the mean variant; per_sample sums for the
-// median variant, whose finalize selects medians). Bytes: the state read once.
-void unitmem_finalize(benchmark::State& state) {
-  const index_t samples = state.range(0), units = state.range(1);
-  const bool median = state.range(2) == 1;
+// B: UnitMem from a μ[N, U] matrix (one view, one position): the mean variant's update
+// keeps the per-unit maxima and sums, its finalize is O(U); the median variant keeps every
+// μ and selects the medians at finalize. Both are timed update plus finalize; bytes are the
+// μ matrix read once.
+void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bool median) {
   const fold_case c{samples, 1, units, 1};
   device_memory<float> data(c.elements());
   device_memory<std::int64_t> ids(samples);
@@ -135,14 +105,71 @@ void unitmem_finalize(benchmark::State& state) {
   const memloc::cuda_exec exec{stream};
   memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, 1, 1},
                                   {median ? memloc::rest_reduction::median : memloc::rest_reduction::mean});
-  acc.update(exec, memloc::dense_sample_major<memloc::device_space>(data.data, samples, 1, units),
-             memloc::make_vector_view<memloc::device_space>(ids.data, samples));
+  const auto mu = memloc::dense_sample_major<memloc::device_space>(static_cast<const float*>(data.data), samples, 1, units);
+  const auto id_view = memloc::make_vector_view<memloc::device_space>(ids.data, samples);
   const memloc::unitmem_outputs<memloc::device_space> outputs{memloc::make_vector_view<memloc::device_space>(out.data, units)};
   event_timer timer;
   for (auto _ : state) {
-    state.SetIterationTime(timer.seconds(stream, [&] { benchmark::DoNotOptimize(acc.finalize(exec, outputs)); }));
+    acc.reset(exec);
+    state.SetIterationTime(timer.seconds(stream, [&] {
+      acc.update(exec, mu, id_view);
+      benchmark::DoNotOptimize(acc.finalize(exec, outputs));
+    }));
   }
-  set_throughput(state, median ? samples * units * 8 : units * 16, samples * units);
+  set_throughput(state, samples * units * 4, samples * units);
+}
+
+// What a user composes from CUB for the μ fold of an NCHW batch: one segmented sum over
+// each (sample, view, unit) row of positions, then one over each (sample, unit)'s views,
+// read through a permutation so they form contiguous segments. μ only, without the state.
+struct view_major_index {
+  index_t views, units;
+  __host__ __device__ index_t operator()(index_t i) const {
+    // i enumerates (sample, unit, view); the partial sums are laid out (sample, view, unit).
+    const index_t v = i % views, u = (i / views) % units, b = i / (views * units);
+    return (b * views + v) * units + u;
+  }
+};
+
+struct segment_offset {
+  index_t length;
+  __host__ __device__ index_t operator()(index_t i) const { return i * length; }
+};
+
+template <class T>
+void cub_fold(benchmark::State& state, fold_case c) {
+  device_memory<T> data(c.elements());
+  const index_t rows = c.samples * c.views * c.units, pairs = c.samples * c.units;
+  device_memory<float> row_sums(rows), mu(pairs);
+  const auto stream = bench_stream();
+  fill_random<<<1024, 256, 0, stream>>>(data.data, c.elements());
+  const auto converted = thrust::make_transform_iterator(data.data, to_float_op{});
+  const auto row_offsets = thrust::make_transform_iterator(thrust::counting_iterator<index_t>(0), segment_offset{c.positions});
+  const auto permuted = thrust::make_permutation_iterator(
+      row_sums.data, thrust::make_transform_iterator(thrust::counting_iterator<index_t>(0), view_major_index{c.views, c.units}));
+  const auto view_offsets = thrust::make_transform_iterator(thrust::counting_iterator<index_t>(0), segment_offset{c.views});
+  std::size_t first_bytes = 0, second_bytes = 0;
+  require(cub::DeviceSegmentedReduce::Sum(nullptr, first_bytes, converted, row_sums.data, rows, row_offsets, row_offsets + 1,
+                                          stream),
+          "cub size");
+  require(cub::DeviceSegmentedReduce::Sum(nullptr, second_bytes, permuted, mu.data, pairs, view_offsets, view_offsets + 1,
+                                          stream),
+          "cub size");
+  device_memory<unsigned char> temp(static_cast<index_t>(std::max(first_bytes, second_bytes)) + 1);
+  event_timer timer;
+  for (auto _ : state) {
+    state.SetIterationTime(timer.seconds(stream, [&] {
+      std::size_t bytes = first_bytes;
+      require(cub::DeviceSegmentedReduce::Sum(temp.data, bytes, converted, row_sums.data, rows, row_offsets,
+                                              row_offsets + 1, stream),
+              "cub segmented sum");
+      bytes = second_bytes;
+      require(cub::DeviceSegmentedReduce::Sum(temp.data, bytes, permuted, mu.data, pairs, view_offsets, view_offsets + 1,
+                                              stream),
+              "cub segmented sum");
+    }));
+  }
+  set_throughput(state, c.elements() * static_cast<index_t>(sizeof(T)), c.elements());
 }
 
 void register_all() {
@@ -151,29 +178,45 @@ void register_all() {
     fold_case c;
   };
   const named cases[] = {{"A1_prep", a1}, {"A2_layer1", a2}, {"A3_layer2", a3}, {"A4_layer3", a4}, {"A5_last_conv", a5}};
+  auto add = [](const std::string& name, auto&&... args) {
+    return benchmark::RegisterBenchmark(name.c_str(), args...)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  };
   for (const auto& k : cases) {
-    const std::string n = k.name;
-    benchmark::RegisterBenchmark(("roofline_read/" + n + "_f32").c_str(), roofline<float>, k.c)->Arg(0)->UseManualTime();
-    benchmark::RegisterBenchmark(("roofline_copy/" + n + "_f32").c_str(), roofline<float>, k.c)->Arg(1)->UseManualTime();
-    benchmark::RegisterBenchmark(("unitmem_update/" + n + "_nchw_f32").c_str(), unitmem_update<float>, k.c, false)
-        ->UseManualTime();
+    const std::string n = std::string("fold/") + k.name + "_fp32/";
+    add(n + "roofline_read", roofline<float>, k.c)->Arg(0);
+    add(n + "roofline_copy", roofline<float>, k.c)->Arg(1);
+    add(n + "memloc", unitmem_update<float>, k.c, false);
+    add(n + "cub", cub_fold<float>, k.c);
   }
-  benchmark::RegisterBenchmark("unitmem_update/A1_prep_nchw_bf16", unitmem_update<memloc::bfloat16>, a1, false)->UseManualTime();
-  benchmark::RegisterBenchmark("unitmem_update/A4_layer3_nchw_bf16", unitmem_update<memloc::bfloat16>, a4, false)->UseManualTime();
-  benchmark::RegisterBenchmark("roofline_read/A6_vit_mlp_bf16", roofline<memloc::bfloat16>, a6)->Arg(0)->UseManualTime();
-  benchmark::RegisterBenchmark("unitmem_update/A6_vit_mlp_nvus_bf16", unitmem_update<memloc::bfloat16>, a6, false)->UseManualTime();
-  benchmark::RegisterBenchmark("unitmem_update/A7_vit_mlp_token_major_bf16", unitmem_update<memloc::bfloat16>, a6, true)
-      ->UseManualTime();
-  benchmark::RegisterBenchmark("unitmem_update/A8_latency_f32", unitmem_update<float>, a8, false)->UseManualTime();
-  benchmark::RegisterBenchmark("classmem_update/A9_layer3_f32", classmem_update, a4)->Arg(10)->Arg(1000)->UseManualTime();
-  benchmark::RegisterBenchmark("unitmem_finalize/B", unitmem_finalize)
-      ->Args({50000, 64, 0})
-      ->Args({50000, 512, 0})
-      ->Args({50000, 3072, 0})
-      ->Args({1281167, 512, 0})
-      ->Args({50000, 512, 1})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  for (const auto& k : {named{"A1_prep", a1}, named{"A4_layer3", a4}}) {
+    const std::string n = std::string("fold/") + k.name + "_bf16/";
+    add(n + "roofline_read", roofline<memloc::bfloat16>, k.c)->Arg(0);
+    add(n + "roofline_copy", roofline<memloc::bfloat16>, k.c)->Arg(1);
+    add(n + "memloc", unitmem_update<memloc::bfloat16>, k.c, false);
+    add(n + "cub", cub_fold<memloc::bfloat16>, k.c);
+  }
+  add("fold/A6_vit_mlp_bf16/roofline_read", roofline<memloc::bfloat16>, a6)->Arg(0);
+  add("fold/A6_vit_mlp_bf16/roofline_copy", roofline<memloc::bfloat16>, a6)->Arg(1);
+  add("fold/A6_vit_mlp_bf16/memloc", unitmem_update<memloc::bfloat16>, a6, false);
+  add("fold/A6_vit_mlp_bf16/cub", cub_fold<memloc::bfloat16>, a6);
+  add("fold/A7_vit_mlp_token_major_bf16/roofline_read", roofline<memloc::bfloat16>, a6)->Arg(0);
+  add("fold/A7_vit_mlp_token_major_bf16/roofline_copy", roofline<memloc::bfloat16>, a6)->Arg(1);
+  add("fold/A7_vit_mlp_token_major_bf16/memloc", unitmem_update<memloc::bfloat16>, a6, true);
+  add("fold/A8_latency_fp32/memloc", unitmem_update<float>, a8, false);
+  for (const index_t classes : {index_t{10}, index_t{1000}}) {
+    const std::string n = "fold/A9_classmem_" + std::to_string(classes) + "_classes_fp32/";
+    add(n + "roofline_read", roofline<float>, a4)->Arg(0);
+    add(n + "memloc", classmem_update, a4, classes);
+  }
+  for (const index_t units : {index_t{64}, index_t{256}, index_t{512}, index_t{3072}}) {
+    const std::string n = "stats/B_mean_N50000_U" + std::to_string(units) + "/";
+    add(n + "roofline_read", roofline<float>, fold_case{50000, 1, units, 1})->Arg(0);
+    add(n + "memloc", unitmem_from_mu, index_t{50000}, units, false);
+  }
+  add("stats/B_mean_N1281167_U512/roofline_read", roofline<float>, fold_case{1281167, 1, 512, 1})->Arg(0);
+  add("stats/B_mean_N1281167_U512/memloc", unitmem_from_mu, index_t{1281167}, index_t{512}, false);
+  add("stats/B_median_N50000_U512/roofline_read", roofline<float>, fold_case{50000, 1, 512, 1})->Arg(0);
+  add("stats/B_median_N50000_U512/memloc", unitmem_from_mu, index_t{50000}, index_t{512}, true);
 }
 
 }  // namespace
@@ -185,6 +228,7 @@ int main(int argc, char** argv) {
     return std::getenv("MEMLOC_REQUIRE_GPU") ? 1 : 0;
   }
   register_all();
+  register_alignment_cases();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

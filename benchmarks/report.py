@@ -96,6 +96,8 @@ def grouped_tables(runs, threads, peak_gbs):
 
     out = []
     for group, rows in groups.items():
+        if not any("memloc" in impls for _, impls in rows):
+            continue
         baselines = []
         for _, impls in rows:
             for impl in impls:
