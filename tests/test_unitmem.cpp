@@ -1,3 +1,8 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
 #include <memloc/memloc.hpp>
 
 #include "bodies/alignment_bodies.hpp"
@@ -81,6 +86,43 @@ TEST_CASE("unitmem over a folded μ matrix: the direct read and the strided fold
   CHECK(run(direct, 1) == expected);
   CHECK(run(direct, 2) == expected);
   CHECK(run(strided, 3) == expected);
+}
+
+}  // namespace testing
+
+namespace testing {
+
+TEST_CASE("the host median by radix selection matches a sort, with ties, signs, zeros and infinities") {
+  std::mt19937 gen(2024);
+  const std::vector<float> specials = {0.0f, -0.0f, 1.0f, -1.0f, 1e-38f, -1e-38f, 3e38f, -3e38f,
+                                       std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                                       std::numeric_limits<float>::denorm_min()};
+  for (const int n : {1, 2, 3, 4, 5, 17, 64, 255, 256, 1000, 4099}) {
+    for (int trial = 0; trial < 6; ++trial) {
+      std::vector<float> values(static_cast<std::size_t>(n));
+      std::uniform_real_distribution<float> wide(-5.0f, 5.0f);
+      std::uniform_int_distribution<int> level(0, 3), pick(0, static_cast<int>(specials.size()) - 1);
+      for (auto& x : values) {
+        switch (trial) {
+          case 0: x = wide(gen); break;
+          case 1: x = static_cast<float>(level(gen)); break;  // heavy ties
+          case 2: x = specials[static_cast<std::size_t>(pick(gen))]; break;
+          case 3: x = 1.0f + wide(gen) * 1e-6f; break;  // one binade: a single top digit
+          case 4: x = -std::abs(wide(gen)); break;
+          default: x = wide(gen) * 1e-40f; break;  // subnormals
+        }
+      }
+      std::vector<float> sorted = values;
+      std::sort(sorted.begin(), sorted.end());
+      const double expected = n % 2 == 1 ? static_cast<double>(sorted[static_cast<std::size_t>(n / 2)])
+                                         : 0.5 * (static_cast<double>(sorted[static_cast<std::size_t>(n / 2 - 1)]) +
+                                                  static_cast<double>(sorted[static_cast<std::size_t>(n / 2)]));
+      std::vector<std::uint32_t> candidates(values.size());
+      const double got = memloc::detail::host::median_of(values.data(), n, candidates.data());
+      INFO("n = " << n << ", trial " << trial);
+      CHECK(got == expected);
+    }
+  }
 }
 
 }  // namespace testing

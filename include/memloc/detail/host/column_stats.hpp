@@ -23,15 +23,73 @@ struct unit_column_stats {
   double rest;      // μ_-max
 };
 
-// Median of values[0, n) (n >= 1), the mean of the two middle values when n is even, as
-// numpy does. Reorders values.
-inline double median_in_place(float* values, index_t n) noexcept {
-  float* middle = values + n / 2;
-  std::nth_element(values, middle, values + n);
-  const double upper = *middle;
-  if (n % 2 == 1) return upper;
-  const double lower = *std::max_element(values, middle);
-  return 0.5 * (lower + upper);
+// Narrows candidates (order-preserving bits, all equal above bit shift + width) to those
+// whose digit at `shift` holds the k-th smallest, in place; returns how many remain and
+// updates k to the rank among them.
+inline index_t narrow_by_digit(std::uint32_t* candidates, index_t count, index_t& k, int shift, int width) noexcept {
+  const std::uint32_t mask = (1u << width) - 1u;
+  std::uint32_t histogram[2048] = {};
+  for (index_t i = 0; i < count; ++i) ++histogram[(candidates[i] >> shift) & mask];
+  std::uint32_t digit = 0;
+  while (k >= index_t{histogram[digit]}) k -= histogram[digit++];
+  index_t kept = 0;
+  for (index_t i = 0; i < count; ++i) {
+    if (((candidates[i] >> shift) & mask) == digit) candidates[kept++] = candidates[i];
+  }
+  return kept;
+}
+
+// The k-th smallest (0-based) of n values that hold no NaN, as order-preserving bits, by
+// radix selection on three digits (11, 11 and 10 bits): a histogram of every value for the
+// top digit, then of ever fewer candidates. About two sweeps of the values where
+// std::nth_element's partitions cost several, with a mispredicted branch per comparison.
+// candidates has room for n values.
+inline std::uint32_t kth_smallest_bits(const float* values, index_t n, index_t k, std::uint32_t* candidates) noexcept {
+  // Four interleaved histograms, so that a run of equal top digits (values of one sign and
+  // binade) does not chain every increment through one counter. Sample ids fit in 32 bits
+  // (the packed argmax keys hold them), and so do these counts.
+  std::uint32_t histogram[4][2048] = {};
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int l = 0; l < 4; ++l) ++histogram[l][order_preserving_bits(values[i + l]) >> 21];
+  }
+  for (; i < n; ++i) ++histogram[0][order_preserving_bits(values[i]) >> 21];
+  std::uint32_t top = 0;
+  for (;; ++top) {
+    const index_t c = index_t{histogram[0][top]} + histogram[1][top] + histogram[2][top] + histogram[3][top];
+    if (k < c) break;
+    k -= c;
+  }
+  index_t count = 0;
+  for (i = 0; i < n; ++i) {
+    const std::uint32_t bits = order_preserving_bits(values[i]);
+    if ((bits >> 21) == top) candidates[count++] = bits;
+  }
+  count = narrow_by_digit(candidates, count, k, 10, 11);
+  narrow_by_digit(candidates, count, k, 0, 10);
+  return candidates[0];
+}
+
+// Median of values[0, n) (n >= 1, no NaN), the mean of the two middle values when n is even,
+// as numpy does.
+inline double median_of(const float* values, index_t n, std::uint32_t* candidates) noexcept {
+  const index_t k = n / 2;
+  const std::uint32_t upper = kth_smallest_bits(values, n, k, candidates);
+  const double upper_value = value_from_order_preserving_bits(upper);
+  if (n % 2 == 1) return upper_value;
+  // The lower middle value is the largest below the upper one, unless fewer than k values
+  // lie below it: then it ties with the upper one.
+  index_t below = 0;
+  std::uint32_t lower = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const std::uint32_t bits = order_preserving_bits(values[i]);
+    if (bits < upper) {
+      ++below;
+      lower = std::max(lower, bits);
+    }
+  }
+  if (below < k) return upper_value;
+  return 0.5 * (static_cast<double>(value_from_order_preserving_bits(lower)) + upper_value);
 }
 
 // Units per block: enough to sweep rows with long contiguous reads and, for the median,
@@ -53,13 +111,17 @@ inline void column_stats(const host_exec& exec, const float* mu, index_t rows, i
     std::vector<double> sum;
     std::vector<unsigned char> has_nan;
     std::vector<float> columns;  // the block transposed, for the median
+    std::vector<std::uint32_t> candidates;
   };
   scratch_type prototype;
   prototype.top.resize(static_cast<std::size_t>(block));
   prototype.top_row.resize(static_cast<std::size_t>(block));
   prototype.sum.resize(static_cast<std::size_t>(block));
   prototype.has_nan.resize(static_cast<std::size_t>(block));
-  if (rest == rest_reduction::median) prototype.columns.resize(static_cast<std::size_t>(block * rows));
+  if (rest == rest_reduction::median) {
+    prototype.columns.resize(static_cast<std::size_t>(block * rows));
+    prototype.candidates.resize(static_cast<std::size_t>(rows));
+  }
   parallel_for_with_scratch(exec, blocks, prototype, [&](index_t k, scratch_type& s) {
     const index_t first = k * block;
     const index_t width = std::min(block, units - first);
@@ -100,7 +162,7 @@ inline void column_stats(const host_exec& exec, const float* mu, index_t rows, i
         // Move the one argmax instance to the end, then take the median of the others.
         float* column = s.columns.data() + j * rows;
         std::swap(column[out.top_row], column[rows - 1]);
-        out.rest = median_in_place(column, rows - 1);
+        out.rest = median_of(column, rows - 1, s.candidates.data());
       }
     }
   });
