@@ -72,14 +72,19 @@ TEST_CASE("unitmem over a folded μ matrix: the direct read and the strided fold
   const memloc::activations_view<const float> strided(unit_major.data(), {samples, 1, units, 1},
                                                       {1, samples * units, samples, 1});
   auto run = [&](const memloc::activations_view<const float>& view, int threads) {
-    std::vector<double> um(units), top(units);
-    std::vector<std::int64_t> argmax(units);
-    memloc::unitmem(memloc::host_exec{threads}, view,
-                    {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
-                     memloc::make_vector_view(argmax.data(), units)});
-    std::vector<double> out = um;
-    out.insert(out.end(), top.begin(), top.end());
-    for (const auto id : argmax) out.push_back(static_cast<double>(id));
+    std::vector<double> out;
+    // The mean keeps per-unit state, the median per-sample sums: both have a direct read.
+    for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+      std::vector<double> um(units), top(units);
+      std::vector<std::int64_t> argmax(units);
+      memloc::unitmem(memloc::host_exec{threads}, view,
+                      {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
+                       memloc::make_vector_view(argmax.data(), units)},
+                      {rest});
+      out.insert(out.end(), um.begin(), um.end());
+      out.insert(out.end(), top.begin(), top.end());
+      for (const auto id : argmax) out.push_back(static_cast<double>(id));
+    }
     return out;
   };
   const auto expected = run(strided, 1);

@@ -1,8 +1,9 @@
 #pragma once
 
-// Per-unit statistics over a μ[rows, units] matrix (row-major): the maximum with its first
-// row, and the mean or median of the other rows. Units are processed in blocks that are
-// swept row by row, so the matrix is read in memory order rather than one column at a time.
+// Per-unit statistics over a μ[rows, units] matrix (row-major, read from per-sample sums):
+// the maximum with its first row, and the mean or median of the other rows. Units are
+// processed in blocks that are swept a tile of rows at a time, so the matrix is read in
+// memory order rather than one column at a time.
 
 #include <algorithm>
 #include <cmath>
@@ -95,69 +96,86 @@ inline double median_of(const float* values, index_t n, std::uint32_t* candidate
 // Units per block: enough to sweep rows with long contiguous reads and, for the median,
 // few enough that a block's transposed columns stay around 16 MB per thread.
 inline index_t unit_block(index_t rows, index_t units, rest_reduction rest) noexcept {
+  // 64 at most: the sweep keeps a block's running maxima and sums in fixed local arrays.
   const index_t by_memory = rest == rest_reduction::median ? (index_t{1} << 22) / (rows > 0 ? rows : 1) : 64;
   return std::max<index_t>(1, std::min<index_t>({64, units, by_memory}));
 }
 
+// The μ matrix a finalize reads, without materialising it: row r is the sums of sample
+// ids[r], each over `elements` values.
+struct mu_from_sums {
+  const double* sums;         // [samples, units]
+  const std::int64_t* ids;    // the rows' sample ids, increasing
+  index_t units, elements;
+
+  const double* row(index_t r) const noexcept { return sums + ids[r] * units; }
+};
+
+// Rows read per tile of a column block: the tile's part of the block (16 rows of at most
+// 64 fp64 sums) stays in L1 while it is transposed, and each column receives 16 contiguous
+// values, a cache line, rather than one value per row.
+inline constexpr index_t column_tile_rows = 16;
+
 // Writes stats[u] for every unit. A NaN anywhere in a column makes both its maximum and
 // its rest NaN (comparisons would silently skip it otherwise).
-inline void column_stats(const host_exec& exec, const float* mu, index_t rows, index_t units, rest_reduction rest,
+inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t rows, rest_reduction rest,
                          unit_column_stats* stats) {
+  const index_t units = mu.units;
   const index_t block = unit_block(rows, units, rest);
   const index_t blocks = (units + block - 1) / block;
   struct scratch_type {
-    std::vector<float> top;
-    std::vector<index_t> top_row;
-    std::vector<double> sum;
-    std::vector<unsigned char> has_nan;
     std::vector<float> columns;  // the block transposed, for the median
     std::vector<std::uint32_t> candidates;
   };
   scratch_type prototype;
-  prototype.top.resize(static_cast<std::size_t>(block));
-  prototype.top_row.resize(static_cast<std::size_t>(block));
-  prototype.sum.resize(static_cast<std::size_t>(block));
-  prototype.has_nan.resize(static_cast<std::size_t>(block));
   if (rest == rest_reduction::median) {
     prototype.columns.resize(static_cast<std::size_t>(block * rows));
     prototype.candidates.resize(static_cast<std::size_t>(rows));
   }
+  const bool keep_columns = rest == rest_reduction::median;
   parallel_for_with_scratch(exec, blocks, prototype, [&](index_t k, scratch_type& s) {
     const index_t first = k * block;
     const index_t width = std::min(block, units - first);
+    float top[64];
+    index_t top_row[64];
+    double sum[64];
+    bool has_nan[64];
     for (index_t j = 0; j < width; ++j) {
-      s.top[static_cast<std::size_t>(j)] = mu[first + j];
-      s.top_row[static_cast<std::size_t>(j)] = 0;
-      s.sum[static_cast<std::size_t>(j)] = 0.0;
-      s.has_nan[static_cast<std::size_t>(j)] = 0;
+      top[j] = mu_from_total(mu.row(0)[first + j], mu.elements);
+      top_row[j] = 0;
+      sum[j] = 0.0;
+      has_nan[j] = false;
     }
-    for (index_t r = 0; r < rows; ++r) {
-      const float* row = mu + r * units + first;
+    const double* tile[column_tile_rows];
+    for (index_t r0 = 0; r0 < rows; r0 += column_tile_rows) {
+      const index_t height = std::min(column_tile_rows, rows - r0);
+      for (index_t i = 0; i < height; ++i) tile[i] = mu.row(r0 + i) + first;
       for (index_t j = 0; j < width; ++j) {
-        const float x = row[j];
-        const auto jj = static_cast<std::size_t>(j);
-        // The first NaN wins the maximum, as it does for the packed keys of per_unit storage.
-        const bool first_nan = x != x && !s.has_nan[jj];
-        s.has_nan[jj] |= static_cast<unsigned char>(x != x);
-        s.sum[jj] += static_cast<double>(x);
-        if (x > s.top[jj] || first_nan) {
-          s.top[jj] = x;
-          s.top_row[jj] = r;
+        float* column = keep_columns ? s.columns.data() + j * rows + r0 : nullptr;
+        for (index_t i = 0; i < height; ++i) {
+          const float x = mu_from_total(tile[i][j], mu.elements);
+          // The first NaN wins the maximum, as it does for the packed keys of per_unit storage.
+          const bool first_nan = x != x && !has_nan[j];
+          has_nan[j] |= x != x;
+          sum[j] += static_cast<double>(x);
+          if (x > top[j] || first_nan) {
+            top[j] = x;
+            top_row[j] = r0 + i;
+          }
+          if (keep_columns) column[i] = x;
         }
-        if (rest == rest_reduction::median) s.columns[static_cast<std::size_t>(j * rows + r)] = x;
       }
     }
     for (index_t j = 0; j < width; ++j) {
-      const auto jj = static_cast<std::size_t>(j);
       unit_column_stats& out = stats[first + j];
-      out.top_row = s.top_row[jj];
-      if (s.has_nan[jj]) {
+      out.top_row = top_row[j];
+      if (has_nan[j]) {
         out.top = out.rest = static_cast<double>(NAN);
         continue;
       }
-      out.top = s.top[jj];
+      out.top = top[j];
       if (rest == rest_reduction::mean) {
-        out.rest = mean_of_others(s.sum[jj], out.top, rows);
+        out.rest = mean_of_others(sum[j], out.top, rows);
       } else {
         // Move the one argmax instance to the end, then take the median of the others.
         float* column = s.columns.data() + j * rows;

@@ -222,19 +222,36 @@ class unitmem_per_sample_state {
   template <class T, class Space, class IdView>
   void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
               activation_transform transform) {
+    using W = working_t<T>;
     const index_t samples = batch.extent(0), views = batch.extent(1);
-    totals_.resize(static_cast<std::size_t>(samples * units_));
-    fold_totals(exec, batch, transform, totals_.data());
+    const index_t blocks = (units_ + update_unit_block - 1) / update_unit_block;
     // Ids may repeat within a batch here (different views of one sample), so each task
     // owns a block of units and adds the rows in batch order.
-    parallel_for(exec, (units_ + update_unit_block - 1) / update_unit_block, [&](index_t k) {
-      const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
-      for (index_t b = 0; b < samples; ++b) {
-        double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
-        const double* t = totals_.data() + b * units_;
-        for (index_t u = first; u < last; ++u) row[u] += t[u];
-      }
-    });
+    if (views * batch.extent(3) == 1 && batch.stride(2) == 1) {
+      // One view, one position: each value is its own total, added without a fold.
+      dispatch_transform(transform, [&](auto op) {
+        using Op = decltype(op);
+        parallel_for(exec, blocks, [&](index_t k) {
+          const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
+          for (index_t b = 0; b < samples; ++b) {
+            double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
+            const T* values = batch.data_handle() + b * batch.stride(0);
+            for (index_t u = first; u < last; ++u) row[u] += static_cast<double>(Op::apply(load_as<W>(values[u])));
+          }
+        });
+      });
+    } else {
+      totals_.resize(static_cast<std::size_t>(samples * units_));
+      fold_totals(exec, batch, transform, totals_.data());
+      parallel_for(exec, blocks, [&](index_t k) {
+        const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
+        for (index_t b = 0; b < samples; ++b) {
+          double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
+          const double* t = totals_.data() + b * units_;
+          for (index_t u = first; u < last; ++u) row[u] += t[u];
+        }
+      });
+    }
     for (index_t b = 0; b < samples; ++b) views_[static_cast<std::size_t>(ids(b))] += views;
   }
 
@@ -250,14 +267,8 @@ class unitmem_per_sample_state {
       if (views_[id] != 0) ids.push_back(static_cast<std::int64_t>(id));
     }
     const auto rows = static_cast<index_t>(ids.size());
-    std::vector<float> mu(static_cast<std::size_t>(rows * units_));
-    parallel_for(exec, rows, [&](index_t r) {
-      const double* sums = sums_.data() + ids[static_cast<std::size_t>(r)] * units_;
-      float* row = mu.data() + r * units_;
-      for (index_t u = 0; u < units_; ++u) row[u] = mu_from_total(sums[u], views * positions);
-    });
     std::vector<unit_column_stats> stats(static_cast<std::size_t>(units_));
-    column_stats(exec, mu.data(), rows, units_, rest, stats.data());
+    column_stats(exec, mu_from_sums{sums_.data(), ids.data(), units_, views * positions}, rows, rest, stats.data());
     unit_counts counts;
     for (index_t u = 0; u < units_; ++u) {
       const unit_column_stats& s = stats[static_cast<std::size_t>(u)];
