@@ -16,101 +16,52 @@
 
 namespace memloc::detail::host {
 
-// Sums term(i) for i in [0, n): lanes of the working type within blocks of 1024 terms and
-// fp64 across blocks, which keeps 49 344-feature fp32 sums within ~1e-6 relative without
-// paying for fp64 arithmetic.
-template <class W, class Term>
-double blocked_sum(index_t n, Term&& term) noexcept {
+// Sums first(i) (and second(i)) for i in [0, n): lanes of the working type within blocks
+// of 1024 terms and fp64 across blocks, which keeps 49 344-feature fp32 sums within ~1e-6
+// relative without paying for fp64 arithmetic.
+template <class W, bool Two, class First, class Second>
+void blocked_sums(index_t n, First&& first, Second&& second, double& first_total, double& second_total) noexcept {
   constexpr index_t block = 1024;
-  double total = 0.0;
+  first_total = 0.0;
+  second_total = 0.0;
   for (index_t start = 0; start < n; start += block) {
     const index_t end = start + block < n ? start + block : n;
-    W lanes[16] = {};
+    W a[16] = {}, b[16] = {};
     index_t i = start;
     for (; i + 16 <= end; i += 16) {
-      for (int l = 0; l < 16; ++l) lanes[l] += term(i + l);
+      for (int l = 0; l < 16; ++l) {
+        a[l] += first(i + l);
+        if constexpr (Two) b[l] += second(i + l);
+      }
     }
-    for (; i < end; ++i) lanes[0] += term(i);
-    W sum = W(0);
-    for (int l = 0; l < 16; ++l) sum += lanes[l];
-    total += static_cast<double>(sum);
+    for (; i < end; ++i) {
+      a[0] += first(i);
+      if constexpr (Two) b[0] += second(i);
+    }
+    W a_sum = W(0), b_sum = W(0);
+    for (int l = 0; l < 16; ++l) {
+      a_sum += a[l];
+      b_sum += b[l];
+    }
+    first_total += static_cast<double>(a_sum);
+    second_total += static_cast<double>(b_sum);
   }
+}
+
+template <class W, class Term>
+double blocked_sum(index_t n, Term&& term) noexcept {
+  double total = 0.0, unused = 0.0;
+  blocked_sums<W, false>(n, term, term, total, unused);
   return total;
 }
 
-// Lanes per sum, and view pairs summed at once: view i's features are loaded once for a
-// tile of views j, and the tile's independent sums keep the floating-point units busy where
-// one pair at a time is bound by its loads. Without AVX there are 16 vector registers: 4
-// sums of 2 registers each, view i's 2, and temporaries.
-inline constexpr index_t pair_lanes = 8;
-#if defined(__AVX__)
-inline constexpr int pair_tile = 8;
-#else
-inline constexpr int pair_tile = 4;
-#endif
-
-// first[t] (and second[t]) = the sums of Op's terms over features between a and b[t], for
-// t < Tile: lanes of the working type within blocks of 1024 features, fp64 across blocks,
-// which keeps 49 344-feature fp32 sums within ~1e-6 relative without fp64 arithmetic.
-template <class Op, class W, int Tile>
-void pair_sums(const W* a, const W* const* b, index_t features, W inv_a, const W* inv_b, double* first,
-               double* second) noexcept {
-  constexpr index_t block = 1024;
-  for (int t = 0; t < Tile; ++t) first[t] = second[t] = 0.0;
-  for (index_t start = 0; start < features; start += block) {
-    const index_t end = start + block < features ? start + block : features;
-    W s1[Tile][pair_lanes] = {}, s2[Tile][pair_lanes] = {};
-    index_t k = start;
-    for (; k + pair_lanes <= end; k += pair_lanes) {
-      for (int t = 0; t < Tile; ++t) {
-        for (index_t l = 0; l < pair_lanes; ++l) {
-          s1[t][l] += Op::term(a[k + l], b[t][k + l], inv_a, inv_b[t]);
-          if constexpr (Op::needs_second_sum) s2[t][l] += Op::second_term(a[k + l], b[t][k + l], inv_a, inv_b[t]);
-        }
-      }
-    }
-    for (; k < end; ++k) {
-      for (int t = 0; t < Tile; ++t) {
-        s1[t][0] += Op::term(a[k], b[t][k], inv_a, inv_b[t]);
-        if constexpr (Op::needs_second_sum) s2[t][0] += Op::second_term(a[k], b[t][k], inv_a, inv_b[t]);
-      }
-    }
-    for (int t = 0; t < Tile; ++t) {
-      W total1 = W(0), total2 = W(0);
-      for (index_t l = 0; l < pair_lanes; ++l) {
-        total1 += s1[t][l];
-        total2 += s2[t][l];
-      }
-      first[t] += static_cast<double>(total1);
-      second[t] += static_cast<double>(total2);
-    }
-  }
-}
-
-// Adds d(rows[i], rows[j]) for j in [first, first + count), count <= pair_tile, to total, in
-// order of j: the tile width is a template argument so the sums stay in registers.
-template <class Op, class W, int Tile = pair_tile>
-void add_tile_distances(const W* const* rows, const W* inv, index_t features, index_t i, index_t first, int count,
-                        double& total) noexcept {
-  if constexpr (Tile > 1) {
-    if (count < Tile) {
-      add_tile_distances<Op, W, Tile - 1>(rows, inv, features, i, first, count, total);
-      return;
-    }
-  }
-  double sums[Tile], second_sums[Tile];
-  pair_sums<Op, W, Tile>(rows[i], rows + first, features, inv[i], inv + first, sums, second_sums);
-  for (int t = 0; t < Tile; ++t) total += Op::finish(sums[t], second_sums[t], inv[i], inv[first + t]);
-}
-
-// Adds d(rows[i], rows[j]) for every j in [first, views), in order of j.
 template <class Op, class W>
-void add_distances_from(const W* const* rows, const W* inv, index_t features, index_t views, index_t i, index_t first,
-                        double& total) noexcept {
-  for (index_t j = first; j < views; j += pair_tile) {
-    const int count = static_cast<int>(views - j < pair_tile ? views - j : pair_tile);
-    add_tile_distances<Op, W>(rows, inv, features, i, j, count, total);
-  }
+double pair_distance(const W* a, const W* b, index_t features, W inv_a, W inv_b) noexcept {
+  double first = 0.0, second = 0.0;
+  blocked_sums<W, Op::needs_second_sum>(
+      features, [&](index_t k) { return Op::term(a[k], b[k], inv_a, inv_b); },
+      [&](index_t k) { return Op::second_term(a[k], b[k], inv_a, inv_b); }, first, second);
+  return Op::finish(first, second, inv_a, inv_b);
 }
 
 // Row v of sample b as a contiguous array of the working type: the buffer itself when it
@@ -160,9 +111,10 @@ void alignment_distances(const host_exec& exec, const representations_view<const
       }
       double total = 0.0;
       if (options.pairs == pair_mode::all_pairs) {
-        for (index_t i = 0; i < views; ++i) add_distances_from<Op>(rows, inv, features, views, i, i + 1, total);
+        for (index_t i = 0; i < views; ++i)
+          for (index_t j = i + 1; j < views; ++j) total += pair_distance<Op>(rows[i], rows[j], features, inv[i], inv[j]);
       } else {
-        add_distances_from<Op>(rows, inv, features, views, 0, 1, total);
+        for (index_t j = 1; j < views; ++j) total += pair_distance<Op>(rows[0], rows[j], features, inv[0], inv[j]);
       }
       out[b] = total / pairs;
     });
