@@ -176,7 +176,7 @@ def main(argv):
     threads = 1
     for path, ctx in contexts:
         keys = ("host_name", "num_cpus", "mhz_per_cpu", "cpu", "compiler", "omp_threads", "commit", "date",
-                "library_build_type", "device", "driver", "cuda")
+                "device", "driver", "cuda")
         facts = ", ".join(f"{k}={ctx[k]}" for k in keys if k in ctx)
         print(f"- `{path}`: {facts}")
         if "omp_threads" in ctx:
