@@ -1,0 +1,156 @@
+#include "analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <memloc/memloc.hpp>
+
+namespace digits_ssl {
+
+namespace {
+
+const memloc::host_exec exec{};
+
+memloc::vector_view<const double> view_of(const std::vector<double>& values) {
+  return memloc::make_vector_view<memloc::host_space>(values.data(), static_cast<memloc::index_t>(values.size()));
+}
+
+std::vector<std::int64_t> ranked_head(const std::vector<double>& scores, std::int64_t k, memloc::rank_direction direction) {
+  const auto ranked = memloc::top_k_indices(exec, view_of(scores), memloc::top_count(k), direction);
+  return {ranked.indices.begin(), ranked.indices.end()};
+}
+
+}  // namespace
+
+double mean_of_numbers(const std::vector<double>& values) {
+  double sum = 0.0;
+  std::int64_t count = 0;
+  for (const double x : values) {
+    if (std::isnan(x)) continue;
+    sum += x;
+    ++count;
+  }
+  return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
+}
+
+layermem_table layermem_analysis(const alignment_measurement& alignment, std::int64_t subset_size) {
+  layermem_table table;
+  const auto& infos = measurement_points();
+  const auto count = static_cast<memloc::index_t>(infos.size());
+  table.samples = static_cast<std::int64_t>(alignment.ssl_f.front().size());
+  table.subset_size = subset_size;
+  std::vector<memloc::measurement_point<>> points;
+  for (std::size_t p = 0; p < infos.size(); ++p) {
+    table.points.push_back(infos[p].name);
+    points.push_back({infos[p].name, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p])});
+    std::vector<double> scores(static_cast<std::size_t>(table.samples));
+    memloc::sslmem(exec, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p]),
+                   memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
+    table.scores.push_back(std::move(scores));
+  }
+  auto fill = [&](memloc::subset_kind kind, std::vector<double>& layermem, std::vector<double>& delta) {
+    layermem.assign(infos.size(), 0.0);
+    delta.assign(infos.size(), 0.0);
+    memloc::layermem(exec, points, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
+                     memloc::vector_view<std::int64_t>{}, {{}, {kind, kind == memloc::subset_kind::all ? 0 : subset_size}});
+  };
+  fill(memloc::subset_kind::all, table.all, table.delta_all);
+  fill(memloc::subset_kind::top, table.top, table.delta_top);
+  fill(memloc::subset_kind::least, table.least, table.delta_least);
+  // The same ranking layermem used for its top / least subsets (the last point's scores).
+  table.top_samples = ranked_head(table.scores.back(), subset_size, memloc::rank_direction::top);
+  table.least_samples = ranked_head(table.scores.back(), subset_size, memloc::rank_direction::least);
+  return table;
+}
+
+std::vector<unitmem_summary> summarise_units(const unit_measurement& units) {
+  std::vector<unitmem_summary> rows;
+  for (std::size_t l = 0; l < units.layers.size(); ++l) {
+    unitmem_summary row;
+    row.layer = units.layers[l];
+    row.units = units.unit_reports[l].units;
+    row.samples = units.unit_reports[l].samples;
+    row.nan_units = units.unit_reports[l].nan_units;
+    row.mean = mean_of_numbers(units.unitmem[l]);
+    std::int64_t above = 0;
+    row.max = -std::numeric_limits<double>::infinity();
+    for (const double x : units.unitmem[l]) {
+      if (std::isnan(x)) continue;
+      row.max = std::max(row.max, x);
+      above += x > 0.5 ? 1 : 0;
+    }
+    row.share_above_half = static_cast<double>(above) / static_cast<double>(row.units);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<classmem_comparison> compare_classes(const unit_measurement& units) {
+  std::vector<classmem_comparison> rows;
+  for (std::size_t l = 0; l < units.layers.size(); ++l) {
+    classmem_comparison row;
+    row.layer = units.layers[l];
+    row.mean_unitmem = mean_of_numbers(units.unitmem[l]);
+    row.mean_classmem = mean_of_numbers(units.classmem[l]);
+    std::int64_t both = 0, above = 0;
+    for (std::size_t u = 0; u < units.unitmem[l].size(); ++u) {
+      const double unit = units.unitmem[l][u], cls = units.classmem[l][u];
+      if (std::isnan(unit) || std::isnan(cls)) continue;
+      ++both;
+      above += unit > cls ? 1 : 0;
+    }
+    row.share_unitmem_above_classmem = both == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                                 : static_cast<double>(above) / static_cast<double>(both);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<consistency_row> consistency(const layermem_table& table, std::int64_t k) {
+  std::vector<std::size_t> convs;
+  for (std::size_t p = 0; p < table.points.size(); ++p) {
+    if (measurement_points()[p].is_conv) convs.push_back(p);
+  }
+  std::vector<consistency_row> rows;
+  for (std::size_t i = 0; i < convs.size(); ++i) {
+    for (std::size_t j = i + 1; j < convs.size(); ++j) {
+      const auto& a = table.scores[convs[i]];
+      const auto& b = table.scores[convs[j]];
+      const auto overlap = memloc::top_k_overlap(exec, view_of(a), view_of(b), memloc::top_count(k));
+      const auto tau = memloc::kendall_tau_b(exec, view_of(a), view_of(b));
+      rows.push_back({table.points[convs[i]], table.points[convs[j]], overlap.k, overlap.count, 100.0 * overlap.fraction, tau.tau,
+                      tau.p_value, tau.n});
+    }
+  }
+  return rows;
+}
+
+std::vector<unit_t_test_row> unit_t_tests(const unit_measurement& most, const unit_measurement& least) {
+  std::vector<unit_t_test_row> rows;
+  for (std::size_t l = 0; l < most.layers.size(); ++l) {
+    unit_t_test_row row;
+    row.layer = most.layers[l];
+    row.units = static_cast<std::int64_t>(most.unitmem[l].size());
+    row.most_mean = mean_of_numbers(most.unitmem[l]);
+    row.least_mean = mean_of_numbers(least.unitmem[l]);
+    auto top_mean = [&](const std::vector<double>& unitmem) {
+      const auto head = memloc::top_k_indices(exec, view_of(unitmem), memloc::top_fraction(0.1));
+      std::vector<double> values;
+      for (const auto u : head.indices) values.push_back(unitmem[static_cast<std::size_t>(u)]);
+      row.top_units = static_cast<std::int64_t>(values.size());
+      return mean_of_numbers(values);
+    };
+    row.most_top_mean = top_mean(most.unitmem[l]);
+    row.least_top_mean = top_mean(least.unitmem[l]);
+    const auto test = memloc::t_test(exec, view_of(most.unitmem[l]), view_of(least.unitmem[l]),
+                                     {memloc::t_test_kind::student, memloc::alternative::greater});
+    row.statistic = test.statistic;
+    row.df = test.df;
+    row.p_value = test.p_value;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace digits_ssl

@@ -1,0 +1,180 @@
+#include "measure.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include "augment.hpp"
+
+namespace digits_ssl {
+
+namespace {
+
+const memloc::host_exec exec{};
+
+// memloc reads the buffer in place, so it must be the float CPU memory the view describes;
+// the encoder's ReLU outputs and residual sums are, and a silent copy would hide a change.
+const float* raw_buffer(const torch::Tensor& activation, const measurement_point_info& point) {
+  if (!activation.device().is_cpu() || activation.scalar_type() != torch::kFloat32 || !activation.is_contiguous()) {
+    throw std::logic_error("measurement point " + point.name + ": expected a contiguous float CPU tensor");
+  }
+  if (activation.size(1) != point.channels || activation.size(2) != point.height || activation.size(3) != point.width) {
+    throw std::logic_error("measurement point " + point.name + ": activation shape differs from the declared one");
+  }
+  return activation.data_ptr<float>();
+}
+
+// The batch being folded: which samples, their labels, and how many views each.
+struct batch_ids {
+  torch::Tensor ids, labels;  // int64, one per sample of the batch
+  std::int64_t samples = 0, views = 0;
+  memloc::vector_view<const std::int64_t> id_view() const { return memloc::make_vector_view<memloc::host_space>(ids.data_ptr<std::int64_t>(), samples); }
+  memloc::vector_view<const std::int64_t> label_view() const {
+    return memloc::make_vector_view<memloc::host_space>(labels.data_ptr<std::int64_t>(), samples);
+  }
+};
+
+// Observes f: folds conv points into UnitMem (and ClassMem), and keeps a reference to every
+// point's tensor so that g's pass can align against the same buffers.
+class f_observer final : public activation_observer {
+ public:
+  f_observer(std::int64_t samples, const measurement_setup& setup, bool keep) : keep_(keep) {
+    const auto& points = measurement_points();
+    kept_.resize(points.size());
+    for (const auto& point : points) {
+      if (!point.is_conv) continue;
+      const auto positions = point.height * point.width;
+      units_.emplace_back(exec, memloc::unitmem_shape{samples, point.channels, setup.views, positions});
+      if (setup.with_classes) {
+        classes_.emplace_back(exec, memloc::classmem_shape{samples, point.channels, setup.views, positions, digit_classes});
+      }
+    }
+  }
+
+  void start(const batch_ids& batch) { batch_ = &batch; }
+
+  void observe(std::size_t point, const torch::Tensor& activation) override {
+    const auto& info = measurement_points()[point];
+    const float* data = raw_buffer(activation, info);
+    if (keep_) kept_[point] = activation;
+    if (!info.is_conv) return;
+    const auto layer = conv_index(point);
+    const auto view = memloc::nchw_sample_major(data, batch_->samples, batch_->views, info.channels, info.height, info.width);
+    units_[layer].update(exec, view, batch_->id_view());
+    if (!classes_.empty()) classes_[layer].update(exec, view, batch_->id_view(), batch_->label_view());
+  }
+
+  const torch::Tensor& kept(std::size_t point) const { return kept_[point]; }
+
+  unit_measurement finalize() const {
+    unit_measurement result;
+    std::size_t layer = 0;
+    for (const auto& info : measurement_points()) {
+      if (!info.is_conv) continue;
+      const auto units = info.channels;
+      std::vector<double> unitmem(static_cast<std::size_t>(units));
+      std::vector<std::int64_t> argmax(unitmem.size());
+      result.unit_reports.push_back(units_[layer].finalize(
+          exec, {memloc::make_vector_view(unitmem.data(), units), {}, memloc::make_vector_view(argmax.data(), units)}));
+      result.layers.push_back(info.name);
+      result.unitmem.push_back(std::move(unitmem));
+      result.argmax.push_back(std::move(argmax));
+      if (!classes_.empty()) {
+        std::vector<double> classmem(static_cast<std::size_t>(units));
+        result.class_reports.push_back(classes_[layer].finalize(exec, {memloc::make_vector_view(classmem.data(), units)}));
+        result.classmem.push_back(std::move(classmem));
+      }
+      ++layer;
+    }
+    return result;
+  }
+
+ private:
+  static std::size_t conv_index(std::size_t point) {
+    std::size_t index = 0;
+    for (std::size_t p = 0; p < point; ++p) index += measurement_points()[p].is_conv ? 1 : 0;
+    return index;
+  }
+
+  bool keep_;
+  const batch_ids* batch_ = nullptr;
+  std::vector<memloc::unitmem_accumulator<memloc::host_space>> units_;
+  std::vector<memloc::classmem_accumulator<memloc::host_space>> classes_;
+  std::vector<torch::Tensor> kept_;
+};
+
+// Observes g on the views f just saw, and folds the pair (f, g) at each point into that
+// point's alignment accumulator.
+class g_observer final : public activation_observer {
+ public:
+  g_observer(std::int64_t samples, const measurement_setup& setup, const f_observer& f) : f_(f) {
+    for (const auto& point : measurement_points()) alignments_.emplace_back(exec, memloc::alignment_shape{samples, setup.views, point.features()});
+  }
+
+  void start(const batch_ids& batch) { batch_ = &batch; }
+
+  void observe(std::size_t point, const torch::Tensor& activation) override {
+    const auto& info = measurement_points()[point];
+    const float* g_data = raw_buffer(activation, info);
+    const float* f_data = raw_buffer(f_.kept(point), info);
+    alignments_[point].update(exec, memloc::representations_sample_major(f_data, batch_->samples, batch_->views, info.features()),
+                              memloc::representations_sample_major(g_data, batch_->samples, batch_->views, info.features()),
+                              batch_->id_view());
+  }
+
+  alignment_measurement finalize(std::int64_t samples) const {
+    alignment_measurement result;
+    for (const auto& accumulator : alignments_) {
+      std::vector<double> f(static_cast<std::size_t>(samples)), g(f.size());
+      accumulator.finalize(exec, memloc::make_vector_view(f.data(), samples), memloc::make_vector_view(g.data(), samples));
+      result.ssl_f.push_back(std::move(f));
+      result.ssl_g.push_back(std::move(g));
+    }
+    return result;
+  }
+
+ private:
+  const f_observer& f_;
+  const batch_ids* batch_ = nullptr;
+  std::vector<memloc::alignment_accumulator<memloc::host_space>> alignments_;
+};
+
+unit_measurement measure(encoder& f, encoder* g, const digit_set& samples, const measurement_setup& setup,
+                         alignment_measurement* alignment) {
+  torch::NoGradGuard no_grad;
+  const bool f_was_training = f->is_training();
+  f->eval();
+  if (g != nullptr) (*g)->eval();
+  const auto n = samples.size();
+  f_observer f_obs(n, setup, g != nullptr);
+  std::unique_ptr<g_observer> g_obs;
+  if (g != nullptr) g_obs = std::make_unique<g_observer>(n, setup, f_obs);
+  for (std::int64_t first = 0; first < n; first += setup.batch_samples) {
+    const auto count = std::min(setup.batch_samples, n - first);
+    batch_ids batch{torch::arange(first, first + count, torch::kInt64), samples.labels.narrow(0, first, count).contiguous(), count, setup.views};
+    const auto views = augment(samples.images.narrow(0, first, count), setup.views);
+    f_obs.start(batch);
+    f(views, &f_obs);
+    if (g_obs) {
+      g_obs->start(batch);
+      (*g)(views, g_obs.get());
+    }
+  }
+  if (f_was_training) f->train();
+  if (g_obs) *alignment = g_obs->finalize(n);
+  return f_obs.finalize();
+}
+
+}  // namespace
+
+unit_measurement measure_units(encoder& f, const digit_set& samples, const measurement_setup& setup) {
+  return measure(f, nullptr, samples, setup, nullptr);
+}
+
+unit_measurement measure_units_and_alignment(encoder& f, encoder& g, const digit_set& samples, const measurement_setup& setup,
+                                             alignment_measurement& alignment) {
+  return measure(f, &g, samples, setup, &alignment);
+}
+
+}  // namespace digits_ssl
