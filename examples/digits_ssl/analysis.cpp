@@ -21,6 +21,25 @@ std::vector<std::int64_t> ranked_head(const std::vector<double>& scores, std::in
   return {ranked.indices.begin(), ranked.indices.end()};
 }
 
+std::vector<memloc::measurement_point<>> points_of(const alignment_measurement& alignment) {
+  std::vector<memloc::measurement_point<>> points;
+  const auto& infos = measurement_points();
+  for (std::size_t p = 0; p < infos.size(); ++p) {
+    points.push_back({infos[p].name, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p])});
+  }
+  return points;
+}
+
+// LayerMem and ΔLayerMem of `subset` at every point.
+void fill_layermem(const std::vector<memloc::measurement_point<>>& points, const memloc::sample_subset& subset,
+                   std::vector<double>& layermem, std::vector<double>& delta) {
+  const auto count = static_cast<memloc::index_t>(points.size());
+  layermem.assign(points.size(), 0.0);
+  delta.assign(points.size(), 0.0);
+  memloc::layermem(exec, points, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
+                   memloc::vector_view<std::int64_t>{}, {{}, subset});
+}
+
 }  // namespace
 
 double mean_of_numbers(const std::vector<double>& values) {
@@ -34,30 +53,28 @@ double mean_of_numbers(const std::vector<double>& values) {
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
 }
 
+std::vector<double> layermem_means(const alignment_measurement& alignment) {
+  std::vector<double> layermem, delta;
+  fill_layermem(points_of(alignment), {}, layermem, delta);
+  return layermem;
+}
+
 layermem_table layermem_analysis(const alignment_measurement& alignment, std::int64_t subset_size) {
   layermem_table table;
   const auto& infos = measurement_points();
-  const auto count = static_cast<memloc::index_t>(infos.size());
   table.samples = static_cast<std::int64_t>(alignment.ssl_f.front().size());
   table.subset_size = subset_size;
-  std::vector<memloc::measurement_point<>> points;
+  const auto points = points_of(alignment);
   for (std::size_t p = 0; p < infos.size(); ++p) {
     table.points.push_back(infos[p].name);
-    points.push_back({infos[p].name, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p])});
     std::vector<double> scores(static_cast<std::size_t>(table.samples));
     memloc::sslmem(exec, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p]),
                    memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
     table.scores.push_back(std::move(scores));
   }
-  auto fill = [&](memloc::subset_kind kind, std::vector<double>& layermem, std::vector<double>& delta) {
-    layermem.assign(infos.size(), 0.0);
-    delta.assign(infos.size(), 0.0);
-    memloc::layermem(exec, points, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
-                     memloc::vector_view<std::int64_t>{}, {{}, {kind, kind == memloc::subset_kind::all ? 0 : subset_size}});
-  };
-  fill(memloc::subset_kind::all, table.all, table.delta_all);
-  fill(memloc::subset_kind::top, table.top, table.delta_top);
-  fill(memloc::subset_kind::least, table.least, table.delta_least);
+  fill_layermem(points, {}, table.all, table.delta_all);
+  fill_layermem(points, {memloc::subset_kind::top, subset_size}, table.top, table.delta_top);
+  fill_layermem(points, {memloc::subset_kind::least, subset_size}, table.least, table.delta_least);
   // The same ranking layermem used for its top / least subsets (the last point's scores).
   table.top_samples = ranked_head(table.scores.back(), subset_size, memloc::rank_direction::top);
   table.least_samples = ranked_head(table.scores.back(), subset_size, memloc::rank_direction::least);

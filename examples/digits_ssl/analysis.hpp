@@ -51,6 +51,8 @@ struct unit_t_test_row {
   double statistic = 0, df = 0, p_value = 0;     // Student, most > least, all units
 };
 
+// LayerMem over every sample of the measured set, per point.
+std::vector<double> layermem_means(const alignment_measurement& alignment);
 layermem_table layermem_analysis(const alignment_measurement& alignment, std::int64_t subset_size);
 std::vector<unitmem_summary> summarise_units(const unit_measurement& units);
 std::vector<classmem_comparison> compare_classes(const unit_measurement& units);

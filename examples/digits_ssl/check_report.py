@@ -61,6 +61,12 @@ def check_layermem(r, candidates):
             total = sum(deltas[1:])
             if abs(total - (values[-1] - values[0])) > 1e-9:
                 fail(f"layermem.delta_{column}: the deltas sum to {total!r}, expected last - first = {values[-1] - values[0]!r}")
+    control = lm.get("independent")
+    if not isinstance(control, list) or len(control) != len(POINTS):
+        fail(f"layermem.independent: expected the control's {len(POINTS)} values, found {control!r}")
+    else:
+        for p, x in zip(POINTS, control):
+            in_range(f"layermem.independent[{p}]", x, -1.0, 1.0)
     scores = lm.get("scores", [])
     if len(scores) != len(POINTS) or any(len(s.get("values", [])) != candidates for s in scores):
         fail(f"layermem.scores: expected {len(POINTS)} points x {candidates} candidates")

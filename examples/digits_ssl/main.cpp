@@ -99,13 +99,16 @@ double seconds_since(clock_type::time_point start) {
 struct run_setup {
   double data_fraction;
   training_setup training;
-  std::int64_t curve_every;   // epochs between UnitMem measurements during f's training
-  std::int64_t subset_size;   // Table 1's top-50 / least-50, Table 11's groups
+  std::int64_t curve_every;  // epochs between UnitMem measurements during f's training
 };
 
+// Table 1's top-50 / least-50, Table 11's groups and Table 3's k; half the candidates when
+// there are fewer than 100 (the quick mode), so that the two groups never overlap.
+constexpr std::int64_t paper_subset_size = 50;
+
 run_setup setup_for(bool quick) {
-  if (quick) return {0.25, {3, 128, 2e-3, 0.5}, 1, 0};
-  return {1.0, {100, 128, 2e-3, 0.5}, 10, 50};
+  if (quick) return {0.25, {3, 128, 2e-3, 0.5}, 1};
+  return {1.0, {100, 128, 2e-3, 0.5}, 10};
 }
 
 digit_set subset(const digit_set& set, const std::vector<std::int64_t>& indices) {
@@ -137,7 +140,7 @@ int run(const options& opts) {
   results.shared = parts.shared.size();
   results.candidates = parts.candidate.size();
   results.independent = parts.independent.size();
-  const auto subset_size = setup.subset_size > 0 ? std::min(setup.subset_size, results.candidates / 2) : results.candidates / 2;
+  const auto subset_size = std::min(paper_subset_size, results.candidates / 2);
   results.seconds.emplace_back("load", seconds_since(start));
 
   measurement_setup measuring;
@@ -147,7 +150,6 @@ int run(const options& opts) {
   auto phase = clock_type::now();
   torch::manual_seed(opts.seed);
   encoder f;
-  results.curve.layers.clear();
   auto record_curve = [&](std::int64_t epoch) {
     const auto units = measure_units(f, parts.candidate, measuring);
     results.curve.layers = units.layers;
@@ -181,11 +183,16 @@ int run(const options& opts) {
   alignment_measurement alignment;
   results.units = measure_units_and_alignment(f, g, parts.candidate, measuring, alignment);
   results.layers = layermem_analysis(alignment, subset_size);
+  // The control: on the independent set g is the encoder that saw the samples, so the
+  // same measurement should come out negative where the candidates' is positive.
+  alignment_measurement control;
+  measuring.with_classes = false;
+  measure_units_and_alignment(f, g, parts.independent, measuring, control);
+  results.independent_layermem = layermem_means(control);
   results.unit_rows = summarise_units(results.units);
   results.class_rows = compare_classes(results.units);
   results.consistency_k = subset_size;
   results.consistency_rows = consistency(results.layers, subset_size);
-  measuring.with_classes = false;
   const auto most = measure_units(f, subset(parts.candidate, results.layers.top_samples), measuring);
   const auto least = measure_units(f, subset(parts.candidate, results.layers.least_samples), measuring);
   results.t_test_rows = unit_t_tests(most, least);

@@ -46,10 +46,12 @@ void print_report(std::ostream& out, const demo_results& r) {
 
   out << "\nLayerMem of f against g on the " << r.layers.samples << " candidates (LOC Table 1 layout; top/least "
       << r.layers.subset_size << " by SSLMem' at " << r.layers.points.back() << ")\n";
-  row(out, {"point", "LM", "dLM", "LM top", "dLM top", "LM least", "dLM least"});
+  out << "(control: LM indep = LayerMem of the same f and g on the " << r.independent << " independent samples, which only g saw)\n";
+  row(out, {"point", "LM", "dLM", "LM top", "dLM top", "LM least", "dLM least", "LM indep"});
   for (std::size_t p = 0; p < r.layers.points.size(); ++p) {
     row(out, {r.layers.points[p], fixed(r.layers.all[p]), fixed(r.layers.delta_all[p]), fixed(r.layers.top[p]),
-              fixed(r.layers.delta_top[p]), fixed(r.layers.least[p]), fixed(r.layers.delta_least[p])});
+              fixed(r.layers.delta_top[p]), fixed(r.layers.least[p]), fixed(r.layers.delta_least[p]),
+              fixed(r.independent_layermem[p])});
   }
 
   out << "\nUnitMem of f's conv layers over the " << r.layers.samples << " candidates\n";
@@ -159,6 +161,7 @@ void write_json(std::ostream& out, const demo_results& r) {
   json.member("delta_top", lm.delta_top);
   json.member("least", lm.least);
   json.member("delta_least", lm.delta_least);
+  json.member("independent", r.independent_layermem);
   json.member("top_samples", lm.top_samples);
   json.member("least_samples", lm.least_samples);
   values_array("scores", lm.scores);

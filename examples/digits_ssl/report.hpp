@@ -30,6 +30,7 @@ struct demo_results {
   training_curve curve;
   unit_measurement units;              // f on the candidates, with ClassMem
   layermem_table layers;
+  std::vector<double> independent_layermem;  // the control: LayerMem over the independent set, per point
   std::vector<unitmem_summary> unit_rows;
   std::vector<classmem_comparison> class_rows;
   std::int64_t consistency_k = 0;

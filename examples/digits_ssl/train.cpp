@@ -1,5 +1,8 @@
 #include "train.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "augment.hpp"
 
 namespace digits_ssl {
