@@ -122,16 +122,16 @@ int run(const options& opts) {
   // One thread by default: this net's ops are so small that torch's OpenMP threads mostly
   // wait on each other, and on a shared machine a preempted thread stalls every op
   // (measured on the 2-core VM: 0.45 s per epoch with 2 threads, but single epochs of
-  // 5-24 s while another job ran; 0.65 s with 1 thread, steady).
+  // 5-24 s while another job ran; 0.6-0.9 s with 1 thread, steady).
   torch::set_num_threads(opts.threads);
-  // Denormal activations in a trained net can slow CPU arithmetic tenfold.
+  // A precaution, not a measured need: denormal values take a slow path in x86 arithmetic.
   at::globalContext().setFlushDenormal(true);
 
   demo_results results;
   results.mode = opts.quick ? "quick" : "full";
   results.seed = opts.seed;
   results.data_path = opts.data_path;
-  auto setup = setup_for(opts.quick);
+  const auto setup = setup_for(opts.quick);
   results.training = setup.training;
 
   const auto all = load_digits(opts.data_path);
@@ -183,8 +183,8 @@ int run(const options& opts) {
   alignment_measurement alignment;
   results.units = measure_units_and_alignment(f, g, parts.candidate, measuring, alignment);
   results.layers = layermem_analysis(alignment, subset_size);
-  // The control: on the independent set g is the encoder that saw the samples, so the
-  // same measurement should come out negative where the candidates' is positive.
+  // The control: the same measurement on samples only g saw. What the candidates show
+  // beyond it is f's memorization; what both show is a difference between f and g.
   alignment_measurement control;
   measuring.with_classes = false;
   measure_units_and_alignment(f, g, parts.independent, measuring, control);

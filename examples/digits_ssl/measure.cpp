@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "augment.hpp"
 
@@ -15,12 +16,15 @@ const memloc::host_exec exec{};
 
 // memloc reads the buffer in place, so it must be the float CPU memory the view describes;
 // the encoder's ReLU outputs and residual sums are, and a silent copy would hide a change.
-const float* raw_buffer(const torch::Tensor& activation, const measurement_point_info& point) {
+const float* raw_buffer(const torch::Tensor& activation, const measurement_point_info& point, std::int64_t rows) {
   if (!activation.device().is_cpu() || activation.scalar_type() != torch::kFloat32 || !activation.is_contiguous()) {
-    throw std::logic_error("measurement point " + point.name + ": expected a contiguous float CPU tensor");
+    throw std::logic_error("measurement point " + point.name + ": expected a contiguous float CPU tensor, got " +
+                           activation.toString() + (activation.is_contiguous() ? "" : " (not contiguous)"));
   }
-  if (activation.size(1) != point.channels || activation.size(2) != point.height || activation.size(3) != point.width) {
-    throw std::logic_error("measurement point " + point.name + ": activation shape differs from the declared one");
+  const std::vector<std::int64_t> expected{rows, point.channels, point.height, point.width};
+  if (activation.sizes().vec() != expected) {
+    throw std::logic_error("measurement point " + point.name + ": expected shape " + c10::str(c10::IntArrayRef(expected)) +
+                           ", got " + c10::str(activation.sizes()));
   }
   return activation.data_ptr<float>();
 }
@@ -29,7 +33,10 @@ const float* raw_buffer(const torch::Tensor& activation, const measurement_point
 struct batch_ids {
   torch::Tensor ids, labels;  // int64, one per sample of the batch
   std::int64_t samples = 0, views = 0;
-  memloc::vector_view<const std::int64_t> id_view() const { return memloc::make_vector_view<memloc::host_space>(ids.data_ptr<std::int64_t>(), samples); }
+  std::int64_t rows() const { return samples * views; }
+  memloc::vector_view<const std::int64_t> id_view() const {
+    return memloc::make_vector_view<memloc::host_space>(ids.data_ptr<std::int64_t>(), samples);
+  }
   memloc::vector_view<const std::int64_t> label_view() const {
     return memloc::make_vector_view<memloc::host_space>(labels.data_ptr<std::int64_t>(), samples);
   }
@@ -56,7 +63,7 @@ class f_observer final : public activation_observer {
 
   void observe(std::size_t point, const torch::Tensor& activation) override {
     const auto& info = measurement_points()[point];
-    const float* data = raw_buffer(activation, info);
+    const float* data = raw_buffer(activation, info, batch_->rows());
     if (keep_) kept_[point] = activation;
     if (!info.is_conv) return;
     const auto layer = conv_index(point);
@@ -116,8 +123,8 @@ class g_observer final : public activation_observer {
 
   void observe(std::size_t point, const torch::Tensor& activation) override {
     const auto& info = measurement_points()[point];
-    const float* g_data = raw_buffer(activation, info);
-    const float* f_data = raw_buffer(f_.kept(point), info);
+    const float* g_data = raw_buffer(activation, info, batch_->rows());
+    const float* f_data = raw_buffer(f_.kept(point), info, batch_->rows());
     alignments_[point].update(exec, memloc::representations_sample_major(f_data, batch_->samples, batch_->views, info.features()),
                               memloc::representations_sample_major(g_data, batch_->samples, batch_->views, info.features()),
                               batch_->id_view());
