@@ -8,6 +8,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -117,22 +118,28 @@ __global__ void read_sum(const float4* data, index_t n4, float* partials) {
 }
 
 // What the card delivers for `bytes`: a read-only sum, or (copying) a device-to-device copy,
-// whose bytes count twice (read and written).
+// whose bytes count twice (read and written). Like the cases it stands beside, it rotates
+// among copies of at least 256 MB in all, so L2 never serves it.
 inline void roofline_bytes(benchmark::State& state, index_t bytes, bool copying) {
-  device_memory<float> data(bytes / 4 + 4), partials(1 << 16);
-  device_memory<float> copy(copying ? bytes / 4 + 4 : 1);
+  const index_t floats = bytes / 4 + 4;
+  const index_t copies = std::max<index_t>(1, ((index_t{256} << 20) + bytes - 1) / std::max<index_t>(1, bytes));
+  device_memory<float> data(floats * copies), partials(1 << 16);
+  device_memory<float> copy(copying ? floats : 1);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, bytes / 4);
+  fill_random<<<1024, 256, 0, stream>>>(data.data, floats * copies);
   int sms = 132;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   event_timer timer;
+  index_t turn = 0;
   for (auto _ : state) {
+    const float* source = data.data + turn * floats;
+    turn = (turn + 1) % copies;
     state.SetIterationTime(timer.seconds(stream, [&] {
       if (copying) {
-        require(cudaMemcpyAsync(copy.data, data.data, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, stream),
+        require(cudaMemcpyAsync(copy.data, source, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, stream),
                 "cudaMemcpyAsync");
       } else {
-        read_sum<<<sms * 16, 256, 0, stream>>>(reinterpret_cast<const float4*>(data.data), bytes / 16, partials.data);
+        read_sum<<<sms * 16, 256, 0, stream>>>(reinterpret_cast<const float4*>(source), bytes / 16, partials.data);
       }
     }));
   }

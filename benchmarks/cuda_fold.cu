@@ -43,8 +43,8 @@ struct to_float_op {
 };
 
 template <class T>
-void roofline(benchmark::State& state, fold_case c) {
-  roofline_bytes(state, c.elements() * static_cast<index_t>(sizeof(T)), state.range(0) == 1);
+void roofline(benchmark::State& state, fold_case c, bool copying) {
+  roofline_bytes(state, c.elements() * static_cast<index_t>(sizeof(T)), copying);
 }
 
 // One UnitMem update (fold and state) per iteration, state reset between iterations.
@@ -121,7 +121,8 @@ void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bo
 
 // What a user composes from CUB for the μ fold of an NCHW batch: one segmented sum over
 // each (sample, view, unit) row of positions, then one over each (sample, unit)'s views,
-// read through a permutation so they form contiguous segments. μ only, without the state.
+// read through a permutation so they form contiguous segments. The totals only (μ times
+// V·S, a division short of μ), without the state.
 struct view_major_index {
   index_t views, units;
   __host__ __device__ index_t operator()(index_t i) const {
@@ -183,39 +184,39 @@ void register_all() {
   };
   for (const auto& k : cases) {
     const std::string n = std::string("fold/") + k.name + "_fp32/";
-    add(n + "roofline_read", roofline<float>, k.c)->Arg(0);
-    add(n + "roofline_copy", roofline<float>, k.c)->Arg(1);
+    add(n + "roofline_read", roofline<float>, k.c, false);
+    add(n + "roofline_copy", roofline<float>, k.c, true);
     add(n + "memloc", unitmem_update<float>, k.c, false);
     add(n + "cub", cub_fold<float>, k.c);
   }
   for (const auto& k : {named{"A1_prep", a1}, named{"A4_layer3", a4}}) {
     const std::string n = std::string("fold/") + k.name + "_bf16/";
-    add(n + "roofline_read", roofline<memloc::bfloat16>, k.c)->Arg(0);
-    add(n + "roofline_copy", roofline<memloc::bfloat16>, k.c)->Arg(1);
+    add(n + "roofline_read", roofline<memloc::bfloat16>, k.c, false);
+    add(n + "roofline_copy", roofline<memloc::bfloat16>, k.c, true);
     add(n + "memloc", unitmem_update<memloc::bfloat16>, k.c, false);
     add(n + "cub", cub_fold<memloc::bfloat16>, k.c);
   }
-  add("fold/A6_vit_mlp_bf16/roofline_read", roofline<memloc::bfloat16>, a6)->Arg(0);
-  add("fold/A6_vit_mlp_bf16/roofline_copy", roofline<memloc::bfloat16>, a6)->Arg(1);
+  add("fold/A6_vit_mlp_bf16/roofline_read", roofline<memloc::bfloat16>, a6, false);
+  add("fold/A6_vit_mlp_bf16/roofline_copy", roofline<memloc::bfloat16>, a6, true);
   add("fold/A6_vit_mlp_bf16/memloc", unitmem_update<memloc::bfloat16>, a6, false);
   add("fold/A6_vit_mlp_bf16/cub", cub_fold<memloc::bfloat16>, a6);
-  add("fold/A7_vit_mlp_token_major_bf16/roofline_read", roofline<memloc::bfloat16>, a6)->Arg(0);
-  add("fold/A7_vit_mlp_token_major_bf16/roofline_copy", roofline<memloc::bfloat16>, a6)->Arg(1);
+  add("fold/A7_vit_mlp_token_major_bf16/roofline_read", roofline<memloc::bfloat16>, a6, false);
+  add("fold/A7_vit_mlp_token_major_bf16/roofline_copy", roofline<memloc::bfloat16>, a6, true);
   add("fold/A7_vit_mlp_token_major_bf16/memloc", unitmem_update<memloc::bfloat16>, a6, true);
   add("fold/A8_latency_fp32/memloc", unitmem_update<float>, a8, false);
   for (const index_t classes : {index_t{10}, index_t{1000}}) {
     const std::string n = "fold/A9_classmem_" + std::to_string(classes) + "_classes_fp32/";
-    add(n + "roofline_read", roofline<float>, a4)->Arg(0);
+    add(n + "roofline_read", roofline<float>, a4, false);
     add(n + "memloc", classmem_update, a4, classes);
   }
   for (const index_t units : {index_t{64}, index_t{256}, index_t{512}, index_t{3072}}) {
     const std::string n = "stats/B_mean_N50000_U" + std::to_string(units) + "/";
-    add(n + "roofline_read", roofline<float>, fold_case{50000, 1, units, 1})->Arg(0);
+    add(n + "roofline_read", roofline<float>, fold_case{50000, 1, units, 1}, false);
     add(n + "memloc", unitmem_from_mu, index_t{50000}, units, false);
   }
-  add("stats/B_mean_N1281167_U512/roofline_read", roofline<float>, fold_case{1281167, 1, 512, 1})->Arg(0);
+  add("stats/B_mean_N1281167_U512/roofline_read", roofline<float>, fold_case{1281167, 1, 512, 1}, false);
   add("stats/B_mean_N1281167_U512/memloc", unitmem_from_mu, index_t{1281167}, index_t{512}, false);
-  add("stats/B_median_N50000_U512/roofline_read", roofline<float>, fold_case{50000, 1, 512, 1})->Arg(0);
+  add("stats/B_median_N50000_U512/roofline_read", roofline<float>, fold_case{50000, 1, 512, 1}, false);
   add("stats/B_median_N50000_U512/memloc", unitmem_from_mu, index_t{50000}, index_t{512}, true);
 }
 

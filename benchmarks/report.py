@@ -52,6 +52,9 @@ def seconds(run):
 def split_name(name):
     base = name.split("/real_time")[0].split("/manual_time")[0]
     parts = base.split("/")
+    # Arguments registered with ->Arg() follow the name as numbers; they are not part of it.
+    while parts and parts[-1].lstrip("-").isdigit():
+        parts.pop()
     if len(parts) < 3:
         return None
     return parts[0], "/".join(parts[1:-1]), parts[-1]

@@ -10,7 +10,9 @@ Google Benchmark's layout, with names `group/case/torch_*` that match memloc_cud
   x.mean(3, dtype=float32).mean(1); `torch_eager` is the faster of the two plus what memloc's
   update also keeps: the max with its argmax and the fp64 sum over samples.
 - A9: the class sums of μ with index_add_ (`torch_eager`).
-- B: UnitMem from μ[N, U]: max/argmax/fp64 sum (`torch_eager`), and torch.median (`torch_median`).
+- B: UnitMem from μ[N, U]: max/argmax/fp64 sum (`torch_eager`), and torch.median (`torch_median`;
+  it returns the lower middle of all N values where memloc averages the two middle values of
+  the N - 1 others: the same selection work).
 - C: mean pairwise distance of each sample's V views with torch.cdist, for f and for g.
 - D: torch.topk.
 
@@ -89,10 +91,19 @@ def main(argv):
     def n(count):
         return max(2, int(count * args.scale))
 
+    context = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": args.device,
+               "scale": args.scale, "repeats": args.repeats}
+    if args.device == "cuda":
+        context["device"] = torch.cuda.get_device_name(0)
+        context["cuda"] = torch.version.cuda
+
     def record(name, seconds, nbytes):
         results.append({"name": name, "run_name": name, "run_type": "iteration", "iterations": args.repeats,
                         "real_time": seconds * 1e3, "cpu_time": seconds * 1e3, "time_unit": "ms",
                         "bytes": float(nbytes), "bytes_per_second": nbytes / seconds})
+        # Written after every timing, so a run stopped by a time limit keeps what it measured.
+        with open(args.out, "w", encoding="utf-8") as out:
+            json.dump({"context": context, "benchmarks": results}, out, indent=1)
 
     def wanted(name):
         return args.only in name
@@ -194,13 +205,6 @@ def main(argv):
             k = max(1, -(-scores.numel() * percent // 100))
             record(name + "torch_topk", timer(lambda: torch.topk(scores, k).indices.cpu()), scores.numel() * 8)
 
-    context = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": args.device,
-               "scale": args.scale, "repeats": args.repeats}
-    if args.device == "cuda":
-        context["device"] = torch.cuda.get_device_name(0)
-        context["cuda"] = torch.version.cuda
-    with open(args.out, "w", encoding="utf-8") as out:
-        json.dump({"context": context, "benchmarks": results}, out, indent=1)
     print(f"torch_baselines.py: {len(results)} timings written to {args.out}")
     return 0
 
