@@ -126,8 +126,9 @@ class unitmem_per_unit_state {
     };
     std::vector<thread_scratch> scratch(
         static_cast<std::size_t>(worker_count(exec, tasks)),
-        thread_scratch{std::vector<W>(static_cast<std::size_t>(plan.scratch_size())),
-                       std::vector<double>(static_cast<std::size_t>(per_task * units)),
+        // The direct read neither folds nor keeps totals.
+        thread_scratch{std::vector<W>(static_cast<std::size_t>(direct ? 0 : plan.scratch_size())),
+                       std::vector<double>(static_cast<std::size_t>(direct ? 0 : per_task * units)),
                        std::vector<float>(static_cast<std::size_t>(units)), max_keys(keys_)});
     dispatch_transform(transform, [&](auto op) {
       using Op = decltype(op);
