@@ -17,6 +17,9 @@ import unittest
 import numpy as np
 
 MEMLOC = None
+# Set where --device cuda must work (the emulated CUDA build): then it is compared with the
+# host path instead of being allowed to refuse.
+DEVICE_REQUIRED = os.environ.get("MEMLOC_TEST_DEVICE_CUDA") == "1"
 
 
 def run(*args, expect=0):
@@ -140,7 +143,7 @@ class CommandTest(unittest.TestCase):
         out = self.path("gpu.json")
         result = subprocess.run([MEMLOC, "unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus", "--device", "cuda",
                                  "--json", out], capture_output=True, text=True)
-        if result.returncode == 2:
+        if result.returncode == 2 and not DEVICE_REQUIRED:
             # No GPU here, or a build without the CUDA backend: said plainly, nothing written.
             self.assertIn("--device cuda:", result.stderr)
             self.assertFalse(os.path.exists(out))
@@ -151,6 +154,56 @@ class CommandTest(unittest.TestCase):
         expected, argmax, _, _ = unitmem_reference(acts)
         np.testing.assert_allclose(report["unitmem"], expected, rtol=2e-5, atol=2e-5)
         self.assertEqual(report["argmax"], argmax.tolist())
+
+    def test_device_cuda_equals_cpu_on_every_path(self):
+        # The device path of each subcommand against the host path of the same build: labels
+        # (ClassMem), ids out of order, the median, fp16 stored as is, several chunks, and
+        # LayerMem. Runs where --device cuda works (the emulated build, a GPU machine).
+        if not DEVICE_REQUIRED:
+            self.skipTest("--device cuda is checked where MEMLOC_TEST_DEVICE_CUDA=1")
+        acts = self.rng.uniform(-0.5, 2.0, (37, 3, 5, 7)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        np.save(self.path("half.npy"), acts.astype(np.float16))
+        np.save(self.path("labels.npy"), (np.arange(37) * 7 % 26).astype(np.int64))
+        np.save(self.path("ids.npy"), self.rng.permutation(37).astype(np.int64))
+        unitmem_cases = [
+            ("--acts", self.path("acts.npy"), "--layout", "nvus"),
+            ("--acts", self.path("acts.npy"), "--layout", "nvus", "--reduce", "median", "--chunk-rows", "8"),
+            ("--acts", self.path("half.npy"), "--layout", "nvus", "--transform", "relu", "--ids", self.path("ids.npy")),
+            ("--acts", self.path("acts.npy"), "--layout", "nvus", "--labels", self.path("labels.npy"), "--chunk-rows", "5"),
+        ]
+        for case in unitmem_cases:
+            with self.subTest(case=case):
+                cpu = self.unitmem_json(*case, "--device", "cpu")
+                cuda = self.unitmem_json(*case, "--device", "cuda")
+                for key in ("unitmem", "classmem", "argmax", "max_class"):
+                    if key in cpu:
+                        np.testing.assert_allclose(np.array(cuda[key], dtype=float), np.array(cpu[key], dtype=float),
+                                                   rtol=1e-6, atol=1e-9, err_msg=key)
+        f = self.rng.normal(size=(29, 4, 3, 5)).astype(np.float32)
+        g = self.rng.normal(size=(29, 4, 3, 5)).astype(np.float32)
+        np.save(self.path("f.npy"), f)
+        np.save(self.path("g.npy"), g)
+        reports = {}
+        for device in ("cpu", "cuda"):
+            out = self.path(f"layers_{device}.json")
+            run("layermem", "--point", "p", self.path("f.npy"), self.path("g.npy"), "--device", device, "--chunk-rows", "7",
+                "--json", out)
+            with open(out) as handle:
+                reports[device] = json.load(handle)
+        self.assertEqual(json.dumps(reports["cpu"]["points"], sort_keys=True).count("null"),
+                         json.dumps(reports["cuda"]["points"], sort_keys=True).count("null"))
+        np.testing.assert_allclose(
+            np.array(self.numbers(reports["cuda"]["points"])), np.array(self.numbers(reports["cpu"]["points"])),
+            rtol=1e-6, atol=1e-9)
+
+    @staticmethod
+    def numbers(value):
+        if isinstance(value, dict):
+            return [x for key in sorted(value) for x in CommandTest.numbers(value[key])]
+        if isinstance(value, list):
+            return [x for item in value for x in CommandTest.numbers(item)]
+        return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
     def test_per_batch_files_read_as_one_stream(self):
         acts = self.rng.uniform(-0.5, 2.0, (31, 2, 5, 4)).astype(np.float32)
