@@ -52,6 +52,14 @@ void set_last_error(cudaError_t error);
 // calls `thread_body`. Returns when the grid is done. A check that fires calls fail().
 void run_grid(const launch_description& description, const std::function<void()>& thread_body);
 
+// Block-shared memory of the running block, for memloc's kernels/memloc/kernels/shared_memory.cuh
+// (which declares plain __shared__ variables under nvcc). Static: one object per `key` (the
+// address of a variable unique to the declaration) per block, laid out on first use; every
+// thread of the block gets the same address. Dynamic: the launch's dynamic_shared_bytes.
+// Both are filled with a poison pattern before each block runs.
+void* block_static_shared(const void* key, std::size_t bytes, std::size_t alignment);
+void* block_dynamic_shared();
+
 // ---- shared by both (src/report.cpp) ----
 
 // The seed of every random order the emulation takes (blocks, threads after a barrier):
