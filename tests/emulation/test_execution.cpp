@@ -129,6 +129,38 @@ __global__ void shared_race_kernel(int* out) {
   if (threadIdx.x == 1) out[0] = shared;  // no barrier between the write and the read
 }
 
+// Views as memloc passes them: a class holding a device pointer, read-only when its
+// element_type is const.
+struct int_view {
+  int* data;
+  long long size;
+};
+struct const_int_view {
+  using element_type = const int;
+  const int* data;
+  long long size;
+};
+
+struct view_race_tag {};
+__global__ void view_race_kernel(int_view out) {
+  int& shared = static_shared<int, view_race_tag>();
+  if (threadIdx.x == 0) shared = 42;
+  if (threadIdx.x == 1) out.data[out.size - 1] = shared;
+}
+
+// Writes through a view declared read-only: the race check does not compare what it cannot
+// know is written, which is why views must say const truthfully.
+__global__ void const_view_race_kernel(const_int_view out) {
+  int& shared = static_shared<int, view_race_tag>();
+  if (threadIdx.x == 0) shared = 42;
+  if (threadIdx.x == 1) const_cast<int*>(out.data)[out.size - 1] = shared;
+}
+
+struct too_large_tag {};
+__global__ void too_much_shared_kernel(int* out) {
+  out[0] = static_shared<char[40 * 1024], too_large_tag>()[0];
+}
+
 struct ordered_tag {};
 __global__ void shared_ordered_kernel(int* out) {
   int& shared = static_shared<int, ordered_tag>();
@@ -312,11 +344,32 @@ TEST_CASE("emulation: a data race on block-shared memory is reported, ordered an
   CHECK(contains(report, "shared_race_kernel"));
   CHECK(contains(report, ", block ("));
   CHECK(contains(report, "byte 0 of the device allocation"));
+  CHECK(contains(report, "written last by thread (1, 0, 0)"));
 
   CHECK(report_of([&] { launch(dim3(3), dim3(64), 0, shared_ordered_kernel, out.data()); }).empty());
   CHECK(out[0] == 42);
   CHECK(report_of([&] { launch(dim3(3), dim3(64), 0, same_value_writes_kernel, out.data()); }).empty());
   CHECK(out[0] == 7);
+}
+
+TEST_CASE("emulation: device memory inside class arguments is found, written unless the view is const") {
+  const device_buffer<int> out(10);
+  const std::string report =
+      report_of([&] { launch(dim3(1), dim3(32), 0, view_race_kernel, int_view{out.data(), 10}); });
+  INFO(report);
+  CHECK(contains(report, "data race on block-shared memory"));
+  CHECK(contains(report, "byte 36 of the device allocation"));
+  CHECK(report_of([&] { launch(dim3(1), dim3(32), 0, const_view_race_kernel, const_int_view{out.data(), 10}); })
+            .empty());
+}
+
+TEST_CASE("emulation: static and dynamic block-shared memory beyond 48 KiB is reported") {
+  const device_buffer<int> out(1);
+  const std::string report =
+      report_of([&] { launch(dim3(1), dim3(32), 16 * 1024, too_much_shared_kernel, out.data()); });
+  CHECK(contains(report, "exceed 48 KiB"));
+  CHECK(contains(report, "too_much_shared_kernel"));
+  CHECK(launch(dim3(1), dim3(32), 8 * 1024, too_much_shared_kernel, out.data()) == cudaSuccess);
 }
 
 TEST_CASE("emulation: block-shared memory read before any write holds the poison pattern") {

@@ -149,7 +149,8 @@ class random_order {
 // Fiber stacks, one per thread index, kept for the life of the host thread
 
 #if MEMLOC_EMULATION_ASAN || defined(__SANITIZE_UNDEFINED__)
-constexpr std::size_t stack_bytes = 512 * 1024;  // instrumented frames are several times larger
+constexpr std::size_t stack_bytes = 128 * 1024;  // instrumented frames are larger; ASan clears a
+                                                  // stack's shadow at every switch, so no more
 #else
 constexpr std::size_t stack_bytes = 64 * 1024;
 #endif
@@ -421,6 +422,10 @@ class grid_runner {
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
     current_ = nullptr;
+    if (watch_ != nullptr && *watch_ != watched_) {
+      watched_ = *watch_;
+      writer_ = &f;
+    }
     if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
   }
 
@@ -602,14 +607,30 @@ class grid_runner {
       const auto differ = std::mismatch(then.begin(), then.end(), now);
       if (differ.first == then.end()) continue;
       const std::size_t offset = static_cast<std::size_t>(differ.first - then.begin());
+      const unsigned forward_value = *differ.first, reverse_value = *differ.second;
+      const unsigned char* address = static_cast<const unsigned char*>(r.begin) + offset;
+      // Two more runs, watching the byte, name the threads that leave each value there.
+      const std::string forward_writer = writer_of(address, before, block_seed, false);
+      const std::string reverse_writer = writer_of(address, before, block_seed, true);
       std::ostringstream report;
       report << "kernel " << description_.kernel << ", block " << triple(block_) << ": data race on block-shared memory: "
-             << "byte " << offset << " of the device allocation at " << r.begin << " (" << r.bytes
-             << " bytes) is 0x" << std::hex << static_cast<unsigned>(*differ.first) << " under one thread order and 0x"
-             << static_cast<unsigned>(*differ.second) << std::dec
-             << " under its reverse; a barrier is missing between threads that write and read the same shared data";
+             << "byte " << offset << " of the device allocation at " << r.begin << " (" << r.bytes << " bytes) is 0x"
+             << std::hex << forward_value << " under one thread order (" << forward_writer << ") and 0x" << reverse_value
+             << std::dec << " under its reverse (" << reverse_writer
+             << "); a barrier is missing between threads that write and read the same shared data";
       fail(report.str());
     }
+  }
+
+  std::string writer_of(const unsigned char* address, const std::vector<std::vector<unsigned char>>& before,
+                        std::uint64_t block_seed, bool reversed) {
+    restore(before);
+    watch_ = address;
+    watched_ = *address;
+    writer_ = nullptr;
+    run_block(block_seed, reversed);
+    watch_ = nullptr;
+    return writer_ == nullptr ? std::string("no thread writes it") : "written last by thread " + triple(writer_->index);
   }
 
   std::vector<std::vector<unsigned char>> save() const {
@@ -642,6 +663,10 @@ class grid_runner {
   std::size_t arena_bytes_ = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> arena_{nullptr, std::free};
   bool touched_shared_ = false;
+  // the byte the race report follows, its value, and the thread whose run last changed it
+  const unsigned char* watch_ = nullptr;
+  unsigned char watched_ = 0;
+  const fiber* writer_ = nullptr;
   grid_runner* previous_ = nullptr;
   std::tuple<uint3, uint3, dim3, dim3> saved_builtins_{::threadIdx, ::blockIdx, ::blockDim, ::gridDim};
 #if MEMLOC_EMULATION_ASAN

@@ -36,9 +36,10 @@
 // A plain __shared__ variable would become one object per fiber (a stack variable) or one per
 // process (a static), silently wrong either way; it must go through the block's arena.
 #undef __shared__
-#define __shared__                                                                                       \
-  _Pragma("GCC error \"__shared__ is not emulated: use memloc::kernels::static_shared<T, Tag>() or "  \
-          "dynamic_shared<T>() from kernels/memloc/kernels/shared_memory.cuh\"")
+// (_Pragma takes one string literal, hence the long line.)
+// clang-format off
+#define __shared__ _Pragma("GCC error \"__shared__ is not emulated: use memloc::kernels::static_shared<T, Tag>() or dynamic_shared<T>() from kernels/memloc/kernels/shared_memory.cuh\"")
+// clang-format on
 
 namespace memloc_emulation {
 
@@ -61,14 +62,14 @@ template <class T>
 std::uint64_t to_bits(const T& value) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "a warp shuffle moves at most 8 bytes");
   std::uint64_t bits = 0;
-  std::memcpy(&bits, &value, sizeof(T));
+  std::memcpy(&bits, static_cast<const void*>(&value), sizeof(T));
   return bits;
 }
 
 template <class T>
 T from_bits(std::uint64_t bits) {
   T value;
-  std::memcpy(&value, &bits, sizeof(T));
+  std::memcpy(static_cast<void*>(&value), &bits, sizeof(T));
   return value;
 }
 
