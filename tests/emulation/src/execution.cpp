@@ -1,7 +1,9 @@
 // The execution half of memloc's CPU execution of CUDA (test-only): one grid at a time, its
 // blocks one after another in a seeded random order, the threads of a block as cooperative
-// fibers (glibc's ucontext: no dependency beyond the C library; a switch costs one
-// sigprocmask system call, measured acceptable in the self-tests' timing case).
+// fibers. A fiber switch is a few lines of assembly on x86-64 (callee-saved registers and the
+// stack pointer; glibc's swapcontext also saves the signal mask, a system call per switch, and
+// under ASan clears the whole target stack's shadow) and glibc's ucontext elsewhere. No
+// dependency beyond the C library.
 //
 // A fiber runs until it blocks (a barrier, a warp operation) or exits; when no fiber can run,
 // the scheduler completes the warp operations whose lanes have all arrived, else releases the
@@ -183,6 +185,83 @@ class stack_pool {
 thread_local stack_pool stacks;
 
 // ---------------------------------------------------------------------------------------------
+// Fiber contexts
+
+#if defined(__x86_64__) && !defined(MEMLOC_EMULATION_UCONTEXT)
+#define MEMLOC_EMULATION_ASSEMBLY_SWITCH 1
+
+// Saves the callee-saved registers, MXCSR and the x87 control word on the current stack,
+// stores the stack pointer in *save, and resumes the fiber whose stack pointer is `load`.
+extern "C" void memloc_emulation_switch(void** save, void* load);
+asm(R"(
+  .text
+  .p2align 4
+  .type memloc_emulation_switch, @function
+memloc_emulation_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $16, %rsp
+  stmxcsr 8(%rsp)
+  fnstcw (%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr 8(%rsp)
+  fldcw (%rsp)
+  addq $16, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size memloc_emulation_switch, .-memloc_emulation_switch
+)");
+
+struct context {
+  void* stack_pointer = nullptr;
+};
+
+inline void switch_context(context& from, const context& to) { memloc_emulation_switch(&from.stack_pointer, to.stack_pointer); }
+
+// A frame as memloc_emulation_switch leaves it, whose return address is `entry` with the
+// stack aligned as after a call (`entry` never returns: a zero return address ends unwinding).
+void prepare_context(context& c, void* stack, std::size_t bytes, void (*entry)()) {
+  auto* top = reinterpret_cast<std::uint64_t*>((reinterpret_cast<std::uintptr_t>(stack) + bytes) & ~std::uintptr_t{15});
+  std::uint64_t* frame = top - 10;
+  std::uint32_t mxcsr = 0;
+  std::uint16_t control = 0;
+  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(control));
+  std::memset(frame, 0, 10 * sizeof(std::uint64_t));
+  std::memcpy(frame, &control, sizeof control);
+  std::memcpy(frame + 1, &mxcsr, sizeof mxcsr);
+  frame[8] = reinterpret_cast<std::uint64_t>(entry);  // frame[2..7]: r15 .. rbp, zero
+  c.stack_pointer = frame;                             // frame[9]: entry's return address, zero
+}
+
+#else
+#define MEMLOC_EMULATION_ASSEMBLY_SWITCH 0
+
+struct context {
+  ucontext_t state{};
+};
+
+inline void switch_context(context& from, const context& to) { swapcontext(&from.state, &to.state); }
+
+void prepare_context(context& c, void* stack, std::size_t bytes, void (*entry)()) {
+  getcontext(&c.state);
+  c.state.uc_stack.ss_sp = stack;
+  c.state.uc_stack.ss_size = bytes;
+  c.state.uc_link = nullptr;
+  makecontext(&c.state, entry, 0);
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
 // Block-shared memory: static objects laid out on first use (the same offsets in every block of
 // a launch), then the dynamic part
 
@@ -195,7 +274,7 @@ constexpr std::size_t arena_alignment = 256;
 enum class state { runnable, at_barrier, at_warp, exited };
 
 struct fiber {
-  ucontext_t context{};
+  context saved;
   void* stack = nullptr;
   uint3 index{0, 0, 0};
   unsigned linear = 0;
@@ -395,7 +474,7 @@ class grid_runner {
 #if MEMLOC_EMULATION_ASAN
     __sanitizer_start_switch_fiber(nullptr, self.scheduler_stack_, self.scheduler_stack_bytes_);
 #endif
-    swapcontext(&f.context, &self.scheduler_);  // never resumed: the fiber is over
+    switch_context(f.saved, self.scheduler_);  // never resumed: the fiber is over
   }
 
   void block(fiber& f, state why) {
@@ -404,7 +483,7 @@ class grid_runner {
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_, scheduler_stack_bytes_);
 #endif
-    swapcontext(&f.context, &scheduler_);
+    switch_context(f.saved, scheduler_);
 #if MEMLOC_EMULATION_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, &scheduler_stack_, &scheduler_stack_bytes_);
 #endif
@@ -417,7 +496,7 @@ class grid_runner {
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, f.stack, stack_bytes);
 #endif
-    swapcontext(&scheduler_, &f.context);
+    switch_context(scheduler_, f.saved);
 #if MEMLOC_EMULATION_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
@@ -437,11 +516,7 @@ class grid_runner {
       // A fiber abandoned by a failure left its frames' redzones behind.
       __asan_unpoison_memory_region(f.stack, stack_bytes);
 #endif
-      getcontext(&f.context);
-      f.context.uc_stack.ss_sp = f.stack;
-      f.context.uc_stack.ss_size = stack_bytes;
-      f.context.uc_link = nullptr;
-      makecontext(&f.context, &grid_runner::entry, 0);
+      prepare_context(f.saved, f.stack, stack_bytes, &grid_runner::entry);
       f.now = state::runnable;
     }
   }
@@ -655,7 +730,7 @@ class grid_runner {
   unsigned threads_ = 0;
   std::vector<fiber> fibers_;
   fiber* current_ = nullptr;
-  ucontext_t scheduler_{};
+  context scheduler_;
   std::exception_ptr failure_;
   uint3 block_{0, 0, 0};
   std::map<const void*, std::size_t> layout_;
