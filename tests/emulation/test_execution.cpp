@@ -256,6 +256,20 @@ __global__ void sub_warp_shuffle_kernel(int* out) {
   out[lane * 5 + 4] = __shfl_sync(0xffffffffu, lane, 37);         // srcLane wraps modulo width
 }
 
+// Two half-warps, each with its own mask, at different call sites: legal, as each mask's lanes
+// all meet at one operation.
+__global__ void half_warp_masks_kernel(int* out, unsigned* active) {
+  const int lane = static_cast<int>(threadIdx.x);
+  if (lane < 16) {
+    out[lane] = __shfl_down_sync(0x0000ffffu, lane * 10, 1, 16);
+  } else {
+    __syncwarp(0xffff0000u);
+    out[lane] = __ballot_sync(0xffff0000u, lane % 2 == 0) == 0x55550000u;
+  }
+  if (lane == 31) return;
+  active[lane] = __activemask();
+}
+
 __global__ void wide_types_shuffle_kernel(double* d, float* f, unsigned long long* u, std::int64_t* s) {
   const unsigned lane = threadIdx.x;
   d[lane] = __shfl_down_sync(0xffffffffu, 0.5 * lane, 1);
@@ -398,6 +412,11 @@ TEST_CASE("emulation: a block reduction with barriers and shuffles is exact for 
       CAPTURE(blocks);
       CHECK(launch(dim3(blocks), dim3(threads), 0, block_sum_kernel, values.data(), n, total.data()) == cudaSuccess);
       CHECK(total[0] == expected);
+      // An int argument for a long long parameter converts implicitly, as with the toolkit.
+      total[0] = 0;
+      CHECK(launch(dim3(blocks), dim3(threads), 0, block_sum_kernel, values.data(), 100003, total.data()) ==
+            cudaSuccess);
+      CHECK(total[0] == expected);
     }
   }
 }
@@ -445,6 +464,16 @@ TEST_CASE("emulation: shuffles with sub-warp widths follow CUDA's segment rules"
     CHECK(out[lane * 5 + 3] == (lane < 16 ? lane : lane - 16));
     CHECK(out[lane * 5 + 4] == 5);
   }
+}
+
+TEST_CASE("emulation: half-warps may run different warp operations with disjoint masks") {
+  const device_buffer<int> out(32);
+  const device_buffer<unsigned> active(32);
+  CHECK(launch(dim3(1), dim3(32), 0, half_warp_masks_kernel, out.data(), active.data()) == cudaSuccess);
+  for (int lane = 0; lane < 16; ++lane) CHECK(out[lane] == (lane == 15 ? 150 : (lane + 1) * 10));
+  for (int lane = 16; lane < 32; ++lane) CHECK(out[lane] == 1);
+  // Which other lanes are still active is up to the scheduler, as on a GPU; the caller always is.
+  for (int lane = 0; lane < 31; ++lane) CHECK((active[lane] & (1u << lane)) != 0);
 }
 
 TEST_CASE("emulation: shuffles move 8-byte and floating-point values whole") {

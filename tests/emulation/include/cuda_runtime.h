@@ -56,6 +56,13 @@ void add_argument_regions(std::vector<region>& regions, const T& argument) {
   }
 }
 
+// A kernel parameter is copy-initialized from its argument, as in the toolkit's
+// cudaLaunchKernelEx: implicit conversions only (a static_cast would also allow explicit ones).
+template <class Parameter, class Argument>
+Parameter as_parameter(Argument&& argument) {
+  return std::forward<Argument>(argument);
+}
+
 }  // namespace memloc_emulation::detail
 
 template <class... ExpTypes, class... ActTypes>
@@ -66,7 +73,8 @@ cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* config, void (*kernel)(
     return cudaErrorInvalidConfiguration;
   }
   // CUDA copies the arguments at the launch, not when the kernel runs.
-  std::tuple<std::decay_t<ExpTypes>...> arguments(static_cast<ExpTypes>(std::forward<ActTypes>(args))...);
+  std::tuple<std::decay_t<ExpTypes>...> arguments(
+      memloc_emulation::detail::as_parameter<std::decay_t<ExpTypes>>(std::forward<ActTypes>(args))...);
 
   memloc_emulation::launch_description description;
   description.kernel = memloc_emulation::detail::kernel_name(reinterpret_cast<const void*>(kernel));
