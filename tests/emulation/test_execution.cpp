@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -284,6 +286,14 @@ __global__ void order_kernel(unsigned* thread_tickets, unsigned* block_tickets, 
   if (threadIdx.x == 0) block_tickets[blockIdx.x] = atomicAdd(&counters[0], 1u);
 }
 
+__global__ void indices_kernel(unsigned* out) {
+  const unsigned block = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  __syncthreads();
+  out[block * blockDim.x * blockDim.y * blockDim.z + thread] =
+      threadIdx.x + 10 * threadIdx.y + 100 * threadIdx.z + 1000 * (blockIdx.x + 10 * blockIdx.y + 100 * blockIdx.z);
+}
+
 __global__ void nothing_kernel(int* out) { out[0] = 1; }
 
 struct timing_tag {};
@@ -511,6 +521,34 @@ TEST_CASE("emulation: the same seed gives the same block and thread orders") {
   const std::vector<unsigned> block1(first.first.begin() + threads, first.first.begin() + 2 * threads);
   CHECK(block0 != identity);
   CHECK(block0 != block1);
+}
+
+TEST_CASE("emulation: three-dimensional blocks and grids number threads x fastest") {
+  const dim3 grid(3, 2, 2), block(8, 4, 2);
+  const device_buffer<unsigned> out(12 * 64);
+  CHECK(launch(grid, block, 0, indices_kernel, out.data()) == cudaSuccess);
+  unsigned i = 0;
+  for (unsigned bz = 0; bz < 2; ++bz)
+    for (unsigned by = 0; by < 2; ++by)
+      for (unsigned bx = 0; bx < 3; ++bx)
+        for (unsigned z = 0; z < 2; ++z)
+          for (unsigned y = 0; y < 4; ++y)
+            for (unsigned x = 0; x < 8; ++x) CHECK(out[i++] == x + 10 * y + 100 * z + 1000 * (bx + 10 * by + 100 * bz));
+}
+
+TEST_CASE("emulation: grids run on several host threads at once keep their own fibers and indices") {
+  const long long n = 20000;
+  const device_buffer<int> values(n, 1);
+  std::vector<std::unique_ptr<device_buffer<unsigned long long>>> totals;
+  std::vector<std::thread> hosts;
+  for (int h = 0; h < 3; ++h) totals.push_back(std::make_unique<device_buffer<unsigned long long>>(1));
+  for (int h = 0; h < 3; ++h) {
+    hosts.emplace_back([&, h] {
+      launch(dim3(5), dim3(128u << h), 0, block_sum_kernel, values.data(), n, totals[static_cast<std::size_t>(h)]->data());
+    });
+  }
+  for (std::thread& host : hosts) host.join();
+  for (const auto& total : totals) CHECK((*total)[0] == static_cast<unsigned long long>(n));
 }
 
 TEST_CASE("emulation: an invalid launch configuration is rejected without running") {
