@@ -119,6 +119,14 @@ __global__ void full_mask_shuffle_kernel(int* out) {
   out[threadIdx.x] = __shfl_down_sync(0xffffffffu, static_cast<int>(threadIdx.x), 1);
 }
 
+__global__ void bad_width_kernel(int* out) {
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 0, 12);
+}
+
+__global__ void foreign_mask_kernel(int* out) {
+  out[threadIdx.x] = __ballot_sync(threadIdx.x == 9 ? 0x1u : 0xfffffdffu, 1);
+}
+
 __global__ void mismatched_masks_kernel(int* out) {
   const unsigned mask = threadIdx.x == 3 ? 0x0000ffffu : 0xffffffffu;
   out[threadIdx.x] = __shfl_sync(mask, static_cast<int>(threadIdx.x), 0);
@@ -355,6 +363,13 @@ TEST_CASE("emulation: a shuffle whose mask names an exited or missing lane is re
   CHECK(contains(report, "names lane 16, which does not exist"));
   CHECK(contains(report, "thread (32, 0, 0)"));
 
+  // Reported from inside the calling fiber, before it waits.
+  report = report_of([&] { launch(dim3(1), dim3(32), 0, bad_width_kernel, out.data()); });
+  CHECK(contains(report, "with width 12: not a power of 2 from 1 to 32"));
+  report = report_of([&] { launch(dim3(1), dim3(32), 0, foreign_mask_kernel, out.data()); });
+  CHECK(contains(report, "thread (9, 0, 0): __ballot_sync"));
+  CHECK(contains(report, "does not name the calling lane 9"));
+
   report = report_of([&] { launch(dim3(1), dim3(32), 0, mismatched_masks_kernel, out.data()); });
   CHECK(contains(report, "mismatched_masks_kernel"));
   CHECK(contains(report, "the same warp operation with the same mask"));
@@ -443,6 +458,32 @@ TEST_CASE("emulation: atomics follow CUDA's overloads and results") {
   CHECK(r[0].double_sum == 128.0);
   CHECK(r[0].winners == 1);
   CHECK(r[0].exchanged == 99ull);
+}
+
+TEST_CASE("emulation: integer intrinsics give CUDA's results, including at zero") {
+  CHECK(__popc(0xf0f0u) == 8);
+  CHECK(__popcll(~0ull) == 64);
+  CHECK(__clz(0) == 32);
+  CHECK(__clz(1) == 31);
+  CHECK(__clz(-1) == 0);
+  CHECK(__clzll(0) == 64);
+  CHECK(__clzll(1ll << 40) == 23);
+  CHECK(__ffs(0) == 0);
+  CHECK(__ffs(0x18) == 4);
+  CHECK(__ffsll(1ll << 50) == 51);
+  CHECK(__brev(1u) == 0x80000000u);
+  CHECK(__brev(0x12345678u) == 0x1e6a2c48u);
+  CHECK(__brevll(1ull) == 0x8000000000000000ull);
+  unsigned short half = 3;
+  CHECK(atomicCAS(&half, static_cast<unsigned short>(3), static_cast<unsigned short>(9)) == 3);
+  CHECK(half == 9);
+  unsigned counter = 4;
+  CHECK(atomicInc(&counter, 4u) == 4);
+  CHECK(counter == 0);
+  CHECK(atomicDec(&counter, 7u) == 0);
+  CHECK(counter == 7);
+  const double loaded = 2.5;
+  CHECK(__ldg(&loaded) == 2.5);
 }
 
 TEST_CASE("emulation: ballot, any, all and the counting barriers") {
