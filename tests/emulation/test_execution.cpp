@@ -171,6 +171,14 @@ __global__ void too_much_shared_kernel(int* out) {
   out[0] = static_shared<char[40 * 1024], too_large_tag>()[0];
 }
 
+// Only the last block uses shared memory, racily: the check must not stop at blocks that did not.
+__global__ void last_block_race_kernel(int* out) {
+  if (blockIdx.x + 1 < gridDim.x) return;
+  int& shared = static_shared<int, race_tag>();
+  if (threadIdx.x == 0) shared = 42;
+  if (threadIdx.x == 1) out[0] = shared;
+}
+
 struct ordered_tag {};
 __global__ void shared_ordered_kernel(int* out) {
   int& shared = static_shared<int, ordered_tag>();
@@ -384,6 +392,10 @@ TEST_CASE("emulation: a data race on block-shared memory is reported, ordered an
   CHECK(contains(report, ", block ("));
   CHECK(contains(report, "byte 0 of the device allocation"));
   CHECK(contains(report, "written last by thread (1, 0, 0)"));
+
+  const std::string last = report_of([&] { launch(dim3(40), dim3(32), 0, last_block_race_kernel, out.data()); });
+  INFO(last);
+  CHECK(contains(last, "kernel emulation_self_test::last_block_race_kernel(int*), block (39, 0, 0): data race"));
 
   CHECK(report_of([&] { launch(dim3(3), dim3(64), 0, shared_ordered_kernel, out.data()); }).empty());
   CHECK(out[0] == 42);

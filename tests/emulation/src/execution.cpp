@@ -363,23 +363,22 @@ class grid_runner {
     ::gridDim = g;
     std::size_t written_bytes = 0;
     for (const region& r : description_.regions) written_bytes += r.written ? r.bytes : 0;
-    bool may_use_shared = true;  // unknown until the first block has run
-    std::size_t checked_bytes = 0;
+    std::size_t copied_bytes = 0;
     for (std::uint64_t linear : order) {
       block_ = uint3{static_cast<unsigned>(linear % g.x), static_cast<unsigned>((linear / g.x) % g.y),
                      static_cast<unsigned>(linear / (static_cast<std::uint64_t>(g.x) * g.y))};
       ::blockIdx = block_;
       const std::uint64_t block_seed = order_seed(description_.kernel, linear);
-      // Copying the writable memory costs 4 passes over it per checked block; past a budget
-      // only the blocks that come first in the (seeded, random) block order are checked.
-      const bool check = may_use_shared && written_bytes > 0 && checked_bytes <= race_check_budget;
-      if (check) {
-        checked_bytes += written_bytes;
+      // Whether a block touches block-shared memory shows only once it has run, so every block
+      // starts from a copy of the writable memory, and those that touched it run twice (4
+      // passes over that memory in all). Past a budget of copying, only the blocks that come
+      // first in the (seeded, random) block order are checked.
+      if (written_bytes > 0 && copied_bytes <= race_check_budget) {
         run_block_twice(block_seed);
+        copied_bytes += written_bytes * (touched_shared_ ? 4 : 1);
       } else {
         run_block(block_seed, false);
       }
-      may_use_shared = may_use_shared && touched_shared_;
     }
   }
 
