@@ -2,8 +2,10 @@
 // blocks one after another in a seeded random order, the threads of a block as cooperative
 // fibers. A fiber switch is a few lines of assembly on x86-64 (callee-saved registers and the
 // stack pointer; glibc's swapcontext also saves the signal mask, a system call per switch, and
-// under ASan clears the whole target stack's shadow) and glibc's ucontext elsewhere. No
-// dependency beyond the C library.
+// under ASan clears the whole target stack's shadow) and glibc's ucontext elsewhere (or with
+// -DMEMLOC_EMULATION_UCONTEXT). No dependency beyond the C library. Measured on the self-tests'
+// case of 64 blocks of 256 threads, 4 barriers each, race check included: about 10 ms with the
+// assembly switch, 90 ms with swapcontext.
 //
 // A fiber runs until it blocks (a barrier, a warp operation) or exits; when no fiber can run,
 // the scheduler completes the warp operations whose lanes have all arrived, else releases the
