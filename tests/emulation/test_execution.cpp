@@ -494,6 +494,11 @@ TEST_CASE("emulation: integer intrinsics give CUDA's results, including at zero"
   CHECK(counter == 0);
   CHECK(atomicDec(&counter, 7u) == 0);
   CHECK(counter == 7);
+  CHECK(__float_as_uint(1.0f) == 0x3f800000u);
+  CHECK(__int_as_float(__float_as_int(-2.5f)) == -2.5f);
+  CHECK(__uint_as_float(0x40000000u) == 2.0f);
+  CHECK(__double_as_longlong(1.0) == 0x3ff0000000000000ll);
+  CHECK(__longlong_as_double(0x4000000000000000ll) == 2.0);
   const double loaded = 2.5;
   CHECK(__ldg(&loaded) == 2.5);
 }

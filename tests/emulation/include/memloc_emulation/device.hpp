@@ -214,6 +214,23 @@ T __ldg(const T* address) {
   return *address;
 }
 
+// ---- reinterpretation of bits ----
+
+inline int __float_as_int(float x) { return memloc_emulation::detail::from_bits<int>(memloc_emulation::detail::to_bits(x)); }
+inline unsigned int __float_as_uint(float x) {
+  return memloc_emulation::detail::from_bits<unsigned int>(memloc_emulation::detail::to_bits(x));
+}
+inline float __int_as_float(int x) { return memloc_emulation::detail::from_bits<float>(memloc_emulation::detail::to_bits(x)); }
+inline float __uint_as_float(unsigned int x) {
+  return memloc_emulation::detail::from_bits<float>(memloc_emulation::detail::to_bits(x));
+}
+inline long long int __double_as_longlong(double x) {
+  return memloc_emulation::detail::from_bits<long long int>(memloc_emulation::detail::to_bits(x));
+}
+inline double __longlong_as_double(long long int x) {
+  return memloc_emulation::detail::from_bits<double>(memloc_emulation::detail::to_bits(x));
+}
+
 // ---- integer intrinsics (CUDA's results at 0, where the GCC built-ins are undefined) ----
 
 inline int __popc(unsigned int x) { return __builtin_popcount(x); }
