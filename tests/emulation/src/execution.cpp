@@ -677,7 +677,9 @@ class grid_runner {
   // the other order in the second: a read that can see or miss a write, or two writes of
   // different values, end differently and so do the bytes the block writes to device memory,
   // which are compared. Writes of the same value, and accesses a barrier orders, give the same
-  // bytes both times and are not reported.
+  // bytes both times and are not reported. A block that keeps whichever thread comes first
+  // (an atomicCAS claiming a slot, with different values) depends on order as much and is
+  // reported too, though only where it also uses block-shared memory.
   void run_block_twice(std::uint64_t block_seed) {
     std::vector<std::vector<unsigned char>> before = save();
     run_block(block_seed, false);
@@ -699,11 +701,13 @@ class grid_runner {
       const std::string forward_writer = writer_of(address, before, block_seed, false);
       const std::string reverse_writer = writer_of(address, before, block_seed, true);
       std::ostringstream report;
-      report << "kernel " << description_.kernel << ", block " << triple(block_) << ": data race on block-shared memory: "
-             << "byte " << offset << " of the device allocation at " << r.begin << " (" << r.bytes << " bytes) is 0x"
-             << std::hex << forward_value << " under one thread order (" << forward_writer << ") and 0x" << reverse_value
-             << std::dec << " under its reverse (" << reverse_writer
-             << "); a barrier is missing between threads that write and read the same shared data";
+      report << "kernel " << description_.kernel << ", block " << triple(block_)
+             << ": data race: what the block writes depends on the order of its threads: byte " << offset
+             << " of the device allocation at " << r.begin << " (" << r.bytes << " bytes) is 0x" << std::hex
+             << forward_value << " under one order (" << forward_writer << ") and 0x" << reverse_value << std::dec
+             << " under its reverse (" << reverse_writer
+             << "); a barrier is missing between threads that write and read the same block-shared data, or the "
+                "kernel keeps whichever thread comes first (atomicCAS, atomicExch)";
       fail(report.str());
     }
   }
