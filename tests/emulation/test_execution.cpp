@@ -2,9 +2,8 @@
 // cudaLaunchKernelEx as memloc launches, one per check; and kernels whose exact results show
 // barriers, warp operations and atomics do what CUDA specifies.
 
-#include <doctest/doctest.h>
-
 #include <cuda_runtime.h>
+#include <doctest/doctest.h>
 
 #include <chrono>
 #include <cmath>
@@ -167,9 +166,7 @@ __global__ void const_view_race_kernel(const_int_view out) {
 }
 
 struct too_large_tag {};
-__global__ void too_much_shared_kernel(int* out) {
-  out[0] = static_shared<char[40 * 1024], too_large_tag>()[0];
-}
+__global__ void too_much_shared_kernel(int* out) { out[0] = static_shared<char[40 * 1024], too_large_tag>()[0]; }
 
 // Only the last block uses shared memory, racily: the check must not stop at blocks that did not.
 __global__ void last_block_race_kernel(int* out) {
@@ -267,11 +264,11 @@ __global__ void ballot_kernel(unsigned* ballots, int* votes, int* counts) {
 
 __global__ void sub_warp_shuffle_kernel(int* out) {
   const int lane = static_cast<int>(threadIdx.x);
-  out[lane * 5] = __shfl_sync(0xffffffffu, lane, 3, 8);          // lane 3 of each group of 8
-  out[lane * 5 + 1] = __shfl_up_sync(0xffffffffu, lane, 2, 8);   // own value in a group's first 2
-  out[lane * 5 + 2] = __shfl_down_sync(0xffffffffu, lane, 2, 8);  // own value in a group's last 2
+  out[lane * 5] = __shfl_sync(0xffffffffu, lane, 3, 8);            // lane 3 of each group of 8
+  out[lane * 5 + 1] = __shfl_up_sync(0xffffffffu, lane, 2, 8);     // own value in a group's first 2
+  out[lane * 5 + 2] = __shfl_down_sync(0xffffffffu, lane, 2, 8);   // own value in a group's last 2
   out[lane * 5 + 3] = __shfl_xor_sync(0xffffffffu, lane, 16, 16);  // only upper groups reach lower ones
-  out[lane * 5 + 4] = __shfl_sync(0xffffffffu, lane, 37);         // srcLane wraps modulo width
+  out[lane * 5 + 4] = __shfl_sync(0xffffffffu, lane, 37);          // srcLane wraps modulo width
 }
 
 // Two half-warps, each with its own mask, at different call sites: legal, as each mask's lanes
@@ -405,13 +402,15 @@ TEST_CASE("emulation: a data race on block-shared memory is reported, ordered an
 
 TEST_CASE("emulation: device memory inside class arguments is found, written unless the view is const") {
   const device_buffer<int> out(10);
-  const std::string report =
-      report_of([&] { launch(dim3(1), dim3(32), 0, view_race_kernel, int_view{out.data(), 10}); });
+  const std::string report = report_of([&] {
+    launch(dim3(1), dim3(32), 0, view_race_kernel, int_view{out.data(), 10});
+  });
   INFO(report);
   CHECK(contains(report, "data race: what the block writes depends on the order of its threads"));
   CHECK(contains(report, "byte 36 of the device allocation"));
-  CHECK(report_of([&] { launch(dim3(1), dim3(32), 0, const_view_race_kernel, const_int_view{out.data(), 10}); })
-            .empty());
+  CHECK(report_of([&] {
+          launch(dim3(1), dim3(32), 0, const_view_race_kernel, const_int_view{out.data(), 10});
+        }).empty());
 }
 
 TEST_CASE("emulation: static and dynamic block-shared memory beyond 48 KiB is reported") {
@@ -549,8 +548,7 @@ TEST_CASE("emulation: shuffles move 8-byte and floating-point values whole") {
   const device_buffer<float> f(32);
   const device_buffer<unsigned long long> u(32);
   const device_buffer<std::int64_t> s(32);
-  CHECK(launch(dim3(1), dim3(32), 0, wide_types_shuffle_kernel, d.data(), f.data(), u.data(), s.data()) ==
-        cudaSuccess);
+  CHECK(launch(dim3(1), dim3(32), 0, wide_types_shuffle_kernel, d.data(), f.data(), u.data(), s.data()) == cudaSuccess);
   for (unsigned lane = 0; lane < 32; ++lane) {
     CHECK(d[lane] == 0.5 * (lane == 31 ? 31 : lane + 1));
     CHECK(f[lane] == 0.25f * static_cast<float>(lane == 0 ? 0 : lane - 1));
@@ -602,7 +600,8 @@ TEST_CASE("emulation: grids run on several host threads at once keep their own f
   for (int h = 0; h < 3; ++h) totals.push_back(std::make_unique<device_buffer<unsigned long long>>(1));
   for (int h = 0; h < 3; ++h) {
     hosts.emplace_back([&, h] {
-      launch(dim3(5), dim3(128u << h), 0, block_sum_kernel, values.data(), n, totals[static_cast<std::size_t>(h)]->data());
+      launch(dim3(5), dim3(128u << h), 0, block_sum_kernel, values.data(), n,
+             totals[static_cast<std::size_t>(h)]->data());
     });
   }
   for (std::thread& host : hosts) host.join();

@@ -35,8 +35,7 @@ void add_region(std::vector<region>& regions, const void* address, bool written)
 template <class T, class = void>
 struct has_const_element_type : std::false_type {};
 template <class T>
-struct has_const_element_type<T, std::void_t<typename T::element_type>>
-    : std::is_const<typename T::element_type> {};
+struct has_const_element_type<T, std::void_t<typename T::element_type>> : std::is_const<typename T::element_type> {};
 
 // Device memory an argument reaches. A pointer says by its pointee whether the kernel may
 // write; a class (a view) is scanned word by word for device addresses, written unless it
@@ -81,8 +80,11 @@ cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* config, void (*kernel)(
   description.grid = config->gridDim;
   description.block = config->blockDim;
   description.dynamic_shared_bytes = config->dynamicSmemBytes;
-  std::apply([&](const auto&... argument) { (memloc_emulation::detail::add_argument_regions(description.regions, argument), ...); },
-             arguments);
+  std::apply(
+      [&](const auto&... argument) {
+        (memloc_emulation::detail::add_argument_regions(description.regions, argument), ...);
+      },
+      arguments);
 
   auto run = [kernel, arguments = std::move(arguments), description]() {
     memloc_emulation::run_grid(description, [&] { std::apply(kernel, arguments); });

@@ -12,12 +12,12 @@
 // barrier, else reports the deadlock. The threads then resume in a new random order. Every
 // check reports through fail(), naming the kernel, the block and the thread.
 
+#include <cuda_runtime.h>
+#include <cxxabi.h>
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
-
-#include <cxxabi.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -33,8 +33,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <cuda_runtime.h>
 
 #include "memloc_emulation/device.hpp"
 #include "memloc_emulation/interface.hpp"
@@ -227,7 +225,9 @@ struct context {
   void* stack_pointer = nullptr;
 };
 
-inline void switch_context(context& from, const context& to) { memloc_emulation_switch(&from.stack_pointer, to.stack_pointer); }
+inline void switch_context(context& from, const context& to) {
+  memloc_emulation_switch(&from.stack_pointer, to.stack_pointer);
+}
 
 // A frame as memloc_emulation_switch leaves it, whose return address is `entry` with the
 // stack aligned as after a call (`entry` never returns: a zero return address ends unwinding).
@@ -244,7 +244,7 @@ void prepare_context(context& c, void* stack, std::size_t bytes, void (*entry)()
   std::memcpy(frame, &control, sizeof control);
   std::memcpy(frame + 1, &mxcsr, sizeof mxcsr);
   frame[8] = reinterpret_cast<std::uint64_t>(entry);  // frame[2..7]: r15 .. rbp, zero
-  c.stack_pointer = frame;                             // frame[9]: entry's return address, zero
+  c.stack_pointer = frame;                            // frame[9]: entry's return address, zero
 }
 
 #else
@@ -297,14 +297,22 @@ struct fiber {
 
 const char* warp_name(detail::warp_kind kind) {
   switch (kind) {
-    case detail::warp_kind::sync: return "__syncwarp";
-    case detail::warp_kind::shfl_idx: return "__shfl_sync";
-    case detail::warp_kind::shfl_up: return "__shfl_up_sync";
-    case detail::warp_kind::shfl_down: return "__shfl_down_sync";
-    case detail::warp_kind::shfl_xor: return "__shfl_xor_sync";
-    case detail::warp_kind::ballot: return "__ballot_sync";
-    case detail::warp_kind::any: return "__any_sync";
-    case detail::warp_kind::all: return "__all_sync";
+    case detail::warp_kind::sync:
+      return "__syncwarp";
+    case detail::warp_kind::shfl_idx:
+      return "__shfl_sync";
+    case detail::warp_kind::shfl_up:
+      return "__shfl_up_sync";
+    case detail::warp_kind::shfl_down:
+      return "__shfl_down_sync";
+    case detail::warp_kind::shfl_xor:
+      return "__shfl_xor_sync";
+    case detail::warp_kind::ballot:
+      return "__ballot_sync";
+    case detail::warp_kind::any:
+      return "__any_sync";
+    case detail::warp_kind::all:
+      return "__all_sync";
   }
   return "warp operation";
 }
@@ -336,7 +344,8 @@ class grid_runner {
       f.stack = stacks.get(t);
     }
     arena_bytes_ = shared_bytes_per_block + description.dynamic_shared_bytes;
-    arena_.reset(static_cast<unsigned char*>(std::aligned_alloc(arena_alignment, round_up(arena_bytes_, arena_alignment))));
+    arena_.reset(
+        static_cast<unsigned char*>(std::aligned_alloc(arena_alignment, round_up(arena_bytes_, arena_alignment))));
     previous_ = active;
     active = this;
   }
@@ -455,7 +464,9 @@ class grid_runner {
  private:
   static constexpr std::size_t race_check_budget = std::size_t{256} << 20;
 
-  static std::size_t round_up(std::size_t n, std::size_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+  static std::size_t round_up(std::size_t n, std::size_t alignment) {
+    return (n + alignment - 1) / alignment * alignment;
+  }
   static unsigned lane(const fiber& f) { return f.linear % 32; }
 
   std::string where(const fiber& f) const {
@@ -474,7 +485,8 @@ class grid_runner {
 #if MEMLOC_EMULATION_ASAN
   __attribute__((no_sanitize_address))
 #endif
-  static void entry() {
+  static void
+  entry() {
     grid_runner& self = *active;
 #if MEMLOC_EMULATION_ASAN
     __sanitizer_finish_switch_fiber(nullptr, &self.scheduler_stack_, &self.scheduler_stack_bytes_);
@@ -602,14 +614,30 @@ class grid_runner {
       const int operand = f.operand & 31;
       int source = me;
       switch (f.warp) {
-        case detail::warp_kind::shfl_idx: source = segment_first | (f.operand & (width - 1)); break;
-        case detail::warp_kind::shfl_up: source = me - operand >= segment_first ? me - operand : me; break;
-        case detail::warp_kind::shfl_down: source = me + operand <= segment_last ? me + operand : me; break;
-        case detail::warp_kind::shfl_xor: source = (me ^ operand) <= segment_last ? me ^ operand : me; break;
-        case detail::warp_kind::ballot: f.result = ballot; break;
-        case detail::warp_kind::any: f.result = ballot != 0; break;
-        case detail::warp_kind::all: f.result = ballot == mask; break;
-        case detail::warp_kind::sync: f.result = 0; break;
+        case detail::warp_kind::shfl_idx:
+          source = segment_first | (f.operand & (width - 1));
+          break;
+        case detail::warp_kind::shfl_up:
+          source = me - operand >= segment_first ? me - operand : me;
+          break;
+        case detail::warp_kind::shfl_down:
+          source = me + operand <= segment_last ? me + operand : me;
+          break;
+        case detail::warp_kind::shfl_xor:
+          source = (me ^ operand) <= segment_last ? me ^ operand : me;
+          break;
+        case detail::warp_kind::ballot:
+          f.result = ballot;
+          break;
+        case detail::warp_kind::any:
+          f.result = ballot != 0;
+          break;
+        case detail::warp_kind::all:
+          f.result = ballot == mask;
+          break;
+        case detail::warp_kind::sync:
+          f.result = 0;
+          break;
       }
       if (f.warp == detail::warp_kind::shfl_idx || f.warp == detail::warp_kind::shfl_up ||
           f.warp == detail::warp_kind::shfl_down || f.warp == detail::warp_kind::shfl_xor) {
@@ -644,8 +672,8 @@ class grid_runner {
              triple(other.index) + " waits at " + waiting_at(other));
       }
       if (f.barrier != first->barrier || f.line != first->line || std::strcmp(f.file, first->file) != 0) {
-        fail(where(*first) + "divergent barrier: waits at " + waiting_at(*first) + " while thread " +
-             triple(f.index) + " waits at " + waiting_at(f) + " (every live thread of a block must reach the same __syncthreads)");
+        fail(where(*first) + "divergent barrier: waits at " + waiting_at(*first) + " while thread " + triple(f.index) +
+             " waits at " + waiting_at(f) + " (every live thread of a block must reach the same __syncthreads)");
       }
     }
     if (first == nullptr) return;
@@ -658,10 +686,18 @@ class grid_runner {
     for (fiber& f : fibers_) {
       if (f.now == state::exited) continue;
       switch (f.barrier) {
-        case detail::barrier_kind::plain: f.result = 0; break;
-        case detail::barrier_kind::count: f.result = count; break;
-        case detail::barrier_kind::all: f.result = count == live; break;
-        case detail::barrier_kind::any: f.result = count != 0; break;
+        case detail::barrier_kind::plain:
+          f.result = 0;
+          break;
+        case detail::barrier_kind::count:
+          f.result = count;
+          break;
+        case detail::barrier_kind::all:
+          f.result = count == live;
+          break;
+        case detail::barrier_kind::any:
+          f.result = count != 0;
+          break;
       }
       f.now = state::runnable;
       runnable.push_back(f.linear);

@@ -2,14 +2,14 @@
 // with -DMEMLOC_EMULATION_STUB=runtime: a kernel runs at its launch, device memory is host
 // memory known by its allocation, and only the runtime calls the self-tests make exist.
 
+#include <cuda_runtime_api.h>
+
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <utility>
-
-#include <cuda_runtime_api.h>
 
 #include "memloc_emulation/interface.hpp"
 

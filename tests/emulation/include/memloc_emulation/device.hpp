@@ -120,8 +120,7 @@ inline int __syncthreads_or(int predicate, const char* file = __builtin_FILE(), 
 }
 
 inline void __syncwarp(unsigned mask = 0xffffffffu, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-  memloc_emulation::detail::warp_operation(memloc_emulation::detail::warp_kind::sync, mask, 0, 0, warpSize, file,
-                                           line);
+  memloc_emulation::detail::warp_operation(memloc_emulation::detail::warp_kind::sync, mask, 0, 0, warpSize, file, line);
 }
 
 template <class T>
@@ -151,8 +150,8 @@ T __shfl_xor_sync(unsigned mask, T var, int laneMask, int width = warpSize, cons
 
 inline unsigned __ballot_sync(unsigned mask, int predicate, const char* file = __builtin_FILE(),
                               int line = __builtin_LINE()) {
-  return static_cast<unsigned>(memloc_emulation::detail::warp_operation(
-      memloc_emulation::detail::warp_kind::ballot, mask, predicate != 0, 0, warpSize, file, line));
+  return static_cast<unsigned>(memloc_emulation::detail::warp_operation(memloc_emulation::detail::warp_kind::ballot,
+                                                                        mask, predicate != 0, 0, warpSize, file, line));
 }
 inline int __any_sync(unsigned mask, int predicate, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   return static_cast<int>(memloc_emulation::detail::warp_operation(memloc_emulation::detail::warp_kind::any, mask,
@@ -166,13 +165,13 @@ inline unsigned __activemask() { return memloc_emulation::detail::active_mask();
 
 // ---- atomics: CUDA's overloads, no more, so a call nvcc rejects is rejected here too ----
 
-#define MEMLOC_EMULATION_ATOMIC(name, type, expression)                                        \
-  inline type name(type* address, type val) {                                                  \
+#define MEMLOC_EMULATION_ATOMIC(name, type, expression)                                              \
+  inline type name(type* address, type val) {                                                        \
     return memloc_emulation::detail::atomic_update(address, [val](type old) { return expression; }); \
   }
-#define MEMLOC_EMULATION_ATOMIC_INTEGERS(name, expression)       \
-  MEMLOC_EMULATION_ATOMIC(name, int, expression)                 \
-  MEMLOC_EMULATION_ATOMIC(name, unsigned int, expression)        \
+#define MEMLOC_EMULATION_ATOMIC_INTEGERS(name, expression) \
+  MEMLOC_EMULATION_ATOMIC(name, int, expression)           \
+  MEMLOC_EMULATION_ATOMIC(name, unsigned int, expression)  \
   MEMLOC_EMULATION_ATOMIC(name, unsigned long long int, expression)
 
 MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicAdd, old + val)
@@ -187,17 +186,17 @@ MEMLOC_EMULATION_ATOMIC(atomicMax, long long int, old < val ? val : old)
 MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicMin, val < old ? val : old)
 MEMLOC_EMULATION_ATOMIC(atomicMin, long long int, val < old ? val : old)
 MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicOr, old | val)
-MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicAnd, old & val)
+MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicAnd, old& val)
 MEMLOC_EMULATION_ATOMIC_INTEGERS(atomicXor, old ^ val)
 MEMLOC_EMULATION_ATOMIC(atomicInc, unsigned int, old >= val ? 0u : old + 1u)
 MEMLOC_EMULATION_ATOMIC(atomicDec, unsigned int, (old == 0u || old > val) ? val : old - 1u)
 #undef MEMLOC_EMULATION_ATOMIC_INTEGERS
 #undef MEMLOC_EMULATION_ATOMIC
 
-#define MEMLOC_EMULATION_ATOMIC_CAS(type)                                                          \
-  inline type atomicCAS(type* address, type compare, type val) {                                   \
+#define MEMLOC_EMULATION_ATOMIC_CAS(type)                                                           \
+  inline type atomicCAS(type* address, type compare, type val) {                                    \
     __atomic_compare_exchange_n(address, &compare, val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
-    return compare;                                                                                \
+    return compare;                                                                                 \
   }
 MEMLOC_EMULATION_ATOMIC_CAS(int)
 MEMLOC_EMULATION_ATOMIC_CAS(unsigned int)
@@ -216,11 +215,15 @@ T __ldg(const T* address) {
 
 // ---- reinterpretation of bits ----
 
-inline int __float_as_int(float x) { return memloc_emulation::detail::from_bits<int>(memloc_emulation::detail::to_bits(x)); }
+inline int __float_as_int(float x) {
+  return memloc_emulation::detail::from_bits<int>(memloc_emulation::detail::to_bits(x));
+}
 inline unsigned int __float_as_uint(float x) {
   return memloc_emulation::detail::from_bits<unsigned int>(memloc_emulation::detail::to_bits(x));
 }
-inline float __int_as_float(int x) { return memloc_emulation::detail::from_bits<float>(memloc_emulation::detail::to_bits(x)); }
+inline float __int_as_float(int x) {
+  return memloc_emulation::detail::from_bits<float>(memloc_emulation::detail::to_bits(x));
+}
 inline float __uint_as_float(unsigned int x) {
   return memloc_emulation::detail::from_bits<float>(memloc_emulation::detail::to_bits(x));
 }
