@@ -38,13 +38,6 @@ namespace {
 
 constexpr std::size_t cuda_alignment = 256;  // cudaMalloc's documented minimum alignment
 
-std::size_t round_up(std::size_t value, std::size_t to) { return (value + to - 1) / to * to; }
-
-std::size_t page_bytes() {
-  static const std::size_t bytes = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return bytes;
-}
-
 // Keyed by the first byte of the reservation (or of the data under ASan), so a fault
 // address finds its allocation with one upper_bound.
 std::map<const unsigned char*, std::unique_ptr<allocation>>& allocations() {
@@ -86,6 +79,13 @@ void unplace(allocation& block) {
 void install_fault_handler() {}
 
 #else
+
+std::size_t round_up(std::size_t value, std::size_t to) { return (value + to - 1) / to * to; }
+
+std::size_t page_bytes() {
+  static const std::size_t bytes = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return bytes;
+}
 
 const unsigned char* key_of(const allocation& block) { return block.mapping; }
 

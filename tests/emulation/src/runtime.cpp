@@ -360,7 +360,14 @@ cudaError_t copy(void* dst, const void* src, std::size_t count, cudaMemcpyKind k
     // cudaMemcpyAsync: "If pageable memory must first be staged to pinned memory, the driver
     // may synchronize with the stream and stage the copy into pinned memory." Either way the
     // source is read now (the caller may reuse it at once) and the device write is queued.
-    if (!asynchronous) synchronize_stream(*stream);
+    // The stream sync waits for what the copy itself would wait for (on the legacy stream,
+    // every blocking stream's earlier work), hence a marker operation rather than the
+    // stream's own queue alone.
+    if (!asynchronous) {
+      const enqueued barrier = enqueue(*stream, "cudaMemcpy's stream synchronization", {}, [] {});
+      run_through(*stream, barrier.id);
+      host_waited_for(barrier.clock);
+    }
     auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
                                                                static_cast<const unsigned char*>(src) + count);
     enqueue(*stream, description, regions, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
