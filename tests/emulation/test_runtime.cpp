@@ -146,6 +146,24 @@ TEST_CASE("emulated runtime: a store past an allocation's end faults while the k
 #endif
 }
 
+TEST_CASE("emulated runtime: a kernel using freed device memory faults") {
+  const child_result child = in_child([] {
+    int* data = device_array<int>(8);
+    REQUIRE(cudaFree(data) == cudaSuccess);
+    launch(0, "stale_user", {}, [data] { data[1] = 1; });
+    cudaDeviceSynchronize();
+  });
+  CHECK(child.died);
+  INFO(child.errors);
+#if defined(MEMLOC_TEST_ASAN)
+  CHECK(contains(child.errors, "heap-use-after-free"));
+#else
+  CHECK(contains(child.errors, "use of device memory after cudaFree"));
+  CHECK(contains(child.errors, "(byte 4 of a freed 32-byte allocation"));
+  CHECK(contains(child.errors, "during kernel stale_user"));
+#endif
+}
+
 TEST_CASE("emulated runtime: queued work runs at synchronization points, not at enqueue") {
   bool ran = false;
   launch(0, "flag", {}, [&ran] { ran = true; });

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 
@@ -71,9 +72,10 @@ allocation* place(std::size_t bytes) {
   return block.release();
 }
 
-void unplace(allocation& block) {
-  make_reachable(block, true);
-  std::free(block.data);
+// ASan's own quarantine reports a use after free.
+void retire(std::unique_ptr<allocation> block) {
+  make_reachable(*block, true);
+  std::free(block->data);
 }
 
 void install_fault_handler() {}
@@ -115,7 +117,33 @@ allocation* place(std::size_t bytes) {
   return block.release();
 }
 
-void unplace(allocation& block) { munmap(block.mapping, block.mapping_bytes); }
+// A freed block stays reserved and inaccessible for a while, so a kernel or host access
+// through a stale pointer faults and is named, instead of landing in whatever the address
+// is reused for. Bounded, since each reservation is one of the kernel's limited mappings.
+constexpr std::size_t quarantine_limit = 4096;
+
+std::deque<std::unique_ptr<allocation>>& quarantine() {
+  static std::deque<std::unique_ptr<allocation>> freed;
+  return freed;
+}
+
+void retire(std::unique_ptr<allocation> block) {
+  // Mapping fresh PROT_NONE pages over the block returns its memory to the system.
+  mmap(block->mapping, block->mapping_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  auto& freed = quarantine();
+  freed.push_back(std::move(block));
+  if (freed.size() > quarantine_limit) {
+    munmap(freed.front()->mapping, freed.front()->mapping_bytes);
+    freed.pop_front();
+  }
+}
+
+std::string accessor() { return running_operation ? "during " + *running_operation : "from host code"; }
+
+std::string describe_use_after_free(const allocation& block, const unsigned char* address) {
+  return "use of device memory after cudaFree at " + hex(address) + " (byte " + std::to_string(address - block.data) +
+         " of a freed " + std::to_string(block.bytes) + "-byte allocation at " + hex(block.data) + "), " + accessor();
+}
 
 std::string describe_fault(const allocation& block, const unsigned char* address) {
   const std::string size = std::to_string(block.bytes) + "-byte cudaMalloc allocation at " + hex(block.data);
@@ -123,7 +151,7 @@ std::string describe_fault(const allocation& block, const unsigned char* address
     const std::string where =
         address < block.data ? std::to_string(block.data - address) + " bytes before the start of an " + size
                              : std::to_string(address - (block.data + block.bytes)) + " bytes past the end of an " + size;
-    if (running_operation) return "out-of-bounds device access at " + hex(address) + ", " + where + ", during " + *running_operation;
+    if (running_operation) return "out-of-bounds device access at " + hex(address) + ", " + where + ", " + accessor();
     return "host code read or wrote device memory at " + hex(address) + ", " + where +
            "; only kernels and cudaMemcpy may touch it";
   }
@@ -142,6 +170,12 @@ void on_fault(int, siginfo_t* info, void*) {
     if (address < block.mapping + block.mapping_bytes) {
       std::signal(SIGSEGV, SIG_DFL);  // a fault while reporting must not loop
       fail(describe_fault(block, address));
+    }
+  }
+  for (const auto& block : quarantine()) {
+    if (address >= block->mapping && address < block->mapping + block->mapping_bytes) {
+      std::signal(SIGSEGV, SIG_DFL);
+      fail(describe_use_after_free(*block, address));
     }
   }
   // Not ours: returning re-executes the access under the default action.
@@ -188,8 +222,8 @@ allocation* allocate_device(std::size_t bytes) {
 }
 
 void release_device(allocation* block) {
-  unplace(*block);
-  allocations().erase(key_of(*block));
+  auto node = allocations().extract(key_of(*block));
+  retire(std::move(node.mapped()));
 }
 
 allocation* allocation_holding(const void* address) {
