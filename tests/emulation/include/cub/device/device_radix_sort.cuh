@@ -75,14 +75,14 @@ template <bool Descending, class Key, class Value, class Items>
 cudaError_t sort(const char* call, void* temporary, std::size_t& temporary_size, const Key* keys_in, Key* keys_out,
                  const Value* values_in, Value* values_out, Items items_in, int begin_bit, int end_bit,
                  cudaStream_t stream) {
-  constexpr std::size_t value_bytes = std::is_void_v<Value> ? 0 : sizeof(std::conditional_t<std::is_void_v<Value>, char, Value>);
+  using sized_value = std::conditional_t<std::is_void_v<Value>, char, Value>;  // sizeof(void) is not
+  constexpr std::size_t value_bytes = std::is_void_v<Value> ? 0 : sizeof(sized_value);
   const std::size_t items = items_in > 0 ? static_cast<std::size_t>(items_in) : 0;
   if (temporary == nullptr) {
-    temporary_size = temporary_bytes<Key, std::conditional_t<std::is_void_v<Value>, char, Value>>(items);
+    temporary_size = temporary_bytes<Key, sized_value>(items);
     return cudaSuccess;
   }
-  if (!holds(temporary, temporary_size) ||
-      temporary_size < temporary_bytes<Key, std::conditional_t<std::is_void_v<Value>, char, Value>>(items) ||
+  if (!holds(temporary, temporary_size) || temporary_size < temporary_bytes<Key, sized_value>(items) ||
       begin_bit < 0 || end_bit <= begin_bit || end_bit > int(8 * sizeof(Key))) {
     return cudaErrorInvalidValue;
   }
