@@ -213,6 +213,9 @@ enqueued enqueue(stream_state& stream, std::string description, const std::vecto
   merge_into(clock, rt.host);
   auto order_after = [&](stream_state& other) {
     if (other.last_id == 0 || &other == &stream) return;
+    // Already ordered (through the host, an event, or another stream): nothing to add. Keeps
+    // legacy-stream operations cheap when many streams have come and gone.
+    if (other.index < clock.size() && other.clock[other.index] <= clock[other.index]) return;
     op.after.emplace_back(&other, other.last_id);
     merge_into(clock, other.clock);
   };
