@@ -337,6 +337,38 @@ TEST_CASE("emulated runtime: cudaFreeAsync on one stream of memory another strea
   CHECK(cudaStreamDestroy(second) == cudaSuccess);
 }
 
+TEST_CASE("emulated runtime: stream-ordered allocations belong to their stream until ordered otherwise") {
+  cudaStream_t owner, other;
+  REQUIRE(cudaStreamCreateWithFlags(&owner, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking) == cudaSuccess);
+  void* data = nullptr;
+  REQUIRE(cudaMallocAsync(&data, 64, owner) == cudaSuccess);
+  const std::string report = report_of([&] { launch(other, "early_user", {{data, 64, true}}, [] {}); });
+  CHECK(contains(report, "cudaMallocAsync of 64 bytes"));
+  CHECK(contains(report, "kernel early_user"));
+  cudaEvent_t allocated;
+  REQUIRE(cudaEventCreate(&allocated) == cudaSuccess);
+  REQUIRE(cudaEventRecord(allocated, owner) == cudaSuccess);
+  REQUIRE(cudaStreamWaitEvent(other, allocated, 0) == cudaSuccess);
+  CHECK(report_of([&] { launch(other, "ordered_user", {{data, 64, true}}, [] {}); }).empty());
+  CHECK(cudaFreeAsync(data, other) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(other) == cudaSuccess);
+  CHECK(cudaEventDestroy(allocated) == cudaSuccess);
+  CHECK(cudaStreamDestroy(owner) == cudaSuccess);
+  CHECK(cudaStreamDestroy(other) == cudaSuccess);
+}
+
+TEST_CASE("emulated runtime: the per-thread default stream is a blocking stream") {
+  int* data = device_array<int>(1);
+  launch(cudaStreamPerThread, "produce", {{data, sizeof(int), true}}, [data] { *data = 3; });
+  int result = 0;
+  cudaError_t status = cudaErrorUnknown;
+  CHECK(report_of([&] { status = cudaMemcpy(&result, data, sizeof(int), cudaMemcpyDeviceToHost); }).empty());
+  CHECK(status == cudaSuccess);
+  CHECK(result == 3);
+  CHECK(cudaFree(data) == cudaSuccess);
+}
+
 TEST_CASE("emulated runtime: copies check their direction and bounds as CUDA does") {
   int* device = device_array<int>(4);
   std::vector<int> host(8, 0);
