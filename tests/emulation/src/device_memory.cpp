@@ -41,9 +41,10 @@ constexpr std::size_t cuda_alignment = 256;  // cudaMalloc's documented minimum 
 
 // Keyed by the first byte of the reservation (or of the data under ASan), so a fault
 // address finds its allocation with one upper_bound.
+// Never destroyed, as the runtime's state: a static buffer holder may cudaFree at exit.
 std::map<const unsigned char*, std::unique_ptr<allocation>>& allocations() {
-  static std::map<const unsigned char*, std::unique_ptr<allocation>> all;
-  return all;
+  static auto* all = new std::map<const unsigned char*, std::unique_ptr<allocation>>;
+  return *all;
 }
 
 int open_scopes = 0;
@@ -123,8 +124,8 @@ allocation* place(std::size_t bytes) {
 constexpr std::size_t quarantine_limit = 4096;
 
 std::deque<std::unique_ptr<allocation>>& quarantine() {
-  static std::deque<std::unique_ptr<allocation>> freed;
-  return freed;
+  static auto* freed = new std::deque<std::unique_ptr<allocation>>;
+  return *freed;
 }
 
 void retire(std::unique_ptr<allocation> block) {

@@ -94,7 +94,6 @@ struct runtime_state {
   std::uint64_t next_id = 1;
   std::uint64_t device_syncs = 0;
   vector_clock host;  // what the host has synchronized with: later enqueues come after it
-  std::unordered_set<const void*> pinned_bases;
   std::vector<std::pair<const unsigned char*, std::size_t>> pinned;  // cudaMallocHost blocks
 
   CUstream_st* make_stream(std::string name, unsigned flags, bool legacy) {
@@ -113,9 +112,11 @@ struct runtime_state {
   }
 };
 
+// Never destroyed: a static object of the program (a stream or buffer holder) may call the
+// runtime from its destructor after ours would have run.
 runtime_state& state() {
-  static runtime_state instance;
-  return instance;
+  static runtime_state* instance = new runtime_state;
+  return *instance;
 }
 
 stream_state* resolve(cudaStream_t handle) {
