@@ -283,6 +283,43 @@ TEST_CASE("emulated runtime: a blocking cudaMemcpy from pageable memory may leav
   CHECK(cudaStreamDestroy(stream) == cudaSuccess);
 }
 
+TEST_CASE("emulated runtime: random chains of event-ordered work across streams run in order, unreported") {
+  for (std::uint64_t program = 0; program < 20; ++program) {
+    CAPTURE(program);
+    std::mt19937_64 random(program);
+    std::vector<cudaStream_t> streams(3);
+    for (auto& stream : streams) REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+    streams.push_back(0);  // the legacy stream: ordered by events as well as implicitly
+    std::vector<cudaEvent_t> events(64);
+    for (auto& event : events) REQUIRE(cudaEventCreateWithFlags(&event, cudaEventDisableTiming) == cudaSuccess);
+    std::uint64_t* cell = device_array<std::uint64_t>(1);
+    REQUIRE(cudaMemset(cell, 0, sizeof(std::uint64_t)) == cudaSuccess);
+    std::uint64_t expected = 0;
+    cudaStream_t last = 0;
+    std::string reports;
+    for (std::uint64_t step = 0; step < 64; ++step) {
+      const cudaStream_t stream = streams[random() % streams.size()];
+      if (stream != last) {
+        REQUIRE(cudaEventRecord(events[step], last) == cudaSuccess);
+        REQUIRE(cudaStreamWaitEvent(stream, events[step], 0) == cudaSuccess);
+      }
+      reports += report_of([&] {
+        launch(stream, "step", {{cell, sizeof(std::uint64_t), true}}, [cell, step] { *cell = *cell * 31 + step; });
+      });
+      expected = expected * 31 + step;
+      last = stream;
+      if (random() % 16 == 0) REQUIRE(cudaStreamSynchronize(streams[random() % streams.size()]) == cudaSuccess);
+    }
+    std::uint64_t result = 0;
+    REQUIRE(cudaMemcpyAsync(&result, cell, sizeof result, cudaMemcpyDeviceToHost, last) == cudaSuccess);
+    CHECK(reports.empty());
+    CHECK(result == expected);
+    CHECK(cudaFree(cell) == cudaSuccess);
+    for (auto& event : events) CHECK(cudaEventDestroy(event) == cudaSuccess);
+    for (std::size_t i = 0; i + 1 < streams.size(); ++i) CHECK(cudaStreamDestroy(streams[i]) == cudaSuccess);
+  }
+}
+
 TEST_CASE("emulated runtime: the legacy default stream orders blocking streams, not non-blocking ones") {
   for (const unsigned flags : {unsigned(cudaStreamDefault), unsigned(cudaStreamNonBlocking)}) {
     CAPTURE(flags);
