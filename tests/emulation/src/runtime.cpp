@@ -552,6 +552,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int dev
     case cudaDevAttrConcurrentKernels: *value = prop.concurrentKernels; break;
     case cudaDevAttrUnifiedAddressing: *value = prop.unifiedAddressing; break;
     case cudaDevAttrMemoryPoolsSupported: *value = prop.memoryPoolsSupported; break;
+    // An attribute nobody asked the emulation for is refused rather than invented.
     default: return failed(cudaErrorInvalidValue);
   }
   return cudaSuccess;
@@ -581,6 +582,17 @@ cudaError_t cudaDeviceSynchronize(void) {
   X(cudaErrorLaunchOutOfResources, "too many resources requested for launch")          \
   X(cudaErrorLaunchFailure, "unspecified launch failure")                              \
   X(cudaErrorNotSupported, "operation not supported")                                  \
+  X(cudaErrorNotPermitted, "operation not permitted")                                  \
+  X(cudaErrorMissingConfiguration, "__global__ function call is not configured")       \
+  X(cudaErrorLaunchTimeout, "the launch timed out and was terminated")                 \
+  X(cudaErrorAssert, "device-side assert triggered")                                   \
+  X(cudaErrorMisalignedAddress, "misaligned address")                                  \
+  X(cudaErrorIllegalInstruction, "an illegal instruction was encountered")             \
+  X(cudaErrorInvalidSymbol, "invalid device symbol")                                   \
+  X(cudaErrorInvalidPitchValue, "invalid pitch argument")                              \
+  X(cudaErrorNoKernelImageForDevice, "no kernel image is available for execution on the device") \
+  X(cudaErrorInsufficientDriver, "CUDA driver version is insufficient for CUDA runtime version") \
+  X(cudaErrorCudartUnloading, "driver shutting down")                                  \
   X(cudaErrorUnknown, "unknown error")
 
 const char* cudaGetErrorName(cudaError_t error) {
