@@ -2,6 +2,7 @@
 // a launch queues) stands in for kernels, so no kernel is needed.
 
 #include <doctest/doctest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +131,17 @@ TEST_CASE("emulated runtime: host code cannot read or write device memory") {
     check_died_saying(child, "use-after-poison",
                       {"host code read or wrote device memory", "(byte 8 of an 64-byte cudaMalloc allocation"});
   }
+}
+
+TEST_CASE("emulated runtime: faults elsewhere are not blamed on device memory") {
+  const child_result child = in_child([] {
+    [[maybe_unused]] int* data = device_array<int>(4);
+    void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(page != MAP_FAILED);
+    *static_cast<volatile int*>(page) = 1;
+  });
+  CHECK(child.died);
+  CHECK_FALSE(contains(child.errors, "device memory"));
 }
 
 TEST_CASE("emulated runtime: a store past an allocation's end faults while the kernel runs") {

@@ -160,9 +160,11 @@ std::string describe_fault(const allocation& block, const unsigned char* address
          " of an " + size + "); only kernels and cudaMemcpy may touch it";
 }
 
+struct sigaction previous_action {};  // the SIGSEGV action ours displaced, never ours
+
 // Runs on an alternate stack: the fault may come from a kernel thread's small fiber stack,
 // or from a stack overflow that is none of our business but must still reach SIG_DFL.
-void on_fault(int, siginfo_t* info, void*) {
+void on_fault(int signal, siginfo_t* info, void* context) {
   const auto* address = static_cast<const unsigned char*>(info->si_addr);
   auto& all = allocations();
   auto after = all.upper_bound(address);
@@ -179,7 +181,17 @@ void on_fault(int, siginfo_t* info, void*) {
       fail(describe_use_after_free(*block, address));
     }
   }
-  // Not ours: returning re-executes the access under the default action.
+  // Not ours: whoever handled SIGSEGV before us (the execution half guarding its fiber
+  // stacks, a test framework), else the default action once the access re-executes.
+  if ((previous_action.sa_flags & SA_SIGINFO) && previous_action.sa_sigaction) {
+    previous_action.sa_sigaction(signal, info, context);
+    return;
+  }
+  if (!(previous_action.sa_flags & SA_SIGINFO) && previous_action.sa_handler != SIG_DFL &&
+      previous_action.sa_handler != SIG_IGN) {
+    previous_action.sa_handler(signal);
+    return;
+  }
   std::signal(SIGSEGV, SIG_DFL);
 }
 
@@ -200,6 +212,7 @@ void install_fault_handler() {
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
   sigaction(SIGSEGV, &action, nullptr);
+  previous_action = current;
 }
 
 #endif
