@@ -180,6 +180,25 @@ TEST_CASE("emulated runtime: queued work runs at synchronization points, not at 
   CHECK(ran);
 }
 
+TEST_CASE("emulated runtime: cudaDeviceSynchronize interleaves independent streams in varying orders") {
+  cudaStream_t first, second;
+  REQUIRE(cudaStreamCreateWithFlags(&first, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&second, cudaStreamNonBlocking) == cudaSuccess);
+  bool first_went_first = false, second_went_first = false;
+  for (int round = 0; round < 32; ++round) {
+    std::vector<int> order;
+    launch(first, "one", {}, [&order] { order.push_back(1); });
+    launch(second, "two", {}, [&order] { order.push_back(2); });
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    REQUIRE(order.size() == 2);
+    (order[0] == 1 ? first_went_first : second_went_first) = true;
+  }
+  CHECK(first_went_first);
+  CHECK(second_went_first);
+  CHECK(cudaStreamDestroy(first) == cudaSuccess);
+  CHECK(cudaStreamDestroy(second) == cudaSuccess);
+}
+
 TEST_CASE("emulated runtime: an asynchronous copy into pinned memory is stale until the stream is synchronized") {
   cudaStream_t stream;
   REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
