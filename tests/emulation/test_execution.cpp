@@ -50,16 +50,30 @@ class catch_failures {
 template <class T>
 class device_buffer {
  public:
-  explicit device_buffer(std::size_t count, T initial = T{}) : count_(count) {
-    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(T)) == cudaSuccess);
-    for (std::size_t i = 0; i < count; ++i) data_[i] = initial;  // the stub's device memory is host memory
+  explicit device_buffer(std::size_t count, T initial = T{}) : device_buffer(std::vector<T>(count, initial)) {}
+  // Device memory is out of the host's reach: values travel by blocking copies.
+  explicit device_buffer(const std::vector<T>& initial) : count_(initial.size()) {
+    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&data_), count_ * sizeof(T)) == cudaSuccess);
+    REQUIRE(cudaMemcpy(data_, initial.data(), count_ * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
   }
   device_buffer(const device_buffer&) = delete;
   device_buffer& operator=(const device_buffer&) = delete;
   ~device_buffer() { cudaFree(data_); }
   T* data() const { return data_; }
-  T& operator[](std::size_t i) const { return data_[i]; }
-  std::vector<T> values() const { return std::vector<T>(data_, data_ + count_); }
+  T operator[](std::size_t i) const {
+    T value{};
+    REQUIRE(cudaMemcpy(&value, data_ + i, sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return value;
+  }
+  void set(std::size_t i, const T& value) const {
+    REQUIRE(cudaMemcpy(data_ + i, &value, sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  // Waits for the queued work that writes the buffer, as a blocking copy to the host does.
+  std::vector<T> values() const {
+    std::vector<T> host(count_);
+    REQUIRE(cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return host;
+  }
 
  private:
   T* data_ = nullptr;
@@ -83,6 +97,7 @@ std::string report_of(Run run) {
   const catch_failures failures;
   try {
     run();
+    cudaDeviceSynchronize();  // launches are queued: the planted bug runs here
   } catch (const emulation_failure& failure) {
     return failure.what();
   }
@@ -435,12 +450,13 @@ TEST_CASE("emulation: block-shared memory read before any write holds the poison
 
 TEST_CASE("emulation: a block reduction with barriers and shuffles is exact for every block size") {
   const long long n = 100003;
-  const device_buffer<int> values(n);
+  std::vector<int> host(static_cast<std::size_t>(n));
   unsigned long long expected = 0;
   for (long long i = 0; i < n; ++i) {
-    values[i] = static_cast<int>(i % 1000) - 300;
-    expected += static_cast<unsigned long long>(static_cast<long long>(values[i]));
+    host[static_cast<std::size_t>(i)] = static_cast<int>(i % 1000) - 300;
+    expected += static_cast<unsigned long long>(static_cast<long long>(host[static_cast<std::size_t>(i)]));
   }
+  const device_buffer<int> values(host);
   for (unsigned threads : {32u, 64u, 96u, 256u, 1024u}) {
     for (unsigned blocks : {1u, 7u}) {
       const device_buffer<unsigned long long> total(1);
@@ -449,7 +465,7 @@ TEST_CASE("emulation: a block reduction with barriers and shuffles is exact for 
       CHECK(launch(dim3(blocks), dim3(threads), 0, block_sum_kernel, values.data(), n, total.data()) == cudaSuccess);
       CHECK(total[0] == expected);
       // An int argument for a long long parameter converts implicitly, as with the toolkit.
-      total[0] = 0;
+      total.set(0, 0);
       CHECK(launch(dim3(blocks), dim3(threads), 0, block_sum_kernel, values.data(), 100003, total.data()) ==
             cudaSuccess);
       CHECK(total[0] == expected);
@@ -459,7 +475,7 @@ TEST_CASE("emulation: a block reduction with barriers and shuffles is exact for 
 
 TEST_CASE("emulation: atomics follow CUDA's overloads and results") {
   const device_buffer<atomic_results> r(1);
-  r[0] = atomic_results{0, 0, 5, 0, 0.0f, 0.0, 0, 0, 0};
+  r.set(0, atomic_results{0, 0, 5, 0, 0.0f, 0.0, 0, 0, 0});
   CHECK(launch(dim3(4), dim3(128), 0, atomics_kernel, r.data()) == cudaSuccess);
   CHECK(r[0].sum == -512);
   CHECK(r[0].maximum == 511u * 3);
@@ -639,6 +655,7 @@ TEST_CASE("emulation: timing of 64 blocks of 256 threads with 4 barriers each") 
   const device_buffer<float> out(64 * 256);
   const auto start = std::chrono::steady_clock::now();
   CHECK(launch(dim3(64), dim3(256), 0, four_barriers_kernel, out.data()) == cudaSuccess);
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MESSAGE("64 blocks x 256 threads x 4 barriers: " << seconds * 1000 << " ms (race check included)");
   for (unsigned t = 0; t < 256; ++t) {
