@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <memloc/core.hpp>
+#include <memloc/detail/cuda/launch.cuh>
 #include <memloc/detail/formulas.hpp>
 
 namespace {
@@ -42,8 +43,8 @@ TEST_CASE("cuda: shared formulas give the host's results on the device") {
   check(cudaMalloc(&d_half, cases * sizeof(float)));
   check(cudaMemcpy(d_values, values.data(), cases * sizeof(float), cudaMemcpyHostToDevice));
   check(cudaMemcpy(d_ids, ids.data(), cases * sizeof(std::int64_t), cudaMemcpyHostToDevice));
-  evaluate_formulas<<<1, 32>>>(d_values, d_ids, d_keys, d_indices, d_half);
-  check(cudaGetLastError());
+  memloc::detail::cuda::launch("test_formulas", "evaluate_formulas", evaluate_formulas, 1, 32, 0, nullptr, d_values,
+                               d_ids, d_keys, d_indices, d_half);
   std::vector<std::uint64_t> keys(cases);
   std::vector<double> indices(cases);
   std::vector<float> halves(cases);
