@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <memloc/core.hpp>
@@ -63,4 +64,16 @@ TEST_CASE("cuda: shared formulas give the host's results on the device") {
   cudaFree(d_keys);
   cudaFree(d_indices);
   cudaFree(d_half);
+}
+
+TEST_CASE("cuda: a launch past the device's limits is refused before it starts, naming the kernel and the limit") {
+  std::string message;
+  try {
+    memloc::detail::cuda::launch("test_formulas", "evaluate_formulas", evaluate_formulas, 1, 1u << 16, 0, nullptr,
+                                 nullptr, nullptr, nullptr, nullptr, nullptr);
+  } catch (const memloc::cuda_error& e) {
+    message = e.what();
+  }
+  CHECK(message.rfind("test_formulas: evaluate_formulas launch: block threads must be at most ", 0) == 0);
+  CHECK(message.find("(cudaDevAttrMaxThreadsPerBlock), got 65536") != std::string::npos);
 }

@@ -146,6 +146,24 @@ MEMLOC_HD inline std::int64_t key_id(std::uint64_t key) noexcept {
 
 MEMLOC_HD inline std::uint32_t selection_bits(float mu) noexcept { return order_preserving_bits(mu + 0.0f); }
 
+// One step of a most-significant-digit radix selection (the host's and the device's differ
+// in digit widths and parallel layout, not in this step): the digit whose bucket holds the
+// rank-th smallest (0-based) candidate, given each bucket's count; `rank` becomes the rank
+// within that bucket.
+template <class Rank, class CountAt>
+MEMLOC_HD inline std::uint32_t digit_holding_rank(CountAt count_at, std::uint32_t digits, Rank& rank) noexcept {
+  std::uint32_t digit = 0;
+  for (; digit + 1 < digits; ++digit) {
+    const auto count = static_cast<Rank>(count_at(digit));
+    if (rank < count) break;
+    rank -= count;
+  }
+  return digit;
+}
+
+// The median of an even count: the mean of the two middle values, as numpy does.
+MEMLOC_HD inline double middle_mean(double lower, double upper) noexcept { return 0.5 * (lower + upper); }
+
 // ---- sample ids -----------------------------------------------------------------------
 
 // The one-shot functions name samples by their row in the input.

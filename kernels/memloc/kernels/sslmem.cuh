@@ -137,12 +137,9 @@ __global__ void __launch_bounds__(block_threads)
 }
 
 struct layermem_outputs {
-  double* layermem;
-  index_t layermem_stride;
-  double* delta;
-  index_t delta_stride;
-  std::int64_t* subset;  // null when not asked for
-  index_t subset_stride;
+  vector_view<double, device_space> layermem;
+  vector_view<double, device_space> delta;
+  vector_view<std::int64_t, device_space> subset;  // empty (null) when not asked for
 };
 
 template <int = 0>
@@ -150,12 +147,12 @@ __global__ void write_layermem(const double* means, index_t points, const std::i
                                layermem_outputs out, const sslmem_report* report) {
   if (report->failed != 0) return;
   for (const index_t p : grid_stride_range(points)) {
-    out.layermem[p * out.layermem_stride] = means[p];
+    out.layermem(p) = means[p];
     // The first point has no predecessor.
-    out.delta[p * out.delta_stride] = p == 0 ? static_cast<double>(NAN) : means[p] - means[p - 1];
+    out.delta(p) = p == 0 ? static_cast<double>(NAN) : means[p] - means[p - 1];
   }
-  if (out.subset == nullptr) return;
-  for (const index_t j : grid_stride_range(count)) out.subset[j * out.subset_stride] = members != nullptr ? members[j] : j;
+  if (out.subset.data_handle() == nullptr) return;
+  for (const index_t j : grid_stride_range(count)) out.subset(j) = members != nullptr ? members[j] : j;
 }
 
 }  // namespace memloc::kernels

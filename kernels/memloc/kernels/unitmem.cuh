@@ -202,14 +202,7 @@ __device__ inline float select_rank(const double* __restrict__ sums, const std::
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-      unsigned long long below = 0;
-      std::uint32_t digit = 0;
-      for (; digit < 255u; ++digit) {
-        if (below + histogram[digit] > rank) break;
-        below += histogram[digit];
-      }
-      rank -= below;
-      *chosen = digit;
+      *chosen = detail::digit_holding_rank([&](std::uint32_t d) { return histogram[d]; }, 256u, rank);
     }
     __syncthreads();
     prefix |= *chosen << shift;
@@ -244,7 +237,7 @@ __global__ void finalize_per_sample_median(const double* __restrict__ sums, cons
       if (others % 2 == 0) {
         const double lower =
             select_rank(sums, views, id_space, units, elements, u, top_id, others / 2 - 1, histogram, &chosen);
-        rest = 0.5 * (lower + upper);
+        rest = detail::middle_mean(lower, upper);
       }
     }
     if (threadIdx.x == 0) write_unit(out, u, top, top_id, rest, counters);

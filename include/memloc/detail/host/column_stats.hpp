@@ -31,8 +31,7 @@ inline index_t narrow_by_digit(std::uint32_t* candidates, index_t count, index_t
   const std::uint32_t mask = (1u << width) - 1u;
   std::uint32_t histogram[2048] = {};
   for (index_t i = 0; i < count; ++i) ++histogram[(candidates[i] >> shift) & mask];
-  std::uint32_t digit = 0;
-  while (k >= index_t{histogram[digit]}) k -= histogram[digit++];
+  const std::uint32_t digit = digit_holding_rank([&](std::uint32_t d) { return histogram[d]; }, mask + 1u, k);
   index_t kept = 0;
   for (index_t i = 0; i < count; ++i) {
     if (((candidates[i] >> shift) & mask) == digit) candidates[kept++] = candidates[i];
@@ -55,12 +54,9 @@ inline std::uint32_t kth_smallest_bits(const float* values, index_t n, index_t k
     for (int l = 0; l < 4; ++l) ++histogram[l][selection_bits(values[i + l]) >> 21];
   }
   for (; i < n; ++i) ++histogram[0][selection_bits(values[i]) >> 21];
-  std::uint32_t top = 0;
-  for (;; ++top) {
-    const index_t c = index_t{histogram[0][top]} + histogram[1][top] + histogram[2][top] + histogram[3][top];
-    if (k < c) break;
-    k -= c;
-  }
+  const std::uint32_t top = digit_holding_rank(
+      [&](std::uint32_t d) { return index_t{histogram[0][d]} + histogram[1][d] + histogram[2][d] + histogram[3][d]; },
+      2048u, k);
   index_t count = 0;
   for (i = 0; i < n; ++i) {
     const std::uint32_t bits = selection_bits(values[i]);
@@ -90,7 +86,7 @@ inline double median_of(const float* values, index_t n, std::uint32_t* candidate
     }
   }
   if (below < k) return upper_value;
-  return 0.5 * (static_cast<double>(value_from_order_preserving_bits(lower)) + upper_value);
+  return middle_mean(static_cast<double>(value_from_order_preserving_bits(lower)), upper_value);
 }
 
 // Units per block: enough to sweep rows with long contiguous reads and, for the median,
