@@ -32,9 +32,9 @@ void alignment_update(benchmark::State& state, index_t features, memloc::distanc
   device_memory<T> f(n * copies), g(n * copies);
   device_memory<std::int64_t> ids(samples);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(f.data, n * copies);
-  fill_random<<<1024, 256, 0, stream>>>(g.data, n * copies);  // the same values as f: the work does not depend on them
-  fill_ids<<<16, 256, 0, stream>>>(ids.data, samples, 0);
+  fill_random_async(f.data, n * copies, stream);
+  fill_random_async(g.data, n * copies, stream);  // the same values as f: the work does not depend on them
+  fill_ids_async(ids.data, samples, 0, 16, stream);
   const memloc::cuda_exec exec{stream};
   memloc::alignment_accumulator acc(exec, memloc::alignment_shape{samples, views, features}, {distance});
   const auto id_view = memloc::make_vector_view<memloc::device_space>(ids.data, samples);
@@ -54,7 +54,7 @@ void alignment_update(benchmark::State& state, index_t features, memloc::distanc
 void top_k(benchmark::State& state, index_t n, double fraction) {
   device_memory<double> scores(n);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(scores.data, n);
+  fill_random_async(scores.data, n, stream);
   const memloc::cuda_exec exec{stream};
   const auto view = memloc::make_vector_view<memloc::device_space>(static_cast<const double*>(scores.data), n);
   event_timer timer;

@@ -13,7 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <type_traits>
+#include <utility>
 
+#include <memloc/detail/cuda/launch.cuh>
+#include <memloc/kernels/common.cuh>
 #include <memloc/memloc.cuh>
 
 #include "bench_counters.hpp"
@@ -42,8 +45,7 @@ struct device_memory {
 // Deterministic pseudo-random values in [-1, 2), filled on the device.
 template <class T>
 __global__ void fill_random(T* data, index_t n) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+  for (const index_t i : memloc::kernels::grid_stride_range(n)) {
     std::uint32_t h = static_cast<std::uint32_t>(i) * 2654435761u ^ static_cast<std::uint32_t>(i >> 32);
     h ^= h >> 15;
     h *= 2246822519u;
@@ -60,10 +62,25 @@ __global__ void fill_random(T* data, index_t n) {
 // Sample ids 0..n-1, or labels i % classes when classes > 0.
 template <class I>
 __global__ void fill_ids(I* ids, index_t n, index_t classes) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+  for (const index_t i : memloc::kernels::grid_stride_range(n)) {
     ids[i] = classes > 0 ? i % classes : i;
   }
+}
+
+// Every benchmark kernel goes through memloc's launch helper, as memloc's own kernels do.
+template <class... Params, class... Args>
+void launch_bench(const char* kernel, void (*function)(Params...), unsigned blocks, cudaStream_t stream, Args&&... args) {
+  memloc::detail::cuda::launch("memloc benchmarks", kernel, function, blocks, 256, 0, stream, std::forward<Args>(args)...);
+}
+
+template <class T>
+void fill_random_async(T* data, index_t n, cudaStream_t stream) {
+  launch_bench("fill_random", fill_random<T>, 1024, stream, data, n);
+}
+
+template <class I>
+void fill_ids_async(I* ids, index_t n, index_t classes, unsigned blocks, cudaStream_t stream) {
+  launch_bench("fill_ids", fill_ids<I>, blocks, stream, ids, n, classes);
 }
 
 struct event_timer {
@@ -105,8 +122,7 @@ inline cudaStream_t bench_stream() {
 template <int = 0>
 __global__ void read_sum(const float4* data, index_t n4, float* partials) {
   float a = 0.f, b = 0.f, c = 0.f, d = 0.f;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += step) {
+  for (const index_t i : memloc::kernels::grid_stride_range(n4)) {
     const float4 v = data[i];
     a += v.x;
     b += v.y;
@@ -126,7 +142,7 @@ inline void roofline_bytes(benchmark::State& state, index_t bytes, bool copying)
   device_memory<float> data(floats * copies), partials(1 << 16);
   device_memory<float> copy(copying ? floats : 1);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, floats * copies);
+  fill_random_async(data.data, floats * copies, stream);
   int sms = 132;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   event_timer timer;
@@ -139,7 +155,8 @@ inline void roofline_bytes(benchmark::State& state, index_t bytes, bool copying)
         require(cudaMemcpyAsync(copy.data, source, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, stream),
                 "cudaMemcpyAsync");
       } else {
-        read_sum<<<sms * 16, 256, 0, stream>>>(reinterpret_cast<const float4*>(source), bytes / 16, partials.data);
+        launch_bench("read_sum", read_sum<>, static_cast<unsigned>(sms * 16), stream,
+                     reinterpret_cast<const float4*>(source), bytes / 16, partials.data);
       }
     }));
   }

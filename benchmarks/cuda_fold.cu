@@ -53,8 +53,8 @@ void unitmem_update(benchmark::State& state, fold_case c, bool token_major) {
   device_memory<T> data(c.elements());
   device_memory<std::int64_t> ids(c.samples);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, c.elements());
-  fill_ids<<<64, 256, 0, stream>>>(ids.data, c.samples, 0);
+  fill_random_async(data.data, c.elements(), stream);
+  fill_ids_async(ids.data, c.samples, 0, 64, stream);
   const memloc::cuda_exec exec{stream};
   memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{c.samples, c.units, c.views, c.positions});
   const auto batch = token_major ? memloc::token_major<memloc::device_space>(data.data, c.samples, c.views, c.positions, c.units)
@@ -73,9 +73,9 @@ void classmem_update(benchmark::State& state, fold_case c, index_t classes) {
   device_memory<float> data(c.elements());
   device_memory<std::int64_t> ids(c.samples), labels(c.samples);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, c.elements());
-  fill_ids<<<64, 256, 0, stream>>>(ids.data, c.samples, 0);
-  fill_ids<<<64, 256, 0, stream>>>(labels.data, c.samples, classes);
+  fill_random_async(data.data, c.elements(), stream);
+  fill_ids_async(ids.data, c.samples, 0, 64, stream);
+  fill_ids_async(labels.data, c.samples, classes, 64, stream);
   const memloc::cuda_exec exec{stream};
   memloc::classmem_accumulator acc(exec, memloc::classmem_shape{c.samples, c.units, c.views, c.positions, classes});
   const auto batch = memloc::nchw_sample_major<memloc::device_space>(data.data, c.samples, c.views, c.units, 1, c.positions);
@@ -100,8 +100,8 @@ void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bo
   device_memory<std::int64_t> ids(samples);
   device_memory<double> out(units);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, c.elements());
-  fill_ids<<<64, 256, 0, stream>>>(ids.data, samples, 0);
+  fill_random_async(data.data, c.elements(), stream);
+  fill_ids_async(ids.data, samples, 0, 64, stream);
   const memloc::cuda_exec exec{stream};
   memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, 1, 1},
                                   {median ? memloc::rest_reduction::median : memloc::rest_reduction::mean});
@@ -143,7 +143,7 @@ void cub_fold(benchmark::State& state, fold_case c) {
   const index_t rows = c.samples * c.views * c.units, pairs = c.samples * c.units;
   device_memory<float> row_sums(rows), mu(pairs);
   const auto stream = bench_stream();
-  fill_random<<<1024, 256, 0, stream>>>(data.data, c.elements());
+  fill_random_async(data.data, c.elements(), stream);
   const auto converted = thrust::make_transform_iterator(data.data, to_float_op{});
   const auto row_offsets = thrust::make_transform_iterator(thrust::counting_iterator<index_t>(0), segment_offset{c.positions});
   const auto permuted = thrust::make_permutation_iterator(

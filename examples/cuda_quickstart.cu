@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <vector>
 
+#include <memloc/detail/cuda/launch.cuh>
+#include <memloc/kernels/common.cuh>
 #include <memloc/memloc.cuh>
 
 namespace {
@@ -19,16 +21,14 @@ constexpr memloc::index_t samples = 1000, views = 4, units = 64, positions = 49;
 // samples, plus a small activation everywhere.
 __global__ void make_activations(float* acts) {
   const memloc::index_t n = samples * views * units * positions;
-  for (memloc::index_t i = blockIdx.x * static_cast<memloc::index_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<memloc::index_t>(gridDim.x) * blockDim.x) {
+  for (const memloc::index_t i : memloc::kernels::grid_stride_range(n)) {
     const memloc::index_t unit = (i / positions) % units, sample = i / (views * units * positions);
     acts[i] = sample == unit ? 5.0f : 0.1f;
   }
 }
 
 __global__ void make_ids(std::int64_t* ids) {
-  for (memloc::index_t i = blockIdx.x * static_cast<memloc::index_t>(blockDim.x) + threadIdx.x; i < samples;
-       i += static_cast<memloc::index_t>(gridDim.x) * blockDim.x) {
+  for (const memloc::index_t i : memloc::kernels::grid_stride_range(samples)) {
     ids[i] = i;
   }
 }
@@ -60,8 +60,8 @@ int main() {
   }
   cudaStream_t stream{};
   if (!ok(cudaStreamCreate(&stream), "cudaStreamCreate")) return 1;
-  make_activations<<<256, 256, 0, stream>>>(acts);
-  make_ids<<<4, 256, 0, stream>>>(ids);
+  memloc::detail::cuda::launch("memloc CUDA quickstart", "make_activations", make_activations, 256, 256, 0, stream, acts);
+  memloc::detail::cuda::launch("memloc CUDA quickstart", "make_ids", make_ids, 4, 256, 0, stream, ids);
 
   const memloc::cuda_exec exec{stream};
   memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, views, positions});

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <vector>
 
+#include <memloc/detail/cuda/launch.cuh>
+#include <memloc/kernels/common.cuh>
 #include <memloc/memloc.cuh>
 #include <memloc/nccl.cuh>
 
@@ -23,16 +25,14 @@ constexpr memloc::index_t samples = 2048, views = 2, units = 32, positions = 16;
 
 __global__ void make_activations(float* acts) {
   const memloc::index_t n = samples * views * units * positions;
-  for (memloc::index_t i = blockIdx.x * static_cast<memloc::index_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<memloc::index_t>(gridDim.x) * blockDim.x) {
+  for (const memloc::index_t i : memloc::kernels::grid_stride_range(n)) {
     const memloc::index_t sample = i / (views * units * positions), unit = (i / positions) % units;
     acts[i] = static_cast<float>((sample * 7 + unit * 13) % 101) / 100.0f + (sample == unit ? 3.0f : 0.0f);
   }
 }
 
 __global__ void make_ids(std::int64_t* ids) {
-  for (memloc::index_t i = blockIdx.x * static_cast<memloc::index_t>(blockDim.x) + threadIdx.x; i < samples;
-       i += static_cast<memloc::index_t>(gridDim.x) * blockDim.x) {
+  for (const memloc::index_t i : memloc::kernels::grid_stride_range(samples)) {
     ids[i] = i;
   }
 }
@@ -67,8 +67,8 @@ int main() {
       !ok(cudaMalloc(&unitmem, units * sizeof(double)), "cudaMalloc")) {
     return 1;
   }
-  make_activations<<<128, 256, 0, stream>>>(acts);
-  make_ids<<<8, 256, 0, stream>>>(ids);
+  memloc::detail::cuda::launch("memloc NCCL inference", "make_activations", make_activations, 128, 256, 0, stream, acts);
+  memloc::detail::cuda::launch("memloc NCCL inference", "make_ids", make_ids, 8, 256, 0, stream, ids);
   const memloc::cuda_exec exec{stream};
   std::vector<double> before(units), after(units);
   try {

@@ -130,4 +130,22 @@ TEST_CASE("the host median by radix selection matches a sort, with ties, signs, 
   }
 }
 
+TEST_CASE("the median takes -0 as +0 (detail::selection_bits), as the device's radix selection does") {
+  // Odd count: the middle of {-0, -0, +0} is a zero; the rule makes it +0 whatever the signs.
+  std::vector<float> odd = {-0.0f, -0.0f, 0.0f};
+  std::vector<std::uint32_t> candidates(4);
+  const double odd_median = memloc::detail::host::median_of(odd.data(), 3, candidates.data());
+  CHECK(odd_median == 0.0);
+  CHECK_FALSE(std::signbit(odd_median));
+  // Even count: the two middle values of {-0, 1, -0, -0} are negative zeros.
+  std::vector<float> even = {-0.0f, 1.0f, -0.0f, -0.0f};
+  const double even_median = memloc::detail::host::median_of(even.data(), 4, candidates.data());
+  CHECK(even_median == 0.0);
+  CHECK_FALSE(std::signbit(even_median));
+  // The two zeros are one selection value, so they tie and count as one rank.
+  CHECK(memloc::detail::selection_bits(-0.0f) == memloc::detail::selection_bits(0.0f));
+  CHECK(memloc::detail::selection_bits(-1e-45f) < memloc::detail::selection_bits(-0.0f));
+  CHECK(memloc::detail::selection_bits(0.0f) < memloc::detail::selection_bits(1e-45f));
+}
+
 }  // namespace testing

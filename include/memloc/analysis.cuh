@@ -20,6 +20,7 @@
 
 #include "analysis.hpp"
 #include "cuda_exec.cuh"
+#include "detail/cuda/launch.cuh"
 #include "detail/cuda/ranking.cuh"
 #include "detail/cuda/runtime.cuh"
 #include "memloc/kernels/analysis.cuh"
@@ -54,8 +55,8 @@ std::vector<std::remove_const_t<T>> fetch(const vector_view<T, Space>& v, cudaSt
   const V* from = v.data_handle();
   if (stride != 1) {
     packed = device_array<V>(n, function);
-    kernels::gather<V><<<kernels::grid_for(n), kernels::block_threads, 0, stream>>>(v.data_handle(), stride, n, packed.data());
-    check_launch(function, "the gather kernel");
+    launch(function, "the gather kernel", kernels::gather<V>, kernels::grid_for(n), kernels::block_threads, 0, stream,
+           v.data_handle(), stride, n, packed.data());
     from = packed.data();
   }
   copy_to_host(host.data(), from, host.size() * sizeof(V), stream, function);
@@ -93,9 +94,9 @@ class device_ranker {
   template <class T, class Space>
   void load(const vector_view<T, Space>& scores) {
     const index_t n = scores.extent(0);
-    kernels::scores_to_doubles<std::remove_const_t<T>>
-        <<<kernels::grid_for(n), kernels::block_threads, 0, stream_>>>(scores.data_handle(), scores.stride(0), n, values_.data());
-    check_launch(function_, "the score conversion kernel");
+    launch(function_, "the score conversion kernel", kernels::scores_to_doubles<std::remove_const_t<T>>,
+           kernels::grid_for(n), kernels::block_threads, 0, stream_, scores.data_handle(), scores.stride(0), n,
+           values_.data());
   }
 
   // The first `count` indices of the ranking, on the host.
@@ -108,9 +109,8 @@ class device_ranker {
 
   index_t nan_count() {
     nan_.zero(stream_, function_);
-    kernels::count_nan<><<<kernels::grid_for(values_.size()), kernels::block_threads, 0, stream_>>>(
-        values_.data(), values_.size(), nan_.data());
-    check_launch(function_, "the NaN count kernel");
+    launch(function_, "the NaN count kernel", kernels::count_nan<>, kernels::grid_for(values_.size()),
+           kernels::block_threads, 0, stream_, values_.data(), values_.size(), nan_.data());
     unsigned long long count = 0;
     copy_to_host(&count, nan_.data(), sizeof count, stream_, function_);
     return static_cast<index_t>(count);

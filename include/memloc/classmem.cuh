@@ -50,7 +50,7 @@ class classmem_accumulator<device_space> {
     static_assert(device_accessible_v<OutSpace>, "cuda_exec needs device or managed memory");
     constexpr const char* fn = "memloc::classmem_accumulator::finalize";
     detail::check_classmem_outputs(fn, out, shape_.units);
-    const kernels::unit_outputs raw{out.classmem.data_handle(), out.mu_max.data_handle(), out.max_class.data_handle(),
+    const detail::unit_outputs raw{out.classmem.data_handle(), out.mu_max.data_handle(), out.max_class.data_handle(),
                                     out.mu_rest.data_handle()};
     const auto done = state_.finalize(exec.stream, raw, fn, "memloc::classmem_accumulator::update");
     classmem_report report;

@@ -50,7 +50,7 @@ class unitmem_accumulator<device_space> {
     static_assert(device_accessible_v<OutSpace>, "cuda_exec needs device or managed memory");
     constexpr const char* fn = "memloc::unitmem_accumulator::finalize";
     detail::check_unitmem_outputs(fn, out, shape_.units);
-    const kernels::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
+    const detail::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
                                     out.mu_rest.data_handle()};
     const auto done = state_.finalize(exec.stream, options_.rest, raw, fn, "memloc::unitmem_accumulator::update");
     unitmem_report report;

@@ -5,9 +5,11 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <memloc/core.hpp>
+#include <memloc/detail/cuda/launch.cuh>
 #include <memloc/detail/formulas.hpp>
 
 namespace {
@@ -42,8 +44,8 @@ TEST_CASE("cuda: shared formulas give the host's results on the device") {
   check(cudaMalloc(&d_half, cases * sizeof(float)));
   check(cudaMemcpy(d_values, values.data(), cases * sizeof(float), cudaMemcpyHostToDevice));
   check(cudaMemcpy(d_ids, ids.data(), cases * sizeof(std::int64_t), cudaMemcpyHostToDevice));
-  evaluate_formulas<<<1, 32>>>(d_values, d_ids, d_keys, d_indices, d_half);
-  check(cudaGetLastError());
+  memloc::detail::cuda::launch("test_formulas", "evaluate_formulas", evaluate_formulas, 1, 32, 0, nullptr, d_values,
+                               d_ids, d_keys, d_indices, d_half);
   std::vector<std::uint64_t> keys(cases);
   std::vector<double> indices(cases);
   std::vector<float> halves(cases);
@@ -62,4 +64,16 @@ TEST_CASE("cuda: shared formulas give the host's results on the device") {
   cudaFree(d_keys);
   cudaFree(d_indices);
   cudaFree(d_half);
+}
+
+TEST_CASE("cuda: a launch past the device's limits is refused before it starts, naming the kernel and the limit") {
+  std::string message;
+  try {
+    memloc::detail::cuda::launch("test_formulas", "evaluate_formulas", evaluate_formulas, 1, 1u << 16, 0, nullptr,
+                                 nullptr, nullptr, nullptr, nullptr, nullptr);
+  } catch (const memloc::cuda_error& e) {
+    message = e.what();
+  }
+  CHECK(message.rfind("test_formulas: evaluate_formulas launch: block threads must be at most ", 0) == 0);
+  CHECK(message.find("(cudaDevAttrMaxThreadsPerBlock), got 65536") != std::string::npos);
 }

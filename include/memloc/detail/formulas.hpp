@@ -139,6 +139,62 @@ MEMLOC_HD inline std::int64_t key_id(std::uint64_t key) noexcept {
   return static_cast<std::int64_t>(0xFFFFFFFFu - static_cast<std::uint32_t>(key & 0xFFFFFFFFu));
 }
 
+// ---- median ---------------------------------------------------------------------------
+// The median of μ is selected on order-preserving bits with -0 folded into +0 (the same
+// canonical zero as the packed keys), so the two zeros are one value: a median among zeros
+// is +0 on every backend, whatever signs the zeros carried.
+
+MEMLOC_HD inline std::uint32_t selection_bits(float mu) noexcept { return order_preserving_bits(mu + 0.0f); }
+
+// One step of a most-significant-digit radix selection (the host's and the device's differ
+// in digit widths and parallel layout, not in this step): the digit whose bucket holds the
+// rank-th smallest (0-based) candidate, given each bucket's count; `rank` becomes the rank
+// within that bucket.
+template <class Rank, class CountAt>
+MEMLOC_HD inline std::uint32_t digit_holding_rank(CountAt count_at, std::uint32_t digits, Rank& rank) noexcept {
+  std::uint32_t digit = 0;
+  for (; digit + 1 < digits; ++digit) {
+    const auto count = static_cast<Rank>(count_at(digit));
+    if (rank < count) break;
+    rank -= count;
+  }
+  return digit;
+}
+
+// The median of an even count: the mean of the two middle values, as numpy does.
+MEMLOC_HD inline double middle_mean(double lower, double upper) noexcept { return 0.5 * (lower + upper); }
+
+// ---- sample ids -----------------------------------------------------------------------
+
+// The one-shot functions name samples by their row in the input.
+MEMLOC_HD inline std::int64_t row_sample_id(std::int64_t row) noexcept { return row; }
+
+// ---- order of bad rows --------------------------------------------------------------
+// The host reports the first bad id or label of the updates in this order: earlier batch
+// (update call) first, within a batch every sample id before any label, then by row. The
+// device finds the first with one atomicMax over this key: batch above bit 34, the label
+// flag at bit 33, the row below. Batch numbers therefore stop at max_keyed_batch (the
+// accumulators refuse further updates until reset) and rows of a batch below 2^33.
+
+inline constexpr int bad_row_label_bit = 33;
+inline constexpr int bad_row_batch_shift = 34;
+inline constexpr long long max_keyed_batch = (1LL << (64 - bad_row_batch_shift)) - 1;
+
+MEMLOC_HD inline std::uint64_t bad_row_key(long long batch, bool is_label, std::int64_t row) noexcept {
+  return (static_cast<std::uint64_t>(batch) << bad_row_batch_shift) |
+         (static_cast<std::uint64_t>(is_label) << bad_row_label_bit) | static_cast<std::uint64_t>(row);
+}
+
+MEMLOC_HD inline long long bad_row_batch(std::uint64_t key) noexcept {
+  return static_cast<long long>(key >> bad_row_batch_shift);
+}
+
+MEMLOC_HD inline bool bad_row_is_label(std::uint64_t key) noexcept { return ((key >> bad_row_label_bit) & 1u) != 0; }
+
+MEMLOC_HD inline std::int64_t bad_row_row(std::uint64_t key) noexcept {
+  return static_cast<std::int64_t>(key & ((std::uint64_t{1} << bad_row_label_bit) - 1));
+}
+
 // ---- SSLMem -------------------------------------------------------------------------
 
 MEMLOC_HD inline double sslmem_difference(double ssl_f, double ssl_g) noexcept { return ssl_g - ssl_f; }

@@ -18,6 +18,7 @@
 #include "../exec.hpp"
 #include "../options.hpp"
 #include "../view.hpp"
+#include "formulas.hpp"
 
 namespace memloc::detail {
 
@@ -203,8 +204,19 @@ inline void check_exec(const char* function, const host_exec& exec) {
 // Ids 0, 1, ..., n - 1: the one-shot functions name samples by their row.
 inline std::vector<std::int64_t> sequential_ids(index_t n) {
   std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = i;
+  for (index_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = row_sample_id(i);
   return ids;
+}
+
+// The number of the next update call of a device accumulator. The device orders its reports
+// of bad rows by this number (detail::bad_row_key), which has room for max_keyed_batch
+// updates between resets; one more is refused, leaving the state as it was.
+inline long long next_batch_number(const char* function, long long batches_so_far) {
+  if (batches_so_far >= max_keyed_batch) {
+    fail(function, "update calls since construction or reset must be at most ", max_keyed_batch, ", got ",
+         batches_so_far + 1, " (reset the accumulator, or merge it into a fresh one)");
+  }
+  return batches_so_far + 1;
 }
 
 // Ids and labels may be any integer type (int64, long long, int32, ...).

@@ -1,13 +1,13 @@
 #pragma once
 
-// Device helpers shared by memloc's kernels: fixed-order reductions (so sums are the same
-// run to run), the status record that reports bad input, and launch geometry.
+// Device helpers shared by memloc's kernels: launch geometry and the loops that walk it, and
+// fixed-order reductions (so sums are the same run to run).
 
 #include <cstdint>
 
 #include <type_traits>
 
-#include "memloc/detail/cuda/runtime.cuh"
+#include "memloc/detail/formulas.hpp"
 
 namespace memloc::kernels {
 
@@ -22,6 +22,48 @@ inline unsigned grid_for(index_t work, int threads_per_item_group = block_thread
   const index_t blocks = (work + threads_per_item_group - 1) / threads_per_item_group;
   const index_t cap = index_t{1} << 20;
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+// The indices first, first + step, ... below end, for a range-based for loop.
+class strided_range {
+ public:
+  struct sentinel {};
+  class iterator {
+   public:
+    __device__ iterator(index_t i, index_t step, index_t end) : i_(i), step_(step), end_(end) {}
+    __device__ index_t operator*() const { return i_; }
+    __device__ iterator& operator++() {
+      i_ += step_;
+      return *this;
+    }
+    __device__ bool operator!=(sentinel) const { return i_ < end_; }
+
+   private:
+    index_t i_, step_, end_;
+  };
+
+  __device__ strided_range(index_t first, index_t end, index_t step) : first_(first), end_(end), step_(step) {}
+  __device__ iterator begin() const { return {first_, step_, end_}; }
+  __device__ sentinel end() const { return {}; }
+
+ private:
+  index_t first_, end_, step_;
+};
+
+// The items [0, n) this thread handles when every thread of the grid takes one in turn.
+__device__ inline strided_range grid_stride_range(index_t n) {
+  return {static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x, n,
+          static_cast<index_t>(gridDim.x) * blockDim.x};
+}
+
+// The items [0, n) this block handles when every block of the grid takes one in turn.
+__device__ inline strided_range grid_blocks_range(index_t n) {
+  return {static_cast<index_t>(blockIdx.x), n, static_cast<index_t>(gridDim.x)};
+}
+
+// The items [0, n) this thread handles when the threads of its block take one in turn.
+__device__ inline strided_range block_stride_range(index_t n) {
+  return {static_cast<index_t>(threadIdx.x), n, static_cast<index_t>(blockDim.x)};
 }
 
 // Sum over the `Width` lanes of an aligned lane group, in a fixed butterfly order; every
@@ -50,45 +92,10 @@ __device__ inline W block_sum(W value, W* shared) {
   return total;
 }
 
-// Records the first problem found; later ones are dropped so the report names the first.
-__device__ inline void record_problem(detail::cuda::status_record* status, detail::cuda::input_problem problem,
-                                      long long batch, long long position, long long value, long long bound,
-                                      int argument = 0) {
-  if (atomicCAS(&status->problem, 0, static_cast<int>(problem)) == 0) {
-    status->batch = batch;
-    status->position = position;
-    status->value = value;
-    status->bound = bound;
-    status->argument = argument;
-  }
-}
-
-// An integer of any type as a sample id or label, checked against [0, bound).
-template <class I>
-__device__ inline bool index_in_range(I value, index_t bound) {
-  if constexpr (std::is_signed_v<I>) {
-    if (value < 0) return false;
-  }
-  return static_cast<unsigned long long>(value) < static_cast<unsigned long long>(bound);
-}
-
-// The order in which the host reports bad indices: earlier batches first, within a batch
-// every sample id before any label, then by row.
-__device__ inline unsigned long long bad_row_key(long long batch, bool is_label, index_t row) {
-  return (static_cast<unsigned long long>(batch) << 34) | (static_cast<unsigned long long>(is_label) << 33) |
-         static_cast<unsigned long long>(row);
-}
-
-// Notes a bad row; the first one in host order wins whatever the scheduling.
-__device__ inline void note_bad_row(detail::cuda::status_record* status, long long batch, bool is_label, index_t row) {
-  atomicMax(&status->first_bad_row_complement, ~bad_row_key(batch, is_label, row));
-}
-
-// A template so that every translation unit may define it.
+// Ids 0 .. n - 1. A template so that every translation unit may define it.
 template <int = 0>
 __global__ void fill_sequence(std::int64_t* values, index_t n) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) values[i] = i;
+  for (const index_t i : grid_stride_range(n)) values[i] = detail::row_sample_id(i);
 }
 
 }  // namespace memloc::kernels

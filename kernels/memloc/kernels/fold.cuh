@@ -9,20 +9,14 @@
 
 #include "memloc/detail/formulas.hpp"
 #include "memloc/types.hpp"
+#include "memloc/view.hpp"
 #include "memloc/kernels/common.cuh"
 
 namespace memloc::kernels {
 
-struct fold_geometry {
-  index_t rows;       // batch rows in this launch
-  index_t views;
-  index_t units;
-  index_t positions;
-  index_t row_stride;
-  index_t view_stride;
-  index_t unit_stride;
-  index_t position_stride;
-};
+// The rows of a batch that one launch folds: [rows, views, units, positions].
+template <class T>
+using fold_rows = activations_view<const T, device_space>;
 
 // Elements of T in one 16-byte load.
 template <class T>
@@ -44,22 +38,22 @@ __device__ inline W pack_sum(const T* p) {
 // so a warp reads 32 neighbouring units of one position at a time. Four accumulators
 // break the dependency chain over positions.
 template <class Op, class T>
-__global__ void fold_units_contiguous(const T* __restrict__ data, fold_geometry g, double* __restrict__ totals) {
+__global__ void fold_units_contiguous(fold_rows<T> batch, double* __restrict__ totals) {
   using W = working_t<T>;
-  const index_t pairs = g.rows * g.units;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < pairs; i += step) {
-    const index_t b = i / g.units, u = i % g.units;
-    const T* unit = data + b * g.row_stride + u;
+  const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
+  const index_t position_stride = batch.stride(3);
+  for (const index_t i : grid_stride_range(batch.extent(0) * units)) {
+    const index_t b = i / units, u = i % units;
+    const T* unit = batch.data_handle() + b * batch.stride(0) + u;
     W lanes[4] = {W(0), W(0), W(0), W(0)};
-    for (index_t v = 0; v < g.views; ++v) {
-      const T* view = unit + v * g.view_stride;
+    for (index_t v = 0; v < views; ++v) {
+      const T* view = unit + v * batch.stride(1);
       index_t s = 0;
-      for (; s + 4 <= g.positions; s += 4) {
+      for (; s + 4 <= positions; s += 4) {
 #pragma unroll
-        for (int l = 0; l < 4; ++l) lanes[l] += Op::apply(load_as<W>(view[(s + l) * g.position_stride]));
+        for (int l = 0; l < 4; ++l) lanes[l] += Op::apply(load_as<W>(view[(s + l) * position_stride]));
       }
-      for (; s < g.positions; ++s) lanes[0] += Op::apply(load_as<W>(view[s * g.position_stride]));
+      for (; s < positions; ++s) lanes[0] += Op::apply(load_as<W>(view[s * position_stride]));
     }
     totals[i] = static_cast<double>((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
   }
@@ -70,29 +64,30 @@ __global__ void fold_units_contiguous(const T* __restrict__ data, fold_geometry 
 // With Packed, positions are read 16 bytes at a time (the caller checked alignment). Groups
 // of a warp walk the (row, unit) pairs together, so every lane reaches the shuffles.
 template <class Op, int Width, bool Packed, class T>
-__global__ void fold_position_groups(const T* __restrict__ data, fold_geometry g, double* __restrict__ totals) {
+__global__ void fold_position_groups(fold_rows<T> batch, double* __restrict__ totals) {
   using W = working_t<T>;
   constexpr int groups_per_warp = warp_size / Width;
-  const index_t pairs = g.rows * g.units;
+  const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
+  const index_t pairs = batch.extent(0) * units;
   const int lane = static_cast<int>(threadIdx.x) % Width;
   const index_t thread = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const index_t first_group_of_warp = (thread / warp_size) * groups_per_warp;
   const index_t group_in_warp = (thread % warp_size) / Width;
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x / Width;
-  const index_t steps = Packed ? g.positions / pack_elements<T> : g.positions;
-  for (index_t warp_pair = first_group_of_warp; warp_pair < pairs; warp_pair += step) {
+  const index_t steps = Packed ? positions / pack_elements<T> : positions;
+  for (const index_t warp_pair : strided_range(first_group_of_warp, pairs, step)) {
     const index_t pair = warp_pair + group_in_warp;
     W sum = W(0);
     if (pair < pairs) {
-      const index_t b = pair / g.units, u = pair % g.units;
-      const T* unit = data + b * g.row_stride + u * g.unit_stride;
-      for (index_t v = 0; v < g.views; ++v) {
-        const T* view = unit + v * g.view_stride;
-        for (index_t s = lane; s < steps; s += Width) {
+      const index_t b = pair / units, u = pair % units;
+      const T* unit = batch.data_handle() + b * batch.stride(0) + u * batch.stride(2);
+      for (index_t v = 0; v < views; ++v) {
+        const T* view = unit + v * batch.stride(1);
+        for (const index_t s : strided_range(lane, steps, Width)) {
           if constexpr (Packed) {
             sum += pack_sum<Op, W>(view + s * pack_elements<T>);
           } else {
-            sum += Op::apply(load_as<W>(view[s * g.position_stride]));
+            sum += Op::apply(load_as<W>(view[s * batch.stride(3)]));
           }
         }
       }

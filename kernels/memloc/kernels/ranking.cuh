@@ -12,8 +12,7 @@ namespace memloc::kernels {
 template <class Index>
 __global__ void ranking_keys(const double* scores, index_t stride, index_t n, bool descending, std::uint64_t* keys,
                              Index* indices) {
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+  for (const index_t i : grid_stride_range(n)) {
     keys[i] = detail::ranking_key(scores[i * stride], descending);
     indices[i] = static_cast<Index>(i);
   }

@@ -9,16 +9,16 @@
 #include "memloc/detail/formulas.hpp"
 #include "memloc/kernels/common.cuh"
 #include "memloc/kernels/exact_reductions.cuh"
+#include "memloc/kernels/shared_memory.cuh"
 #include "memloc/options.hpp"
+#include "memloc/view.hpp"
 
 namespace memloc::kernels {
 
 // SSL_f and SSL_g of one set of samples.
 struct ssl_pair {
-  const double* f;
-  index_t f_stride;
-  const double* g;
-  index_t g_stride;
+  vector_view<const double, device_space> f;
+  vector_view<const double, device_space> g;
 };
 
 struct sslmem_report {
@@ -39,10 +39,9 @@ __global__ void __launch_bounds__(block_threads)
                       double* scores, set_statistics* stats, sslmem_report* report) {
   set_accumulator first, second;
   unsigned long long negative = 0;
-  const index_t step = static_cast<index_t>(gridDim.x) * block_threads;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * block_threads + threadIdx.x; i < samples; i += step) {
-    const double f = in.f[i * in.f_stride];
-    const double g = in.g[i * in.g_stride];
+  for (const index_t i : grid_stride_range(samples)) {
+    const double f = in.f(i);
+    const double g = in.g(i);
     if (f < 0.0 || g < 0.0) {
       // Alignments are distances; the host reports ssl_f before ssl_g at the same sample.
       const auto key = 2ull * static_cast<unsigned long long>(point * samples + i) + (f < 0.0 ? 0ull : 1ull);
@@ -85,10 +84,9 @@ __global__ void __launch_bounds__(block_threads)
   const bool invalid = f_division == detail::set_division::invalid || g_division == detail::set_division::invalid;
   if (invalid && first_thread_of_grid()) atomicOr(&report->failed, 1u);
   set_accumulator differences;
-  const index_t step = static_cast<index_t>(gridDim.x) * block_threads;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * block_threads + threadIdx.x; i < samples; i += step) {
-    const double f = detail::divided(f_division, in.f[i * in.f_stride], f_max);
-    const double g = detail::divided(g_division, in.g[i * in.g_stride], g_max);
+  for (const index_t i : grid_stride_range(samples)) {
+    const double f = detail::divided(f_division, in.f(i), f_max);
+    const double g = detail::divided(g_division, in.g(i), g_max);
     const double score = detail::sslmem_difference(f, g);
     scores[i] = score;
     differences.add(score);
@@ -104,8 +102,7 @@ __global__ void sslmem_divide_scores(index_t samples, const set_statistics* stat
   const double statistic = by_range ? maximum_of(s) - minimum_of(s) : maximum_of(s);
   const detail::set_division division = division_of(s, statistic);
   if (division == detail::set_division::invalid && first_thread_of_grid()) atomicOr(&report->failed, 1u);
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < samples; i += step) {
+  for (const index_t i : grid_stride_range(samples)) {
     const double score = detail::divided(division, scores[i], statistic);
     scores[i] = clamp ? detail::clamp01(score) : score;
   }
@@ -115,8 +112,7 @@ template <int = 0>
 __global__ void store_scores(const double* scores, index_t samples, double* out, index_t stride,
                              const sslmem_report* report) {
   if (report->failed != 0) return;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < samples; i += step) {
+  for (const index_t i : grid_stride_range(samples)) {
     out[i * stride] = scores[i];
   }
 }
@@ -129,38 +125,34 @@ template <int = 0>
 __global__ void __launch_bounds__(block_threads)
     subset_means(const double* scores, index_t samples, index_t points, const std::int64_t* members, index_t count,
                  double* means) {
-  __shared__ double partials[block_threads / warp_size];
-  for (index_t p = blockIdx.x; p < points; p += gridDim.x) {
+  struct partials_tag;
+  double* const partials = static_shared<double[block_threads / warp_size], partials_tag>();
+  for (const index_t p : grid_blocks_range(points)) {
     const double* row = scores + p * samples;
     double sum = 0.0;
-    for (index_t j = threadIdx.x; j < count; j += block_threads) sum += row[members != nullptr ? members[j] : j];
+    for (const index_t j : block_stride_range(count)) sum += row[members != nullptr ? members[j] : j];
     const double total = block_sum(sum, partials);
     if (threadIdx.x == 0) means[p] = total / static_cast<double>(count);
   }
 }
 
 struct layermem_outputs {
-  double* layermem;
-  index_t layermem_stride;
-  double* delta;
-  index_t delta_stride;
-  std::int64_t* subset;  // null when not asked for
-  index_t subset_stride;
+  vector_view<double, device_space> layermem;
+  vector_view<double, device_space> delta;
+  vector_view<std::int64_t, device_space> subset;  // empty (null) when not asked for
 };
 
 template <int = 0>
 __global__ void write_layermem(const double* means, index_t points, const std::int64_t* members, index_t count,
                                layermem_outputs out, const sslmem_report* report) {
   if (report->failed != 0) return;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  const index_t first = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  for (index_t p = first; p < points; p += step) {
-    out.layermem[p * out.layermem_stride] = means[p];
+  for (const index_t p : grid_stride_range(points)) {
+    out.layermem(p) = means[p];
     // The first point has no predecessor.
-    out.delta[p * out.delta_stride] = p == 0 ? static_cast<double>(NAN) : means[p] - means[p - 1];
+    out.delta(p) = p == 0 ? static_cast<double>(NAN) : means[p] - means[p - 1];
   }
-  if (out.subset == nullptr) return;
-  for (index_t j = first; j < count; j += step) out.subset[j * out.subset_stride] = members != nullptr ? members[j] : j;
+  if (out.subset.data_handle() == nullptr) return;
+  for (const index_t j : grid_stride_range(count)) out.subset(j) = members != nullptr ? members[j] : j;
 }
 
 }  // namespace memloc::kernels

@@ -1,12 +1,18 @@
 #pragma once
 
-// Pieces every device accumulator shares: the status record of deferred input problems,
-// the per-id count summary, the NaN counters, and the batch chunking of the μ fold.
+// Pieces every device accumulator shares: the status record of deferred input problems and
+// the update count that orders them, the per-id count summary, the NaN counters, state
+// merges, and the batch chunking of the μ fold.
 
 #include <cstdint>
 
+#include "memloc/detail/cuda/launch.cuh"
 #include "memloc/detail/cuda/runtime.cuh"
-#include "memloc/kernels/unitmem.cuh"
+#include "memloc/detail/validate.hpp"
+#include "memloc/kernels/common.cuh"
+#include "memloc/kernels/index_list.cuh"
+#include "memloc/kernels/registration.cuh"
+#include "memloc/kernels/state_merge.cuh"
 
 namespace memloc::detail::cuda {
 
@@ -26,7 +32,11 @@ class device_bookkeeping {
       : status_(1, function), summary_(1, function), counters_(2, function) {}
 
   status_record* status() const noexcept { return status_.data(); }
-  long long next_batch() noexcept { return ++batches_; }
+  // The number of the update call now starting; refuses one past detail::max_keyed_batch.
+  long long next_batch(const char* function) {
+    batches_ = next_batch_number(function, batches_);
+    return batches_;
+  }
 
   void reset(cudaStream_t stream, const char* function) {
     status_.zero(stream, function);
@@ -44,11 +54,9 @@ class device_bookkeeping {
   template <class Count>
   kernels::count_summary summarize(const Count* counts, const Count* other, index_t id_space, Count limit,
                                    Count expected, cudaStream_t stream, const char* function) const {
-    kernels::start_summary<> <<<1, 1, 0, stream>>>(summary_.data(), id_space);
-    kernels::summarize_counts<Count>
-        <<<kernels::grid_for(id_space), kernels::block_threads, 0, stream>>>(counts, other, id_space, limit, expected,
-                                                                             summary_.data());
-    check_launch(function, "the count summary kernel");
+    launch(function, "the count summary kernel", kernels::start_summary<>, 1, 1, 0, stream, summary_.data(), id_space);
+    launch(function, "the count summary kernel", kernels::summarize_counts<Count>, kernels::grid_for(id_space),
+           kernels::block_threads, 0, stream, counts, other, id_space, limit, expected, summary_.data());
     kernels::count_summary summary{};
     copy_to_host(&summary, summary_.data(), sizeof summary, stream, function);
     return summary;
@@ -90,27 +98,38 @@ T read_element(const T* device, index_t i, cudaStream_t stream, const char* func
 }
 
 template <class I, class Space>
-kernels::index_list<std::remove_const_t<I>> index_list_of(const vector_view<I, Space>& v, index_t first = 0) {
-  return {v.data_handle() ? v.data_handle() + first * v.stride(0) : nullptr, v.stride(0)};
+kernels::index_list index_list_of(const vector_view<I, Space>& v, index_t first = 0) {
+  return kernels::index_list::of(v.data_handle() ? v.data_handle() + first * v.stride(0) : nullptr, v.stride(0));
 }
 
 // Checks a batch's ids (and labels) on the device and counts them: counts[id] += increment,
 // class_counts[label] += 1. The first bad row, in the host's order, goes to the status record.
-template <class Count, class I, class L>
-void register_batch(cudaStream_t stream, kernels::index_list<I> ids, kernels::index_list<L> labels, index_t rows,
+template <class Count>
+void register_batch(cudaStream_t stream, kernels::index_list ids, kernels::index_list labels, index_t rows,
                     index_t id_space, index_t classes, long long batch, Count* counts, Count increment,
                     long long* class_counts, status_record* status, const char* function) {
-  kernels::register_rows<Count><<<kernels::grid_for(rows), kernels::block_threads, 0, stream>>>(
-      ids, labels, rows, id_space, classes, batch, counts, increment, class_counts, status);
-  kernels::describe_bad_row<<<1, 1, 0, stream>>>(ids, labels, id_space, classes, batch, status);
-  check_launch(function, "the sample registration kernels");
+  launch(function, "the sample registration kernel", kernels::register_rows<Count>, kernels::grid_for(rows),
+         kernels::block_threads, 0, stream, ids, labels, rows, id_space, classes, batch, counts, increment,
+         class_counts, status);
+  launch(function, "the bad row report kernel", kernels::describe_bad_row<>, 1, 1, 0, stream, ids, labels, id_space,
+         classes, batch, status);
+}
+
+// The ids, without labels.
+inline kernels::index_list no_labels() { return kernels::index_list::of<std::int32_t>(nullptr, 0); }
+
+// Element-wise merge of one state buffer: mine[i] += theirs[i].
+template <class T>
+void add_state(const device_array<T>& mine, const device_array<T>& theirs, cudaStream_t stream, const char* function) {
+  launch(function, "the merge kernel", kernels::add_into<T>, kernels::grid_for(mine.size()), kernels::block_threads, 0,
+         stream, mine.data(), theirs.data(), mine.size());
 }
 
 // Ids 0 .. n-1 on the device: the one-shot functions name samples by their row.
 inline device_array<std::int64_t> sequential_ids(index_t n, cudaStream_t stream, const char* function) {
   device_array<std::int64_t> ids(n, function);
-  kernels::fill_sequence<><<<kernels::grid_for(n), kernels::block_threads, 0, stream>>>(ids.data(), n);
-  check_launch(function, "the id sequence kernel");
+  launch(function, "the id sequence kernel", kernels::fill_sequence<>, kernels::grid_for(n), kernels::block_threads, 0,
+         stream, ids.data(), n);
   return ids;
 }
 

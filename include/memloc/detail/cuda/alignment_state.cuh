@@ -12,9 +12,9 @@
 
 #include "memloc/alignment_types.hpp"
 #include "memloc/detail/cuda/accumulator_support.cuh"
+#include "memloc/detail/cuda/launch.cuh"
 #include "memloc/detail/formulas.hpp"
 #include "memloc/kernels/alignment.cuh"
-#include "memloc/kernels/unitmem.cuh"
 #include "memloc/options.hpp"
 #include "memloc/state.hpp"
 #include "memloc/view.hpp"
@@ -23,7 +23,7 @@ namespace memloc::detail::cuda {
 
 template <class T, class Space>
 kernels::representation_rows<std::remove_const_t<T>> rows_of(const representations_view<T, Space>& v) {
-  return {v.data_handle(), v.stride(0), v.stride(1), v.stride(2)};
+  return device_view_of(v);
 }
 
 class alignment_state {
@@ -41,29 +41,27 @@ class alignment_state {
               const vector_view<I, IdSpace>& ids, const char* function) {
     const index_t batch = f.extent(0);
     if (batch == 0) return;
-    const long long batch_number = books_.next_batch();
-    const auto any_ids = kernels::any_ids::of(ids.data_handle(), ids.stride(0));
+    const long long batch_number = books_.next_batch(function);
+    const kernels::index_list id_list = index_list_of(ids);
+    using TFE = std::remove_const_t<TF>;
+    using TGE = std::remove_const_t<TG>;
     dispatch_distance(options_.distance, [&](auto op) {
-      kernels::fold_alignments<decltype(op)><<<kernels::grid_for(2 * batch, 1), kernels::block_threads, 0, stream>>>(
-          rows_of(f), rows_of(g), any_ids, batch, shape_.views, shape_.features, options_.pairs, shape_.samples,
-          ssl_f_.data(), ssl_g_.data(), folds_.data(), books_.status(), batch_number);
+      launch(function, "the alignment kernel", kernels::fold_alignments<decltype(op), TFE, TGE>,
+             kernels::grid_for(2 * batch, 1), kernels::block_threads, 0, stream, rows_of(f), rows_of(g), id_list, batch,
+             shape_.views, shape_.features, options_.pairs, shape_.samples, ssl_f_.data(), ssl_g_.data(),
+             folds_.data(), books_.status(), batch_number);
     });
-    check_launch(function, "the alignment kernel");
-    kernels::describe_bad_id<><<<1, 1, 0, stream>>>(any_ids, shape_.samples, batch_number, books_.status());
-    check_launch(function, "the id report kernel");
+    launch(function, "the bad row report kernel", kernels::describe_bad_row<>, 1, 1, 0, stream, id_list, no_labels(),
+           shape_.samples, index_t{0}, batch_number, books_.status());
   }
 
   void merge(cudaStream_t stream, const alignment_state& other, const char* function, const char* updating) {
     books_.check_mergeable_folds(other.books_, folds_.data(), other.folds_.data(), shape_.samples, stream, function,
                                  updating);
     // Each sample was folded by one side only and the other holds 0, so + merges exactly.
-    const unsigned blocks = kernels::grid_for(shape_.samples);
-    kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(ssl_f_.data(), other.ssl_f_.data(), shape_.samples);
-    check_launch(function, "the merge kernel");
-    kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(ssl_g_.data(), other.ssl_g_.data(), shape_.samples);
-    check_launch(function, "the merge kernel");
-    kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(folds_.data(), other.folds_.data(), shape_.samples);
-    check_launch(function, "the merge kernel");
+    add_state(ssl_f_, other.ssl_f_, stream, function);
+    add_state(ssl_g_, other.ssl_g_, stream, function);
+    add_state(folds_, other.folds_, stream, function);
   }
 
   // Every id in [0, samples) must have been folded exactly once.
@@ -80,10 +78,9 @@ class alignment_state {
       fail(function, "folded samples must be all ", shape_.samples, " ids, got ", s.distinct, " (first missing id ",
            first_unfolded(stream, function), ")");
     }
-    kernels::write_alignments<><<<kernels::grid_for(shape_.samples), kernels::block_threads, 0, stream>>>(
-        ssl_f_.data(), ssl_g_.data(), shape_.samples, out_f.data_handle(), out_f.stride(0), out_g.data_handle(),
-        out_g.stride(0));
-    check_launch(function, "the output kernel");
+    launch(function, "the output kernel", kernels::write_alignments<>, kernels::grid_for(shape_.samples),
+           kernels::block_threads, 0, stream, ssl_f_.data(), ssl_g_.data(), shape_.samples, out_f.data_handle(),
+           out_f.stride(0), out_g.data_handle(), out_g.stride(0));
   }
 
   void reset(cudaStream_t stream, const char* function) {
@@ -96,9 +93,8 @@ class alignment_state {
   // Waits for the stream.
   index_t first_unfolded(cudaStream_t stream, const char* function) const {
     check(cudaMemsetAsync(missing_.data(), 0, missing_.bytes(), stream), function, "cudaMemsetAsync");
-    kernels::find_first_unfolded<><<<kernels::grid_for(shape_.samples), kernels::block_threads, 0, stream>>>(
-        folds_.data(), shape_.samples, missing_.data());
-    check_launch(function, "the missing-id kernel");
+    launch(function, "the missing-id kernel", kernels::find_first_unfolded<>, kernels::grid_for(shape_.samples),
+           kernels::block_threads, 0, stream, folds_.data(), shape_.samples, missing_.data());
     const unsigned long long complement = read_element(missing_.data(), 0, stream, function);
     return complement != 0 ? static_cast<index_t>(~complement) : shape_.samples;
   }

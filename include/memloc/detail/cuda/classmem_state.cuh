@@ -11,6 +11,7 @@
 #include "memloc/detail/cuda/accumulator_support.cuh"
 #include "memloc/detail/cuda/fold.cuh"
 #include "memloc/detail/metric_checks.hpp"
+#include "memloc/detail/cuda/launch.cuh"
 #include "memloc/kernels/unitmem.cuh"
 #include "memloc/state.hpp"
 
@@ -38,7 +39,7 @@ class classmem_state {
               const vector_view<L, LabelSpace>& labels, activation_transform transform, const char* function) {
     const index_t rows = batch.extent(0);
     if (rows == 0) return;
-    const long long batch_number = books_.next_batch();
+    const long long batch_number = books_.next_batch(function);
     register_batch(stream, index_list_of(ids), index_list_of(labels), rows, shape_.samples, shape_.classes, batch_number,
                    folds_.data(), std::int32_t{1}, class_counts_.data(), books_.status(), function);
     const index_t elements = batch.extent(1) * batch.extent(3);
@@ -50,31 +51,28 @@ class classmem_state {
         const dim3 grid(static_cast<unsigned>((shape_.units + kernels::block_threads - 1) / kernels::block_threads),
                         static_cast<unsigned>(segments));
         const auto shared = static_cast<std::size_t>(shape_.classes * kernels::block_threads) * sizeof(double);
-        kernels::add_rows_per_class_privately<<<grid, kernels::block_threads, shared, stream>>>(
-            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), index_list_of(labels, first),
-            shape_.samples, shape_.classes, segments, partials_.data());
-        kernels::add_class_partials<><<<kernels::grid_for(shape_.classes * shape_.units), kernels::block_threads, 0,
-                                        stream>>>(partials_.data(), segments, shape_.classes, shape_.units,
-                                                  class_sums_.data());
+        launch(function, "the state update kernel", kernels::add_rows_per_class_privately<>, grid,
+               kernels::block_threads, shared, stream, totals_.data(), count, shape_.units, elements,
+               index_list_of(ids, first), index_list_of(labels, first), shape_.samples, shape_.classes, segments,
+               partials_.data());
+        launch(function, "the state update kernel", kernels::add_class_partials<>,
+               kernels::grid_for(shape_.classes * shape_.units), kernels::block_threads, 0, stream, partials_.data(),
+               segments, shape_.classes, shape_.units, class_sums_.data());
       } else {
-        kernels::add_rows_per_class<<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), index_list_of(labels, first),
-            shape_.samples, shape_.classes, class_sums_.data());
+        launch(function, "the state update kernel", kernels::add_rows_per_class<>, kernels::grid_for(shape_.units),
+               kernels::block_threads, 0, stream, totals_.data(), count, shape_.units, elements,
+               index_list_of(ids, first), index_list_of(labels, first), shape_.samples, shape_.classes,
+               class_sums_.data());
       }
-      check_launch(function, "the state update kernel");
     }
   }
 
   void merge(cudaStream_t stream, const classmem_state& other, const char* function, const char* updating) {
     books_.check_mergeable_folds(other.books_, folds_.data(), other.folds_.data(), shape_.samples, stream, function,
                                  updating);
-    kernels::add_into<<<kernels::grid_for(class_sums_.size()), kernels::block_threads, 0, stream>>>(
-        class_sums_.data(), other.class_sums_.data(), class_sums_.size());
-    kernels::add_into<<<kernels::grid_for(class_counts_.size()), kernels::block_threads, 0, stream>>>(
-        class_counts_.data(), other.class_counts_.data(), class_counts_.size());
-    kernels::add_into<<<kernels::grid_for(folds_.size()), kernels::block_threads, 0, stream>>>(
-        folds_.data(), other.folds_.data(), folds_.size());
-    check_launch(function, "the merge kernels");
+    add_state(class_sums_, other.class_sums_, stream, function);
+    add_state(class_counts_, other.class_counts_, stream, function);
+    add_state(folds_, other.folds_, stream, function);
   }
 
   struct finalized {
@@ -84,7 +82,7 @@ class classmem_state {
     index_t negative_denominator_units;
   };
 
-  finalized finalize(cudaStream_t stream, const kernels::unit_outputs& out, const char* function,
+  finalized finalize(cudaStream_t stream, const unit_outputs& out, const char* function,
                      const char* updating) const {
     books_.raise_recorded(stream, function, updating);
     const auto s = books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function);
@@ -99,9 +97,9 @@ class classmem_state {
     for (const long long c : counts) present += c > 0;
     require_two_classes(function, present);
     books_.zero_counters(stream, function);
-    kernels::finalize_classes<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-        class_sums_.data(), class_counts_.data(), shape_.classes, shape_.units, present, out, books_.counters());
-    check_launch(function, "the finalize kernel");
+    launch(function, "the finalize kernel", kernels::finalize_classes<>, kernels::grid_for(shape_.units),
+           kernels::block_threads, 0, stream, class_sums_.data(), class_counts_.data(), shape_.classes, shape_.units,
+           present, out, books_.counters());
     unsigned long long nan_counts[2] = {0, 0};
     books_.read_counters(nan_counts, stream, function);
     return {static_cast<index_t>(s.distinct), present, static_cast<index_t>(nan_counts[0]),

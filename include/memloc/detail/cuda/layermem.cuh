@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "memloc/detail/alignment_checks.hpp"
+#include "memloc/detail/cuda/launch.cuh"
 #include "memloc/detail/cuda/ranking.cuh"
 #include "memloc/detail/cuda/runtime.cuh"
 #include "memloc/detail/cuda/sslmem_scores.cuh"
@@ -55,14 +56,13 @@ void layermem(cudaStream_t stream, const std::vector<measurement_point<PointSpac
   }
 
   device_array<double> means(count, function);
-  kernels::subset_means<><<<kernels::grid_for(count, 1), kernels::block_threads, 0, stream>>>(
-      scoring.scores(0), samples, count, members, chosen, means.data());
-  check_launch(function, "the LayerMem mean kernel");
-  const kernels::layermem_outputs out{layermem_out.data_handle(), layermem_out.stride(0), delta_out.data_handle(),
-                                      delta_out.stride(0), subset_out.data_handle(), subset_out.stride(0)};
-  kernels::write_layermem<><<<kernels::grid_for(count > chosen ? count : chosen), kernels::block_threads, 0, stream>>>(
-      means.data(), count, members, chosen, out, scoring.report());
-  check_launch(function, "the LayerMem output kernel");
+  launch(function, "the LayerMem mean kernel", kernels::subset_means<>, kernels::grid_for(count, 1),
+         kernels::block_threads, 0, stream, scoring.scores(0), samples, count, members, chosen, means.data());
+  const kernels::layermem_outputs out{device_view_of(layermem_out), device_view_of(delta_out),
+                                      device_view_of(subset_out)};
+  launch(function, "the LayerMem output kernel", kernels::write_layermem<>,
+         kernels::grid_for(count > chosen ? count : chosen), kernels::block_threads, 0, stream, means.data(), count,
+         members, chosen, out, scoring.report());
   scoring.raise_problems(options.score, stream, function);
 }
 

@@ -14,6 +14,7 @@
 
 #include "../../view.hpp"
 #include "memloc/kernels/ranking.cuh"
+#include "launch.cuh"
 #include "runtime.cuh"
 
 namespace memloc::detail::cuda {
@@ -35,9 +36,8 @@ class score_order {
   // device array of all n indices, first ranked first, valid until the next call.
   const Index* order(const double* scores, index_t stride, bool descending, cudaStream_t stream, const char* function) {
     if (n_ == 0) return order_.data();
-    kernels::ranking_keys<Index><<<kernels::grid_for(n_), kernels::block_threads, 0, stream>>>(
-        scores, stride, n_, descending, keys_.data(), indices_.data());
-    check_launch(function, "the ranking key kernel");
+    launch(function, "the ranking key kernel", kernels::ranking_keys<Index>, kernels::grid_for(n_),
+           kernels::block_threads, 0, stream, scores, stride, n_, descending, keys_.data(), indices_.data());
     std::size_t bytes = temporary_.bytes();
     check(sort(temporary_.data(), bytes, stream), function, "cub::DeviceRadixSort::SortPairs");
     return order_.data();

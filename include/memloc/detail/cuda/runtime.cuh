@@ -1,8 +1,8 @@
 #pragma once
 
 // The CUDA runtime as memloc uses it: every call checked and turned into memloc::cuda_error
-// naming the memloc function and the runtime call, owning device arrays, and the status
-// record through which kernels report bad device-resident input.
+// naming the memloc function and the runtime call, owning device arrays, and the message of
+// the status record through which kernels report bad device-resident input.
 
 #include <cuda_runtime_api.h>
 
@@ -14,6 +14,7 @@
 #include "../../error.hpp"
 #include "../../view.hpp"
 #include "../validate.hpp"
+#include "memloc/kernels/status.cuh"
 
 namespace memloc::detail::cuda {
 
@@ -72,6 +73,12 @@ class device_array {
   index_t count_ = 0;
 };
 
+// A view of device-accessible memory (device or managed) as kernels take it.
+template <class T, std::size_t Rank, class Space>
+strided_view<T, Rank, device_space> device_view_of(const strided_view<T, Rank, Space>& v) noexcept {
+  return {v.data_handle(), v.extents(), v.strides()};
+}
+
 inline void copy_to_host(void* host, const void* device, std::size_t bytes, cudaStream_t stream, const char* function) {
   check(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream), function, "cudaMemcpyAsync");
   check(cudaStreamSynchronize(stream), function, "cudaStreamSynchronize");
@@ -81,25 +88,10 @@ inline void copy_on_device(void* to, const void* from, std::size_t bytes, cudaSt
   if (bytes > 0) check(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, stream), function, "cudaMemcpyAsync");
 }
 
-// What a kernel found wrong with device-resident input. Kernels cannot throw and update
-// must not wait for the device, so the first problem is recorded here and raised by the
-// next call that waits for the stream (finalize, merge), naming the batch it came from.
-enum class input_problem : int { none = 0, sample_id_out_of_range = 1, label_out_of_range = 2, negative_distance = 3 };
-
-struct status_record {
-  int problem;        // an input_problem; the first one recorded wins
-  int reserved;
-  long long batch;    // the update call (counted from 1 since construction or reset) that held it
-  long long position; // index within the batch or input
-  long long value;    // the offending value
-  long long bound;    // the exclusive upper bound it broke
-  int argument;       // which argument, for problems that can come from several (0: ssl_f, 1: ssl_g);
-                      // for ids and labels, 1 when `value` holds the bits of an unsigned integer
-  int reserved2;
-  // The first bad row of an id or label check, as the complement of an order key (batch,
-  // ids before labels, row), so that zeroed memory means none and atomicMax finds the first.
-  unsigned long long first_bad_row_complement;
-};
+// What a kernel found wrong with device-resident input (memloc/kernels/status.cuh), raised
+// here as the host would have raised it.
+using kernels::input_problem;
+using kernels::status_record;
 
 // An id or label as the caller wrote it: an unsigned one past the int64 range stays positive.
 inline std::string index_value_text(const status_record& r) {

@@ -15,6 +15,7 @@
 #include "../../view.hpp"
 #include "../alignment_checks.hpp"
 #include "memloc/kernels/sslmem.cuh"
+#include "launch.cuh"
 #include "runtime.cuh"
 
 namespace memloc::detail::cuda {
@@ -33,25 +34,23 @@ class sslmem_scoring {
   void score(const FView& ssl_f, const GView& ssl_g, const sslmem_options& options, cudaStream_t stream,
              const char* function) {
     const auto set = static_cast<index_t>(inputs_.size());
-    const kernels::ssl_pair in{ssl_f.data_handle(), ssl_f.stride(0), ssl_g.data_handle(), ssl_g.stride(0)};
+    const kernels::ssl_pair in{device_view_of(ssl_f), device_view_of(ssl_g)};
     inputs_.push_back(in);
     if (samples_ == 0) return;
     double* scores = scores_.data() + set * samples_;
     kernels::set_statistics* stats = statistics_.data() + 3 * set;
     const unsigned blocks = kernels::grid_for(samples_);
-    kernels::sslmem_first_pass<><<<blocks, kernels::block_threads, 0, stream>>>(
-        in, samples_, set, options.normalization, options.clamp01, scores, stats, report_.data());
-    check_launch(function, "the SSLMem score kernel");
+    launch(function, "the SSLMem score kernel", kernels::sslmem_first_pass<>, blocks, kernels::block_threads, 0, stream,
+           in, samples_, set, options.normalization, options.clamp01, scores, stats, report_.data());
     if (options.normalization == sslmem_normalization::max) {
-      kernels::sslmem_scaled_differences<><<<blocks, kernels::block_threads, 0, stream>>>(in, samples_, scores, stats,
-                                                                                           report_.data());
-      check_launch(function, "the SSLMem scaling kernel");
+      launch(function, "the SSLMem scaling kernel", kernels::sslmem_scaled_differences<>, blocks,
+             kernels::block_threads, 0, stream, in, samples_, scores, stats, report_.data());
     }
     if (options.normalization == sslmem_normalization::range || options.normalization == sslmem_normalization::max) {
       const bool by_range = options.normalization == sslmem_normalization::range;
-      kernels::sslmem_divide_scores<><<<blocks, kernels::block_threads, 0, stream>>>(
-          samples_, stats + (by_range ? 0 : 2), by_range, options.clamp01, scores, report_.data());
-      check_launch(function, "the SSLMem normalisation kernel");
+      launch(function, "the SSLMem normalisation kernel", kernels::sslmem_divide_scores<>, blocks,
+             kernels::block_threads, 0, stream, samples_, stats + (by_range ? 0 : 2), by_range, options.clamp01, scores,
+             report_.data());
     }
   }
 
@@ -92,7 +91,8 @@ class sslmem_scoring {
     const auto flat = static_cast<index_t>(key / 2);
     const kernels::ssl_pair& in = inputs_[static_cast<std::size_t>(flat / samples_)];
     const index_t i = flat % samples_;
-    const double* where = argument == 0 ? in.f + i * in.f_stride : in.g + i * in.g_stride;
+    const auto& alignments = argument == 0 ? in.f : in.g;
+    const double* where = alignments.data_handle() + i * alignments.stride(0);
     double value = 0.0;
     copy_to_host(&value, where, sizeof value, stream, function);
     status_record record{};
@@ -118,9 +118,8 @@ void sslmem(cudaStream_t stream, const F& ssl_f, const G& ssl_g, const Out& out,
   if (n == 0) return;
   sslmem_scoring scoring(1, n, stream, function);
   scoring.score(ssl_f, ssl_g, options, stream, function);
-  kernels::store_scores<><<<kernels::grid_for(n), kernels::block_threads, 0, stream>>>(
-      scoring.scores(0), n, out.data_handle(), out.stride(0), scoring.report());
-  check_launch(function, "the output kernel");
+  launch(function, "the output kernel", kernels::store_scores<>, kernels::grid_for(n), kernels::block_threads, 0,
+         stream, scoring.scores(0), n, out.data_handle(), out.stride(0), scoring.report());
   scoring.raise_problems(options, stream, function);
 }
 

@@ -9,6 +9,7 @@
 #include "memloc/detail/cuda/accumulator_support.cuh"
 #include "memloc/detail/cuda/fold.cuh"
 #include "memloc/detail/metric_checks.hpp"
+#include "memloc/detail/cuda/launch.cuh"
 #include "memloc/kernels/unitmem.cuh"
 #include "memloc/options.hpp"
 #include "memloc/state.hpp"
@@ -42,14 +43,12 @@ class unitmem_state {
               activation_transform transform, const char* function) {
     const index_t rows = batch.extent(0);
     if (rows == 0) return;
-    const long long batch_number = books_.next_batch();
-    using L = std::int32_t;
-    const kernels::index_list<L> no_labels{nullptr, 0};
+    const long long batch_number = books_.next_batch(function);
     if (per_unit_) {
-      register_batch(stream, index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, folds_.data(),
+      register_batch(stream, index_list_of(ids), no_labels(), rows, shape_.samples, 0, batch_number, folds_.data(),
                      std::int32_t{1}, nullptr, books_.status(), function);
     } else {
-      register_batch(stream, index_list_of(ids), no_labels, rows, shape_.samples, 0, batch_number, views_.data(),
+      register_batch(stream, index_list_of(ids), no_labels(), rows, shape_.samples, 0, batch_number, views_.data(),
                      static_cast<std::int64_t>(batch.extent(1)), nullptr, books_.status(), function);
     }
     const index_t elements = batch.extent(1) * batch.extent(3);
@@ -59,16 +58,16 @@ class unitmem_state {
       const unsigned blocks = kernels::grid_for(shape_.units);
       if (per_unit_) {
         const index_t segments = count < row_segments ? count : row_segments;
-        kernels::add_rows_per_unit<<<dim3(blocks, static_cast<unsigned>(segments)), kernels::block_threads, 0, stream>>>(
-            totals_.data(), count, shape_.units, elements, index_list_of(ids, first), shape_.samples, segments,
-            partials_.data(), reinterpret_cast<unsigned long long*>(keys_.data()));
-        kernels::add_partials<><<<blocks, kernels::block_threads, 0, stream>>>(partials_.data(), segments, shape_.units,
-                                                                                sums_.data());
+        launch(function, "the state update kernel", kernels::add_rows_per_unit<>,
+               dim3(blocks, static_cast<unsigned>(segments)), kernels::block_threads, 0, stream, totals_.data(), count,
+               shape_.units, elements, index_list_of(ids, first), shape_.samples, segments, partials_.data(),
+               reinterpret_cast<unsigned long long*>(keys_.data()));
+        launch(function, "the state update kernel", kernels::add_partials<>, blocks, kernels::block_threads, 0, stream,
+               partials_.data(), segments, shape_.units, sums_.data());
       } else {
-        kernels::add_rows_per_sample<<<blocks, kernels::block_threads, 0, stream>>>(
-            totals_.data(), count, shape_.units, index_list_of(ids, first), shape_.samples, sums_.data());
+        launch(function, "the state update kernel", kernels::add_rows_per_sample<>, blocks, kernels::block_threads, 0,
+               stream, totals_.data(), count, shape_.units, index_list_of(ids, first), shape_.samples, sums_.data());
       }
-      check_launch(function, "the state update kernel");
     }
   }
 
@@ -87,18 +86,14 @@ class unitmem_state {
                            read_element(other.views_.data(), s.first_shared, stream, function));
       }
     }
-    const unsigned blocks = kernels::grid_for(sums_.size());
-    kernels::add_into<<<blocks, kernels::block_threads, 0, stream>>>(sums_.data(), other.sums_.data(), sums_.size());
+    add_state(sums_, other.sums_, stream, function);
     if (per_unit_) {
-      kernels::max_into<><<<kernels::grid_for(keys_.size()), kernels::block_threads, 0, stream>>>(
-          keys_.data(), other.keys_.data(), keys_.size());
-      kernels::add_into<<<kernels::grid_for(folds_.size()), kernels::block_threads, 0, stream>>>(
-          folds_.data(), other.folds_.data(), folds_.size());
+      launch(function, "the merge kernel", kernels::max_into<>, kernels::grid_for(keys_.size()), kernels::block_threads,
+             0, stream, keys_.data(), other.keys_.data(), keys_.size());
+      add_state(folds_, other.folds_, stream, function);
     } else {
-      kernels::add_into<<<kernels::grid_for(views_.size()), kernels::block_threads, 0, stream>>>(
-          views_.data(), other.views_.data(), views_.size());
+      add_state(views_, other.views_, stream, function);
     }
-    check_launch(function, "the merge kernels");
   }
 
   // Validates the folded samples, then writes the outputs; returns {samples, NaN units,
@@ -109,7 +104,7 @@ class unitmem_state {
     index_t negative_denominator_units;
   };
 
-  finalized finalize(cudaStream_t stream, rest_reduction rest, const kernels::unit_outputs& out, const char* function,
+  finalized finalize(cudaStream_t stream, rest_reduction rest, const unit_outputs& out, const char* function,
                      const char* updating) const {
     books_.raise_recorded(stream, function, updating);
     index_t samples = 0;
@@ -139,26 +134,27 @@ class unitmem_state {
     books_.zero_counters(stream, function);
     const index_t elements = shape_.views * shape_.positions;
     if (per_unit_) {
-      kernels::finalize_per_unit<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-          sums_.data(), keys_.data(), shape_.units, samples, out, books_.counters());
+      launch(function, "the finalize kernel", kernels::finalize_per_unit<>, kernels::grid_for(shape_.units),
+             kernels::block_threads, 0, stream, sums_.data(), keys_.data(), shape_.units, samples, out,
+             books_.counters());
     } else {
       const index_t segments = shape_.samples < id_segments ? shape_.samples : id_segments;
       auto* keys = reinterpret_cast<unsigned long long*>(column_keys_.data());
       column_keys_.zero(stream, function);
-      kernels::column_partials<><<<dim3(kernels::grid_for(shape_.units), static_cast<unsigned>(segments)),
-                                   kernels::block_threads, 0, stream>>>(sums_.data(), views_.data(), shape_.samples,
-                                                                        shape_.units, elements, segments,
-                                                                        partials_.data(), keys);
+      launch(function, "the finalize kernel", kernels::column_partials<>,
+             dim3(kernels::grid_for(shape_.units), static_cast<unsigned>(segments)), kernels::block_threads, 0, stream,
+             sums_.data(), views_.data(), shape_.samples, shape_.units, elements, segments, partials_.data(), keys);
       if (rest == rest_reduction::mean) {
-        kernels::finalize_per_sample_mean<><<<kernels::grid_for(shape_.units), kernels::block_threads, 0, stream>>>(
-            partials_.data(), segments, keys, shape_.units, samples, out, books_.counters());
+        launch(function, "the finalize kernel", kernels::finalize_per_sample_mean<>, kernels::grid_for(shape_.units),
+               kernels::block_threads, 0, stream, partials_.data(), segments, keys, shape_.units, samples, out,
+               books_.counters());
       } else {
         const unsigned blocks = static_cast<unsigned>(shape_.units < (index_t{1} << 20) ? shape_.units : index_t{1} << 20);
-        kernels::finalize_per_sample_median<><<<blocks, kernels::block_threads, 0, stream>>>(
-            sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements, samples, out, books_.counters());
+        launch(function, "the finalize kernel", kernels::finalize_per_sample_median<>, blocks, kernels::block_threads, 0,
+               stream, sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements, samples, out,
+               books_.counters());
       }
     }
-    check_launch(function, "the finalize kernel");
     unsigned long long counts[2] = {0, 0};
     books_.read_counters(counts, stream, function);
     return {samples, static_cast<index_t>(counts[0]), static_cast<index_t>(counts[1])};

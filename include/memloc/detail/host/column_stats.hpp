@@ -31,8 +31,7 @@ inline index_t narrow_by_digit(std::uint32_t* candidates, index_t count, index_t
   const std::uint32_t mask = (1u << width) - 1u;
   std::uint32_t histogram[2048] = {};
   for (index_t i = 0; i < count; ++i) ++histogram[(candidates[i] >> shift) & mask];
-  std::uint32_t digit = 0;
-  while (k >= index_t{histogram[digit]}) k -= histogram[digit++];
+  const std::uint32_t digit = digit_holding_rank([&](std::uint32_t d) { return histogram[d]; }, mask + 1u, k);
   index_t kept = 0;
   for (index_t i = 0; i < count; ++i) {
     if (((candidates[i] >> shift) & mask) == digit) candidates[kept++] = candidates[i];
@@ -40,7 +39,7 @@ inline index_t narrow_by_digit(std::uint32_t* candidates, index_t count, index_t
   return kept;
 }
 
-// The k-th smallest (0-based) of n values that hold no NaN, as order-preserving bits, by
+// The k-th smallest (0-based) of n values that hold no NaN, as selection_bits (-0 taken as +0), by
 // radix selection on three digits (11, 11 and 10 bits): a histogram of every value for the
 // top digit, then of ever fewer candidates. About two sweeps of the values where
 // std::nth_element's partitions cost several, with a mispredicted branch per comparison.
@@ -52,18 +51,15 @@ inline std::uint32_t kth_smallest_bits(const float* values, index_t n, index_t k
   std::uint32_t histogram[4][2048] = {};
   index_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    for (int l = 0; l < 4; ++l) ++histogram[l][order_preserving_bits(values[i + l]) >> 21];
+    for (int l = 0; l < 4; ++l) ++histogram[l][selection_bits(values[i + l]) >> 21];
   }
-  for (; i < n; ++i) ++histogram[0][order_preserving_bits(values[i]) >> 21];
-  std::uint32_t top = 0;
-  for (;; ++top) {
-    const index_t c = index_t{histogram[0][top]} + histogram[1][top] + histogram[2][top] + histogram[3][top];
-    if (k < c) break;
-    k -= c;
-  }
+  for (; i < n; ++i) ++histogram[0][selection_bits(values[i]) >> 21];
+  const std::uint32_t top = digit_holding_rank(
+      [&](std::uint32_t d) { return index_t{histogram[0][d]} + histogram[1][d] + histogram[2][d] + histogram[3][d]; },
+      2048u, k);
   index_t count = 0;
   for (i = 0; i < n; ++i) {
-    const std::uint32_t bits = order_preserving_bits(values[i]);
+    const std::uint32_t bits = selection_bits(values[i]);
     if ((bits >> 21) == top) candidates[count++] = bits;
   }
   count = narrow_by_digit(candidates, count, k, 10, 11);
@@ -83,14 +79,14 @@ inline double median_of(const float* values, index_t n, std::uint32_t* candidate
   index_t below = 0;
   std::uint32_t lower = 0;
   for (index_t i = 0; i < n; ++i) {
-    const std::uint32_t bits = order_preserving_bits(values[i]);
+    const std::uint32_t bits = selection_bits(values[i]);
     if (bits < upper) {
       ++below;
       lower = std::max(lower, bits);
     }
   }
   if (below < k) return upper_value;
-  return 0.5 * (static_cast<double>(value_from_order_preserving_bits(lower)) + upper_value);
+  return middle_mean(static_cast<double>(value_from_order_preserving_bits(lower)), upper_value);
 }
 
 // Units per block: enough to sweep rows with long contiguous reads and, for the median,

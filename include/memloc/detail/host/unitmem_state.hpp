@@ -11,18 +11,14 @@
 #include "../../view.hpp"
 #include "../formulas.hpp"
 #include "../sample_set.hpp"
+#include "../unit_outputs.hpp"
 #include "column_stats.hpp"
 #include "fold.hpp"
 #include "parallel.hpp"
 
 namespace memloc::detail::host {
 
-struct unit_outputs {
-  double* unitmem;
-  double* mu_max;
-  std::int64_t* argmax;
-  double* mu_rest;
-};
+using detail::unit_outputs;
 
 struct unit_counts {
   index_t nan_units = 0;
@@ -32,11 +28,7 @@ struct unit_counts {
 // Writes one unit's results and tallies the policy cases.
 inline void write_unit(const unit_outputs& out, index_t u, double top, std::int64_t top_id, double rest,
                        unit_counts& counts) noexcept {
-  const selectivity s = selectivity_index(top, rest);
-  out.unitmem[u] = s.value;
-  if (out.mu_max) out.mu_max[u] = top;
-  if (out.argmax) out.argmax[u] = top_id;
-  if (out.mu_rest) out.mu_rest[u] = rest;
+  const selectivity s = detail::write_unit(out, u, top, top_id, rest);
   counts.negative_denominator_units += s.negative_denominator;
   counts.nan_units += std::isnan(s.value);
 }
