@@ -21,6 +21,14 @@
 
 namespace testing {
 
+// On memloc's CPU execution of CUDA (tests/emulation) every device thread runs on the host, so
+// shapes that are large only to load a GPU shrink there while reaching the same code paths.
+#if defined(MEMLOC_CUDA_EMULATED)
+inline constexpr bool on_emulation = true;
+#else
+inline constexpr bool on_emulation = false;
+#endif
+
 inline void cuda_require(cudaError_t status, const char* what) {
   if (status != cudaSuccess) FAIL(what, ": ", cudaGetErrorString(status));
 }

@@ -51,13 +51,16 @@ std::vector<double> host_sslmem(std::vector<double> f, std::vector<double> g, co
 }  // namespace
 
 TEST_CASE("cuda alignment: two runs give the same bits, with many features, many views and every distance") {
-  // 70 views exceed the inverse norms kept in shared memory; 3000 features span many strides
-  // of a block.
+  // 70 views exceed the inverse norms kept in shared memory; 3000 features (300 emulated) span
+  // more than one stride of a block. Emulated, 2 samples instead of 5: each of the 2415 view
+  // pairs is a block reduction with barriers, a quarter of a million thread switches per sample.
+  const index_t features = on_emulation ? 300 : 3000;
+  const index_t samples = on_emulation ? 2 : 5;
   for (const auto distance : all_distances()) {
     for (const auto pairs : {memloc::pair_mode::all_pairs, memloc::pair_mode::original_vs_views}) {
       const index_t views = pairs == memloc::pair_mode::all_pairs ? 70 : 4;
-      const auto f = random_representations(5, views, 3000, 77);
-      const auto g = random_representations(5, views, 3000, 78);
+      const auto f = random_representations(samples, views, features, 77);
+      const auto g = random_representations(samples, views, features, 78);
       oracle::representations fl, gl;
       const auto first = alignment_one_shot<cuda_backend, float>(f, g, rep_layout::strided, {distance, pairs}, &fl, &gl);
       const auto second = alignment_one_shot<cuda_backend, float>(f, g, rep_layout::strided, {distance, pairs});

@@ -91,3 +91,29 @@ cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* config, void (*kernel)(
   };
   return memloc_emulation::enqueue_kernel(config->stream, std::move(description), std::move(run));
 }
+
+// The typed conveniences the toolkit's cuda_runtime.h adds over the C API, so code written
+// against them (cudaMalloc(&typed_pointer, bytes)) compiles here unchanged.
+template <class T>
+cudaError_t cudaMalloc(T** device_pointer, std::size_t bytes) {
+  return ::cudaMalloc(reinterpret_cast<void**>(device_pointer), bytes);
+}
+
+template <class T>
+cudaError_t cudaMallocHost(T** host_pointer, std::size_t bytes, unsigned int flags = 0) {
+  return ::cudaHostAlloc(reinterpret_cast<void**>(host_pointer), bytes, flags);
+}
+
+template <class T>
+cudaError_t cudaHostAlloc(T** host_pointer, std::size_t bytes, unsigned int flags) {
+  return ::cudaHostAlloc(reinterpret_cast<void**>(host_pointer), bytes, flags);
+}
+
+template <class T>
+cudaError_t cudaMallocAsync(T** device_pointer, std::size_t bytes, cudaStream_t stream) {
+  return ::cudaMallocAsync(reinterpret_cast<void**>(device_pointer), bytes, stream);
+}
+
+inline cudaError_t cudaEventCreate(cudaEvent_t* event, unsigned int flags) {
+  return ::cudaEventCreateWithFlags(event, flags);
+}
