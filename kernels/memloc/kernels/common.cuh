@@ -16,12 +16,20 @@ using index_t = std::int64_t;
 constexpr int warp_size = 32;
 constexpr int block_threads = 256;
 
-// Blocks for a grid-stride loop over `work` items: enough to fill the device several times
-// over, never more than the grid allows.
+// The most blocks grid_for gives. On a GPU, enough to fill the device several times over.
+// In the emulated CUDA build (tests only) a grid of three blocks, so that at the tests' small
+// shapes every grid-stride loop still takes several turns and a kernel that quietly assumed
+// one item per thread would miss items and fail.
+#if defined(MEMLOC_CUDA_EMULATED)
+inline constexpr index_t grid_block_cap = 3;
+#else
+inline constexpr index_t grid_block_cap = index_t{1} << 20;
+#endif
+
+// Blocks for a grid-stride loop over `work` items, never more than grid_block_cap.
 inline unsigned grid_for(index_t work, int threads_per_item_group = block_threads) {
   const index_t blocks = (work + threads_per_item_group - 1) / threads_per_item_group;
-  const index_t cap = index_t{1} << 20;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > grid_block_cap ? grid_block_cap : blocks));
 }
 
 // The indices first, first + step, ... below end, for a range-based for loop.
