@@ -62,9 +62,10 @@ TEST_CASE("the launch check names the function, the kernel, the limit and the va
 TEST_CASE("the bad-row key keeps the host's order and round-trips up to the last numbered batch") {
   using namespace memloc::detail;
   const long long last = max_keyed_batch;
-  CHECK(last == (1LL << 30) - 1);
+  CHECK(last == (1LL << 30) - 2);
   const std::int64_t last_row = (std::int64_t{1} << 33) - 1;
   const std::uint64_t key = bad_row_key(last, true, last_row);
+  CHECK(~key != 0);  // a complement of 0 is the status record's "no bad row"
   CHECK(bad_row_batch(key) == last);
   CHECK(bad_row_is_label(key));
   CHECK(bad_row_row(key) == last_row);
@@ -81,6 +82,6 @@ TEST_CASE("a device accumulator refuses the update past the last batch number it
   CHECK(next_batch_number("memloc::unitmem_accumulator::update", max_keyed_batch - 1) == max_keyed_batch);
   CHECK_THROWS_WITH_AS(next_batch_number("memloc::unitmem_accumulator::update", max_keyed_batch),
                        "memloc::unitmem_accumulator::update: update calls since construction or reset must be at most "
-                       "1073741823, got 1073741824 (reset the accumulator, or merge it into a fresh one)",
+                       "1073741822, got 1073741823 (reset the accumulator, or merge it into a fresh one)",
                        memloc::logic_error);
 }

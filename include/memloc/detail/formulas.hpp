@@ -174,11 +174,14 @@ MEMLOC_HD inline std::int64_t row_sample_id(std::int64_t row) noexcept { return 
 // (update call) first, within a batch every sample id before any label, then by row. The
 // device finds the first with one atomicMax over this key: batch above bit 34, the label
 // flag at bit 33, the row below. Batch numbers therefore stop at max_keyed_batch (the
-// accumulators refuse further updates until reset) and rows of a batch below 2^33.
+// accumulators refuse further updates until reset) and rows of a batch below 2^33. The
+// status record keeps the key's complement, so that zeroed memory means "none": the last
+// batch number is one below the field's maximum, or the all-ones key of its last label row
+// would read as no bad row at all.
 
 inline constexpr int bad_row_label_bit = 33;
 inline constexpr int bad_row_batch_shift = 34;
-inline constexpr long long max_keyed_batch = (1LL << (64 - bad_row_batch_shift)) - 1;
+inline constexpr long long max_keyed_batch = (1LL << (64 - bad_row_batch_shift)) - 2;
 
 MEMLOC_HD inline std::uint64_t bad_row_key(long long batch, bool is_label, std::int64_t row) noexcept {
   return (static_cast<std::uint64_t>(batch) << bad_row_batch_shift) |

@@ -44,9 +44,12 @@ __global__ void fold_units_contiguous(fold_rows<T> batch, double* __restrict__ t
   using W = working_t<T>;
   const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
   const index_t position_stride = batch.stride(3);
+  // __restrict__ as before views: nothing here writes the activations, which lets nvcc use
+  // the read-only data path.
+  const T* __restrict__ data = batch.data_handle();
   for (const index_t i : grid_stride_range(batch.extent(0) * units)) {
     const index_t b = i / units, u = i % units;
-    const T* unit = batch.data_handle() + b * batch.stride(0) + u;
+    const T* unit = data + b * batch.stride(0) + u;
     W lanes[4] = {W(0), W(0), W(0), W(0)};
     for (index_t v = 0; v < views; ++v) {
       const T* view = unit + v * batch.stride(1);
@@ -77,12 +80,13 @@ __global__ void fold_position_groups(fold_rows<T> batch, double* __restrict__ to
   const index_t group_in_warp = (thread % warp_size) / Width;
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x / Width;
   const index_t steps = Packed ? positions / pack_elements<T> : positions;
+  const T* __restrict__ data = batch.data_handle();  // read only, as in fold_units_contiguous
   for (const index_t warp_pair : strided_range(first_group_of_warp, pairs, step)) {
     const index_t pair = warp_pair + group_in_warp;
     W sum = W(0);
     if (pair < pairs) {
       const index_t b = pair / units, u = pair % units;
-      const T* unit = batch.data_handle() + b * batch.stride(0) + u * batch.stride(2);
+      const T* unit = data + b * batch.stride(0) + u * batch.stride(2);
       for (index_t v = 0; v < views; ++v) {
         const T* view = unit + v * batch.stride(1);
         for (const index_t s : strided_range(lane, steps, Width)) {

@@ -21,6 +21,10 @@ constexpr index_width index_width_of() {
 }
 
 struct index_list {
+  // Read only, as a view of const elements says: the emulated CUDA build's check of streams
+  // used without ordering counts the memory of arguments without this as written.
+  using element_type = const void;
+
   const void* data;  // null: no list (a batch without labels)
   std::int64_t stride;
   index_width width;

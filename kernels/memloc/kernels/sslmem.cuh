@@ -17,6 +17,7 @@ namespace memloc::kernels {
 
 // SSL_f and SSL_g of one set of samples.
 struct ssl_pair {
+  using element_type = const double;  // read only (see index_list)
   vector_view<const double, device_space> f;
   vector_view<const double, device_space> g;
 };

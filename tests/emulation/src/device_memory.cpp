@@ -38,6 +38,7 @@ namespace memloc_emulation::detail {
 namespace {
 
 constexpr std::size_t cuda_alignment = 256;  // cudaMalloc's documented minimum alignment
+constexpr int fresh_device_memory_byte = 0xFF;
 
 // Keyed by the first byte of the reservation (or of the data under ASan), so a fault
 // address finds its allocation with one upper_bound.
@@ -230,6 +231,12 @@ allocation* allocate_device(std::size_t bytes) {
   allocation* block = place(bytes);
   if (!block) return nullptr;
   allocations().emplace(key_of(*block), std::unique_ptr<allocation>(block));
+  // cudaMalloc's memory is uninitialised on a GPU, while fresh pages here would be zero, and
+  // memloc reads zero as "none" in places (status records, keys, partials): a missing
+  // cudaMemset must show up, so new memory holds a pattern that is NaN as float or double
+  // and far from zero as an integer.
+  make_reachable(*block, true);
+  std::memset(block->data, fresh_device_memory_byte, block->bytes);
   // A block born inside a scope (cudaMallocAsync never is, but be safe) starts reachable.
   make_reachable(*block, open_scopes > 0);
   return block;

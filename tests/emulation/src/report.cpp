@@ -51,6 +51,17 @@ void fail(const std::string& what) {
   print_and_abort(report);
 }
 
+namespace detail {
+
+void misaligned_atomic(const void* address, std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%p", address);
+  fail("atomic on a misaligned address: " + std::to_string(bytes) + "-byte atomic at " + text +
+       " (a GPU stops the kernel with cudaErrorMisalignedAddress)");
+}
+
+}  // namespace detail
+
 failure_handler set_failure_handler(failure_handler next) {
   return handler.exchange(next != nullptr ? next : &print_and_abort);
 }

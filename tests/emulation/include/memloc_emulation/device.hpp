@@ -80,8 +80,17 @@ T shuffle(warp_kind kind, unsigned mask, const T& value, int operand, int width,
 
 // Threads of one block are fibers of one host thread, but grids of different streams may run
 // on different host threads, so device atomics are host atomics.
+// x86 performs a misaligned atomic (as a split lock) where a GPU stops the kernel with a
+// misaligned-address error: report it instead of computing on.
+[[noreturn]] void misaligned_atomic(const void* address, std::size_t bytes);
+template <class T>
+void require_aligned(const T* address) {
+  if (reinterpret_cast<std::uintptr_t>(address) % sizeof(T) != 0) misaligned_atomic(address, sizeof(T));
+}
+
 template <class T, class Update>
 T atomic_update(T* address, Update update) {
+  require_aligned(address);
   T old;
   __atomic_load(address, &old, __ATOMIC_RELAXED);
   T desired = update(old);
@@ -195,6 +204,7 @@ MEMLOC_EMULATION_ATOMIC(atomicDec, unsigned int, (old == 0u || old > val) ? val 
 
 #define MEMLOC_EMULATION_ATOMIC_CAS(type)                                                           \
   inline type atomicCAS(type* address, type compare, type val) {                                    \
+    memloc_emulation::detail::require_aligned(address);                                             \
     __atomic_compare_exchange_n(address, &compare, val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
     return compare;                                                                                 \
   }
