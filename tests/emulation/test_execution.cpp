@@ -213,6 +213,40 @@ __global__ void read_before_write_kernel(double* out, unsigned* bits) {
   bits[threadIdx.x] = dynamic_shared<unsigned>()[threadIdx.x];
 }
 
+// block_sum's shape twice over. Without `protect`, nothing keeps warp 1..7's lane 0 from
+// writing the second call's partial before thread 0 has read the first call's: only the
+// shuffles separate them, and a shuffle orders the lanes of one warp, not the warps.
+constexpr int sum_warps = 8;
+struct two_sums_tag {};
+
+__device__ double warp_total(double value) {
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+__device__ double block_total(double value, double* shared, int protect) {
+  value = warp_total(value);
+  if (protect != 0) __syncthreads();
+  if (threadIdx.x % warpSize == 0) shared[threadIdx.x / warpSize] = value;
+  __syncthreads();
+  double total = 0;
+  if (threadIdx.x == 0) {
+    for (int w = 0; w < sum_warps; ++w) total += shared[w];
+  }
+  return total;
+}
+
+__global__ void two_block_sums_kernel(const double* values, double* out, int protect) {
+  double* shared = static_shared<double[sum_warps], two_sums_tag>();
+  const double value = values[threadIdx.x];
+  const double first = block_total(value, shared, protect);
+  const double second = block_total(value * value, shared, protect);
+  if (threadIdx.x == 0) {
+    out[0] = first;
+    out[1] = second;
+  }
+}
+
 // ---- kernels that must compute exactly ----
 
 constexpr int max_warps = 32;
@@ -413,6 +447,23 @@ TEST_CASE("emulation: a data race on block-shared memory is reported, ordered an
   CHECK(out[0] == 42);
   CHECK(report_of([&] { launch(dim3(3), dim3(64), 0, same_value_writes_kernel, out.data()); }).empty());
   CHECK(out[0] == 7);
+}
+
+TEST_CASE("emulation: a race across shuffles, between two block reductions sharing partials, is reported") {
+  std::vector<double> host(256);
+  for (std::size_t t = 0; t < host.size(); ++t) host[t] = static_cast<double>(t + 1);
+  const device_buffer<double> values(host);
+  const device_buffer<double> out(2);
+  const std::string report =
+      report_of([&] { launch(dim3(1), dim3(256), 0, two_block_sums_kernel, values.data(), out.data(), 0); });
+  INFO(report);
+  CHECK(contains(report, "data race: what the block writes depends on the order of its threads"));
+  CHECK(contains(report, "two_block_sums_kernel"));
+
+  CHECK(report_of([&] { launch(dim3(1), dim3(256), 0, two_block_sums_kernel, values.data(), out.data(), 1); })
+            .empty());
+  CHECK(out[0] == 256.0 * 257 / 2);
+  CHECK(out[1] == 256.0 * 257 * 513 / 6);
 }
 
 TEST_CASE("emulation: device memory inside class arguments is found, written unless the view is const") {

@@ -7,10 +7,11 @@
 // case of 64 blocks of 256 threads, 4 barriers each, race check included: about 10 ms with the
 // assembly switch, 90 ms with swapcontext.
 //
-// A fiber runs until it blocks (a barrier, a warp operation) or exits; when no fiber can run,
-// the scheduler completes the warp operations whose lanes have all arrived, else releases the
-// barrier, else reports the deadlock. The threads then resume in a new random order. Every
-// check reports through fail(), naming the kernel, the block and the thread.
+// A fiber runs until it blocks (a barrier, a warp operation) or exits. A warp operation
+// completes as soon as the last lane of its mask arrives, and its warp goes on at once; when no
+// fiber can run, the scheduler releases the barrier, else reports the warp operation or the
+// deadlock that blocks it. The warps then resume in a new random order. Every check reports
+// through fail(), naming the kernel, the block and the thread.
 
 #include <cuda_runtime.h>
 #include <cxxabi.h>
@@ -546,6 +547,17 @@ class grid_runner {
 
   // Runs the block's threads until all have exited. `reversed`: every order the scheduler
   // draws is used back to front (the race check's second run).
+  //
+  // A round starts when the block starts and at each barrier: the warps in a seeded order,
+  // each warp's lanes together in a seeded order. A warp operation completes when the last
+  // lane of its mask arrives, and its lanes go on at once, ahead of the rest of the round, so
+  // a warp runs from one barrier to the next without another warp in between. Not completing
+  // it later (at the end of the round) matters: that made every shuffle a block-wide barrier,
+  // and a race across one was never seen. Not letting other warps in between matters too: the
+  // race check has two runs, and if warp A's steps a1 < a2 and warp B's step b both ran in
+  // the order a1, b, a2, no second order puts both b before a1 and a2 before b, so one of the
+  // two pairs would never be seen the other way round. Whole warps in one order, then in its
+  // reverse, swap every pair of steps of different warps.
   void run_block(std::uint64_t block_seed, bool reversed) {
     // Poison: a read of block-shared memory before any write gives 0xFF bytes (NaN for float
     // and double, -1 or the maximum for integers), which the tests' results show.
@@ -553,27 +565,70 @@ class grid_runner {
     touched_shared_ = false;
     start_fibers();
     random_order orders(block_seed);
-    std::vector<unsigned> runnable(threads_);
-    for (unsigned t = 0; t < threads_; ++t) runnable[t] = t;
+    std::vector<unsigned> released(threads_);
+    for (unsigned t = 0; t < threads_; ++t) released[t] = t;
+    // The round's fibers still to run, the next one last.
+    std::vector<unsigned> pending;
     for (;;) {
-      orders.shuffle(runnable);
-      if (reversed) std::reverse(runnable.begin(), runnable.end());
-      for (unsigned t : runnable) resume(fibers_[t]);
-      runnable.clear();
-      complete_warp_operations(runnable);
-      if (runnable.empty()) release_barrier(runnable);
-      if (runnable.empty()) return;  // every thread has exited
-      std::sort(runnable.begin(), runnable.end());
+      queue_round(released, orders, reversed, pending);
+      while (!pending.empty()) {
+        fiber& f = fibers_[pending.back()];
+        pending.pop_back();
+        resume(f);
+        if (f.now == state::at_warp) complete_warp_operation(f, orders, reversed, pending);
+      }
+      report_stuck_warp_operations();
+      released.clear();
+      release_barrier(released);
+      if (released.empty()) return;  // every thread has exited
     }
   }
 
-  // Every lane named in a mask must arrive at a warp operation with the same mask; a lane that
-  // has exited (or does not exist in a partial warp) never will.
-  void complete_warp_operations(std::vector<unsigned>& runnable) {
-    for (fiber& f : fibers_) {
+  // `released` in ascending order: the warps shuffled, then the lanes inside each.
+  void queue_round(const std::vector<unsigned>& released, random_order& orders, bool reversed,
+                   std::vector<unsigned>& pending) {
+    std::vector<std::vector<unsigned>> warps;
+    for (unsigned t : released) {
+      if (warps.empty() || warps.back().front() / 32 != t / 32) warps.emplace_back();
+      warps.back().push_back(t);
+    }
+    orders.shuffle(warps);
+    std::vector<unsigned> order;
+    for (std::vector<unsigned>& lanes : warps) {
+      orders.shuffle(lanes);
+      order.insert(order.end(), lanes.begin(), lanes.end());
+    }
+    if (!reversed) std::reverse(order.begin(), order.end());
+    pending.insert(pending.end(), order.begin(), order.end());
+  }
+
+  // `f` has just arrived at a warp operation: if every lane of its mask is there with the same
+  // operation and mask, the operation completes and its lanes run next. Anything else waits:
+  // a lane still running may yet arrive, and what never can is reported once the block stalls.
+  void complete_warp_operation(const fiber& f, random_order& orders, bool reversed, std::vector<unsigned>& pending) {
+    const unsigned first = f.linear & ~31u;
+    std::vector<unsigned> lanes;
+    for (unsigned l = 0; l < 32; ++l) {
+      if ((f.mask & (1u << l)) == 0) continue;
+      const unsigned t = first + l;
+      if (t >= threads_) return;
+      const fiber& other = fibers_[t];
+      if (other.now != state::at_warp || other.mask != f.mask || other.warp != f.warp) return;
+      lanes.push_back(t);
+    }
+    exchange(first, f.mask);
+    orders.shuffle(lanes);
+    if (!reversed) std::reverse(lanes.begin(), lanes.end());
+    pending.insert(pending.end(), lanes.begin(), lanes.end());
+  }
+
+  // Once no fiber can run, every warp operation still waiting names a lane that will never
+  // arrive: one that has exited or does not exist, one at another warp operation or with
+  // another mask (reported here), or one at a barrier (the deadlock release_barrier reports).
+  void report_stuck_warp_operations() const {
+    for (const fiber& f : fibers_) {
       if (f.now != state::at_warp) continue;
       const unsigned first = f.linear & ~31u;
-      bool complete = true;
       for (unsigned l = 0; l < 32; ++l) {
         if ((f.mask & (1u << l)) == 0) continue;
         const unsigned t = first + l;
@@ -582,24 +637,19 @@ class grid_runner {
                std::to_string(l) + (t >= threads_ ? ", which does not exist in this block" : ", which has exited"));
         }
         const fiber& other = fibers_[t];
-        if (other.now != state::at_warp) {
-          complete = false;
-          continue;
-        }
-        if (other.mask != f.mask || other.warp != f.warp) {
+        if (other.now == state::at_warp && (other.mask != f.mask || other.warp != f.warp)) {
           fail(where(f) + warp_name(f.warp) + " at " + site(f) + " with mask " + hex(f.mask) + " meets lane " +
                std::to_string(l) + " (thread " + triple(other.index) + ") at " + waiting_at(other) +
                ": the lanes of a mask must run the same warp operation with the same mask");
         }
       }
-      if (complete) exchange(first, f.mask, runnable);
     }
   }
 
   // CUDA's results, from PTX's shfl.sync: the source lane j of each mode, clamped to the lane's
   // segment of `width` lanes (idx wraps inside it; up, down and xor return the lane's own value
   // when j leaves it upwards or, for up, downwards).
-  void exchange(unsigned first, unsigned mask, std::vector<unsigned>& runnable) {
+  void exchange(unsigned first, unsigned mask) {
     std::uint64_t ballot = 0;
     for (unsigned l = 0; l < 32; ++l) {
       if ((mask & (1u << l)) != 0 && fibers_[first + l].bits != 0) ballot |= 1ull << l;
@@ -649,9 +699,7 @@ class grid_runner {
       }
     }
     for (unsigned l = 0; l < 32; ++l) {
-      if ((mask & (1u << l)) == 0) continue;
-      fibers_[first + l].now = state::runnable;
-      runnable.push_back(first + l);
+      if ((mask & (1u << l)) != 0) fibers_[first + l].now = state::runnable;
     }
   }
 
