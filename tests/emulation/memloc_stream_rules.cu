@@ -9,22 +9,17 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <memloc/memloc.cuh>
 
 #include "cuda/cuda_support.cuh"
+#include "emulation/report_capture.hpp"
 
 namespace {
 
 using memloc::index_t;
-
-struct reported : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-[[noreturn]] void throw_report(const std::string& report) { throw reported(report); }
 
 struct two_streams {
   cudaStream_t first = nullptr, second = nullptr;
@@ -78,18 +73,13 @@ TEST_CASE("stream rule: one accumulator updated from two streams without orderin
   const batches data;
   memloc::unitmem_accumulator acc(memloc::cuda_exec{streams.first}, memloc::unitmem_shape{samples, units, views, positions});
   cudaStreamSynchronize(streams.first);  // construction zeroes the state on the first stream
-  const auto previous = memloc_emulation::set_failure_handler(&throw_report);
-  std::string report;
-  try {
+  const std::string report = memloc_emulation::testing::report_of([&] {
     acc.update(memloc::cuda_exec{streams.first}, data.half(0), data.half_ids(0));
     acc.update(memloc::cuda_exec{streams.second}, data.half(1), data.half_ids(1));
-  } catch (const reported& r) {
-    report = r.what();
-  }
-  memloc_emulation::set_failure_handler(previous);
+  });
   cudaDeviceSynchronize();
-  CHECK(report.find("two streams without ordering") != std::string::npos);
-  CHECK(report.find("memloc::kernels::") != std::string::npos);
+  CHECK(memloc_emulation::testing::contains(report, "two streams without ordering"));
+  CHECK(memloc_emulation::testing::contains(report, "memloc::kernels::"));
 }
 
 TEST_CASE("stream rule: an event between the streams orders the calls and gives the one-stream result") {

@@ -5,15 +5,13 @@
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <memory>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
+
+#include "report_capture.hpp"
 
 // Kernels live in a named namespace: an internal symbol is invisible to dladdr, and reports
 // would name an address instead.
@@ -29,23 +27,6 @@ template <class T>
 T* dynamic_shared() {
   return static_cast<T*>(memloc_emulation::block_dynamic_shared());
 }
-
-struct emulation_failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-[[noreturn]] void throw_failure(const std::string& report) { throw emulation_failure(report); }
-
-// Reports become exceptions for the life of a test case, so a planted bug can be caught.
-class catch_failures {
- public:
-  catch_failures() : previous_(memloc_emulation::set_failure_handler(&throw_failure)) {}
-  catch_failures(const catch_failures&) = delete;
-  catch_failures& operator=(const catch_failures&) = delete;
-  ~catch_failures() { memloc_emulation::set_failure_handler(previous_); }
-
- private:
-  memloc_emulation::failure_handler previous_;
-};
 
 template <class T>
 class device_buffer {
@@ -91,17 +72,14 @@ cudaError_t launch(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, void
   return cudaLaunchKernelEx(&config, kernel, std::forward<Arguments>(arguments)...);
 }
 
-// The report of the failure `run` provokes, or "" if none.
+// The report of the failure `run` provokes, or "" if none. Launches are queued: the planted
+// bug runs at the synchronization.
 template <class Run>
 std::string report_of(Run run) {
-  const catch_failures failures;
-  try {
+  return memloc_emulation::testing::report_of([&] {
     run();
-    cudaDeviceSynchronize();  // launches are queued: the planted bug runs here
-  } catch (const emulation_failure& failure) {
-    return failure.what();
-  }
-  return "";
+    cudaDeviceSynchronize();
+  });
 }
 
 // ---- planted bugs ----
@@ -358,9 +336,9 @@ __global__ void indices_kernel(unsigned* out) {
 
 __global__ void nothing_kernel(int* out) { out[0] = 1; }
 
-struct timing_tag {};
+struct four_barriers_tag {};
 __global__ void four_barriers_kernel(float* out) {
-  float* shared = static_shared<float[256], timing_tag>();
+  float* shared = static_shared<float[256], four_barriers_tag>();
   shared[threadIdx.x] = static_cast<float>(threadIdx.x);
   __syncthreads();
   float value = shared[(threadIdx.x + 1) % blockDim.x];
@@ -378,7 +356,7 @@ using namespace emulation_self_test;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using memloc_emulation::testing::contains;
 
 }  // namespace
 
@@ -659,22 +637,6 @@ TEST_CASE("emulation: three-dimensional blocks and grids number threads x fastes
             for (unsigned x = 0; x < 8; ++x) CHECK(out[i++] == x + 10 * y + 100 * z + 1000 * (bx + 10 * by + 100 * bz));
 }
 
-TEST_CASE("emulation: grids run on several host threads at once keep their own fibers and indices") {
-  const long long n = 20000;
-  const device_buffer<int> values(n, 1);
-  std::vector<std::unique_ptr<device_buffer<unsigned long long>>> totals;
-  std::vector<std::thread> hosts;
-  for (int h = 0; h < 3; ++h) totals.push_back(std::make_unique<device_buffer<unsigned long long>>(1));
-  for (int h = 0; h < 3; ++h) {
-    hosts.emplace_back([&, h] {
-      launch(dim3(5), dim3(128u << h), 0, block_sum_kernel, values.data(), n,
-             totals[static_cast<std::size_t>(h)]->data());
-    });
-  }
-  for (std::thread& host : hosts) host.join();
-  for (const auto& total : totals) CHECK((*total)[0] == static_cast<unsigned long long>(n));
-}
-
 TEST_CASE("emulation: an invalid launch configuration is rejected without running") {
   const device_buffer<int> out(1);
   const auto rejected = [&](dim3 grid, dim3 block, std::size_t shared) {
@@ -702,14 +664,14 @@ TEST_CASE("emulation: an invalid launch configuration is rejected without runnin
   CHECK(memloc_emulation::detail::valid_configuration(largest));
 }
 
-TEST_CASE("emulation: timing of 64 blocks of 256 threads with 4 barriers each") {
+TEST_CASE("emulation: 64 blocks of 256 threads pass values across 4 barriers each") {
+  // Timing belongs in a benchmark, not here; this only checks that every block's threads see
+  // each other's writes after each barrier.
   const device_buffer<float> out(64 * 256);
-  const auto start = std::chrono::steady_clock::now();
   CHECK(launch(dim3(64), dim3(256), 0, four_barriers_kernel, out.data()) == cudaSuccess);
-  CHECK(cudaDeviceSynchronize() == cudaSuccess);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  MESSAGE("64 blocks x 256 threads x 4 barriers: " << seconds * 1000 << " ms (race check included)");
-  for (unsigned t = 0; t < 256; ++t) {
-    CHECK(out[t] == static_cast<float>((t + 1) % 256) + 2.0f * static_cast<float>((t + 4) % 256));
+  const std::vector<float> values = out.values();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::size_t t = i % 256;
+    CHECK(values[i] == static_cast<float>((t + 1) % 256) + 2.0f * static_cast<float>((t + 4) % 256));
   }
 }

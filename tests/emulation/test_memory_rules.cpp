@@ -8,16 +8,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace emulation_memory_rules {
+#include "report_capture.hpp"
 
-struct reported : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-[[noreturn]] void throw_report(const std::string& report) { throw reported(report); }
+namespace emulation_memory_rules {
 
 __global__ void add_one_at(unsigned* address) { atomicAdd(address, 1u); }
 
@@ -39,17 +35,12 @@ TEST_CASE("emulation: an atomic on a misaligned address is reported") {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(1);
   config.blockDim = dim3(1);
-  const auto previous = memloc_emulation::set_failure_handler(&throw_report);
-  std::string report;
-  try {
-    auto* misaligned = reinterpret_cast<unsigned*>(reinterpret_cast<char*>(words) + 2);
-    REQUIRE(cudaLaunchKernelEx(&config, add_one_at, misaligned) == cudaSuccess);
+  auto* misaligned = reinterpret_cast<unsigned*>(reinterpret_cast<char*>(words) + 2);
+  const std::string report = memloc_emulation::testing::report_of([&] {
+    CHECK(cudaLaunchKernelEx(&config, add_one_at, misaligned) == cudaSuccess);
     cudaDeviceSynchronize();
-  } catch (const reported& r) {
-    report = r.what();
-  }
-  memloc_emulation::set_failure_handler(previous);
-  CHECK(report.find("atomic on a misaligned address: 4-byte atomic") != std::string::npos);
+  });
+  CHECK(memloc_emulation::testing::contains(report, "atomic on a misaligned address: 4-byte atomic"));
   // The aligned one runs.
   REQUIRE(cudaMemset(words, 0, 4 * sizeof(unsigned)) == cudaSuccess);
   REQUIRE(cudaLaunchKernelEx(&config, add_one_at, words + 1) == cudaSuccess);

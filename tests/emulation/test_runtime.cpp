@@ -21,6 +21,7 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include "memloc_emulation/interface.hpp"
+#include "report_capture.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MEMLOC_TEST_ASAN 1
@@ -34,23 +35,8 @@ namespace emu = memloc_emulation;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-[[noreturn]] void throw_report(const std::string& report) { throw std::runtime_error(report); }
-
-// The report fail() would print, or "" when nothing fired.
-template <class Action>
-std::string report_of(Action action) {
-  const emu::failure_handler previous = emu::set_failure_handler(throw_report);
-  std::string report;
-  try {
-    action();
-  } catch (const std::runtime_error& error) {
-    report = error.what();
-  }
-  emu::set_failure_handler(previous);
-  return report;
-}
+using memloc_emulation::testing::contains;
+using memloc_emulation::testing::report_of;
 
 struct child_result {
   bool died = false;  // killed by a signal or exited non-zero

@@ -78,8 +78,10 @@ T shuffle(warp_kind kind, unsigned mask, const T& value, int operand, int width,
   return from_bits<T>(warp_operation(kind, mask, to_bits(value), operand, width, file, line));
 }
 
-// Threads of one block are fibers of one host thread, but grids of different streams may run
-// on different host threads, so device atomics are host atomics.
+// Device atomics are host atomics: the threads of a block are fibers of one host thread, so a
+// plain read-modify-write would do today, but these keep CUDA's contract if grids ever run on
+// several host threads (the runtime half runs everything on the calling thread, and is not
+// safe to call from several at once).
 // x86 performs a misaligned atomic (as a split lock) where a GPU stops the kernel with a
 // misaligned-address error: report it instead of computing on.
 [[noreturn]] void misaligned_atomic(const void* address, std::size_t bytes);
@@ -107,7 +109,7 @@ inline constexpr int warpSize = 32;
 
 // The built-in variables of the fiber now running, set by the scheduler at every switch.
 // Variables, not macros: cudaLaunchConfig_t has members named gridDim and blockDim. Per host
-// thread: the runtime half may run grids of different streams on different host threads.
+// thread, like the fiber stacks, so that the execution half needs no lock of its own.
 inline thread_local uint3 threadIdx{0, 0, 0};
 inline thread_local uint3 blockIdx{0, 0, 0};
 inline thread_local dim3 blockDim{1, 1, 1};
