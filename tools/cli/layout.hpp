@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <memloc/core.hpp>
+#include <memloc/detail/layout_letters.hpp>
 
 #include "arguments.hpp"
 
@@ -30,57 +31,32 @@ struct activation_layout {
     shape[0] = rows;
     std::vector<index_t> strides(shape.size(), 1);
     for (std::size_t r = shape.size() - 1; r-- > 0;) strides[r] = strides[r + 1] * shape[r + 1];
-    auto stride_of = [&](char axis) -> index_t {
-      const auto at = letters.find(axis);
-      return at == std::string::npos ? 0 : strides[at];
-    };
-    auto extent_of = [&](char axis, index_t absent) -> index_t {
-      const auto at = letters.find(axis);
-      return at == std::string::npos ? absent : shape[at];
-    };
-    // Two position axes h, w are adjacent (checked when parsed): their combined stride is w's.
-    const index_t position_stride = letters.find('s') != std::string::npos ? stride_of('s') : stride_of('w');
-    return activations_view<const T, Space>(data,
-                                     {extent_of('n', 1), extent_of('v', 1), extent_of('u', 1), positions},
-                                     {stride_of('n'), stride_of('v'), stride_of('u'), positions > 1 ? position_stride : 0});
+    std::string problem;  // C-order h and w always merge
+    const auto axes = detail::map_layout_letters("--layout", letters, shape, strides, problem);
+    return activations_view<const T, Space>(data, axes.extents, axes.strides);
   }
 
   std::vector<index_t> shape_;
 };
 
 inline activation_layout parse_layout(const std::string& letters, const std::vector<index_t>& shape) {
-  const std::string option = "layout";
-  for (const char c : letters) {
-    if (std::string("nvushw").find(c) == std::string::npos) {
-      throw usage_error("--layout letters must be among n, v, u, s, h, w, got \"" + letters + "\"");
-    }
-    if (letters.find(c) != letters.rfind(c)) throw usage_error("--layout names axis " + std::string(1, c) + " twice");
-  }
-  const auto has = [&](char c) { return letters.find(c) != std::string::npos; };
-  if (!has('n') || !has('u')) throw usage_error("--layout must name the samples (n) and units (u) axes, got \"" + letters + "\"");
-  if (has('h') != has('w')) throw usage_error("--layout needs both h and w, or neither, got \"" + letters + "\"");
-  if (has('s') && has('h')) throw usage_error("--layout names positions once: s, or h and w, got \"" + letters + "\"");
-  if (has('h') && letters.find('w') != letters.find('h') + 1) {
-    throw usage_error("--layout needs w right after h (positions h*w read as one axis), got \"" + letters + "\"");
+  if (const auto problem = detail::layout_letters_problem("--layout", letters, shape.size()); !problem.empty()) {
+    throw usage_error(problem);
   }
   if (letters[0] != 'n' && letters[0] != 'v') {
     throw usage_error("--layout must start with n or v (the file is read in chunks along its first axis), got \"" +
                       letters + "\"");
   }
-  if (letters.size() != shape.size()) {
-    throw usage_error("--layout \"" + letters + "\" names " + std::to_string(letters.size()) + " axes, the file has " +
-                      std::to_string(shape.size()));
-  }
   activation_layout layout;
   layout.letters = letters;
   layout.shape_ = shape;
   layout.view_major = letters[0] == 'v';
-  const auto extent = [&](char c) { return shape[letters.find(c)]; };
-  layout.samples = extent('n');
-  layout.units = extent('u');
-  if (has('v')) layout.views = extent('v');
-  if (has('s')) layout.positions = extent('s');
-  if (has('h')) layout.positions = extent('h') * extent('w');
+  std::string problem;
+  const auto axes = detail::map_layout_letters("--layout", letters, shape, std::vector<index_t>(shape.size(), 0), problem);
+  layout.samples = axes.extents[0];
+  layout.views = axes.extents[1];
+  layout.units = axes.extents[2];
+  layout.positions = axes.extents[3];
   return layout;
 }
 
