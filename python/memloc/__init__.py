@@ -125,10 +125,14 @@ def _to_numpy(array) -> np.ndarray:
     return _memloc._to_host(array)
 
 
-def _as_indices(values):
-    """Python sequences of ids or labels as int64 arrays; arrays are left to the module."""
+def _as_indices(values, argument: str = "ids"):
+    """Python sequences of ids or labels as int64 arrays; arrays are left to the module. A
+    sequence holding anything but integers is refused, as an array of floats is."""
     if isinstance(values, (list, tuple, range)):
-        return np.asarray(values, dtype=np.int64)
+        array = np.asarray(values)
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"{argument} must hold integers, got {array.dtype} values")
+        return array.astype(np.int64, copy=False)
     return values
 
 
@@ -181,6 +185,8 @@ class _Accumulator:
         """Folds `other`'s state (same class, shape and options; disjoint samples) into this one."""
         if type(other) is not type(self):
             raise TypeError(f"other must be a memloc.{self._kind}, got {type(other).__name__}")
+        if other.device != self.device:
+            raise ValueError(f"other must live on this accumulator's device ({self.device}), got {other.device}")
         self._impl.merge(other._impl, stream=self._stream)
 
     def reset(self) -> None:
@@ -229,7 +235,7 @@ class ClassMem(_Accumulator):
     _kind = "ClassMem"
 
     def update(self, acts, labels, ids=None, layout: Optional[str] = None) -> None:
-        self._impl.update(acts, _as_indices(labels), _as_indices(ids), layout, self._stream_for(acts))
+        self._impl.update(acts, _as_indices(labels, "labels"), _as_indices(ids), layout, self._stream_for(acts))
 
     def finalize(self) -> ClassMemResult:
         return ClassMemResult(**self._results(self._impl.finalize(stream=self._stream)))
@@ -244,7 +250,9 @@ class Alignment(_Accumulator):
     _kind = "Alignment"
 
     def update(self, f, g, ids=None, layout: Optional[str] = None) -> None:
-        self._impl.update(f, g, _as_indices(ids), layout, self._stream_for(f))
+        stream = self._stream_for(f)
+        self._stream_for(g)
+        self._impl.update(f, g, _as_indices(ids), layout, stream)
 
     def finalize(self) -> AlignmentResult:
         return AlignmentResult(**self._results(self._impl.finalize(stream=self._stream)))
@@ -270,7 +278,7 @@ def classmem(acts, labels, *, classes: Optional[int] = None, layout: Optional[st
     """ClassMem over activations holding every sample once; classes defaults to max(labels) + 1."""
     samples, batch_views, units, positions = _memloc._activation_geometry(acts, layout, views)
     if classes is None:
-        label_values = np.asarray(_to_numpy(_as_indices(labels)))
+        label_values = np.asarray(_to_numpy(_as_indices(labels, "labels")))
         if label_values.size == 0:
             raise ValueError("labels must not be empty")
         classes = int(label_values.max()) + 1
@@ -291,7 +299,10 @@ def alignment(f, g, *, layout: Optional[str] = None, views: int = 1, distance: s
 
 def _ndim(array) -> int:
     ndim = getattr(array, "ndim", None)
-    return int(ndim) if ndim is not None else np.ndim(array)
+    if ndim is not None:
+        return int(ndim)
+    # DLPack producers without .ndim (memloc's own device results among them).
+    return _memloc._ndim(array) if hasattr(array, "__dlpack__") else np.ndim(array)
 
 
 def _alignments(name: str, f, g, layout, views, distance, pairs):
@@ -331,6 +342,9 @@ def layermem(points: Mapping[str, Tuple[object, object]], *, distance: str = "l2
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f'points["{name}"] must be a pair (f, g), got {type(pair).__name__}')
         ssl_f[name], ssl_g[name] = _alignments(f'points["{name}"]', pair[0], pair[1], layout, views, distance, pairs)
+    for argument, value in (("k", k), ("seed", seed)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{argument} must be an integer >= 0, got {value!r}")
     if isinstance(rank_point, str):
         if rank_point not in points:
             raise ValueError(f'rank_point "{rank_point}" must name one of the points {names}')

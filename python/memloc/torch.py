@@ -166,6 +166,7 @@ class _Batch:
         self.labels = labels
         self.source = source  # "step" or "batch": error messages say where the ids came from
         self.fired = set()  # (side, layer) pairs: a second firing would fold the same ids twice
+        self.folded = False  # whether any accumulator holds this batch yet
         self.pending: Dict[str, Dict[str, torch.Tensor]] = {"f": {}, "g": {}}
 
 
@@ -205,6 +206,10 @@ class Recorder:
     forwards you run yourself hold. Results: ``unitmem()``, ``classmem()``, ``alignments()``,
     ``layermem(...)``; ``all_reduce(group)`` merges every rank's accumulators; ``close()``
     (or leaving a ``with Recorder(...)`` block) removes the hooks.
+
+    Ids and labels out of range are refused before anything is folded. A batch that fails
+    later (say g's output shape differs from f's) stays folded in the accumulators the forward
+    had reached; ``step`` numbers the next batch after it, and ``reset()`` starts over.
     """
 
     def __init__(self, f: torch.nn.Module, g: Optional[torch.nn.Module] = None, *, layers: Iterable[str],
@@ -303,13 +308,19 @@ class Recorder:
         if ids.size != n:
             raise ValueError(f"ids: {side}'s layer \"{layer}\" holds {n} samples ({rows} rows / {self.views} views), "
                              f"got {ids.size} ids")
+        # Checked before any update, so a batch with bad ids or labels folds nothing anywhere.
+        if ids.size and (ids.min() < 0 or ids.max() >= self.samples):
+            raise ValueError(f"ids: sample ids must lie in [0, samples={self.samples}), got "
+                             f"[{int(ids.min())}, {int(ids.max())}]")
         if side == "f" and self.classes is not None:
-            # Checked before any update, so a batch without labels folds nothing anywhere.
             if batch.labels is None:
                 raise ValueError(f"labels: the recorder counts ClassMem (classes={self.classes}), so every batch "
                                  f"needs labels; got none")
             if batch.labels.size != ids.size:
                 raise ValueError(f"labels: expected one label per sample ({ids.size}), got {batch.labels.size}")
+            if batch.labels.size and (batch.labels.min() < 0 or batch.labels.max() >= int(self.classes)):
+                raise ValueError(f"labels: classes must lie in [0, classes={self.classes}), got "
+                                 f"[{int(batch.labels.min())}, {int(batch.labels.max())}]")
         if side == "f":
             self._fold_units(layer, acts, layout, ids, batch.labels)
         if self._want_alignment:
@@ -333,8 +344,10 @@ class Recorder:
                                                         device=_where(acts))
         if self._want_unitmem:
             self._unitmem[layer].update(acts, ids=ids, layout=layout)
+            self._batch.folded = True
         if self.classes is not None:
             self._classmem[layer].update(acts, labels, ids=ids, layout=layout)
+            self._batch.folded = True
 
     def _pair(self, side, layer, acts, layout, ids, batch) -> None:
         other = "g" if side == "f" else "f"
@@ -358,6 +371,7 @@ class Recorder:
                                                       distance=self._options["distance"],
                                                       pairs=self._options["pairs"], device=_where(f_acts))
         self._alignment[layer].update(f_acts, g_acts, ids=ids, layout=rep_layout)
+        batch.folded = True
 
     # ---- batches ---------------------------------------------------------------------------
 
@@ -431,7 +445,11 @@ class Recorder:
                 if self.g is not None and self._want_alignment:
                     self.g(x)
         except BaseException:
-            self._batch = None
+            # Accumulators the forward reached before the failure hold this batch now: numbering
+            # the next batch after it keeps the next step from folding the same ids again.
+            failed, self._batch = self._batch, None
+            if failed is not None and failed.folded and failed.ids is not None and failed.ids.size:
+                self._next_id = max(self._next_id, int(failed.ids.max()) + 1)
             raise
         self._end()
 

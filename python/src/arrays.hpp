@@ -58,15 +58,14 @@ inline bool is_dtype(const any_array& a, nb::dlpack::dtype_code code, int bits) 
   return a.dtype().code == static_cast<std::uint8_t>(code) && a.dtype().bits == bits && a.dtype().lanes == 1;
 }
 
-// memloc reads host arrays here; CUDA memory needs the CUDA backend, which this module was
-// not built with.
+// Host memory, for the host backend and the analyses.
 inline void require_host(const any_array& a, const char* argument) {
   const int device = a.device_type();
   if (device == nb::device::cpu::value || device == nb::device::cuda_host::value) return;
   if (device == nb::device::cuda::value || device == nb::device::cuda_managed::value) {
-    throw nb::type_error((std::string(argument) +
-                          " is CUDA memory, but this memloc module was built without its CUDA backend; pass a CPU array "
-                          "(tensor.cpu()) or rebuild with a CUDA compiler and MEMLOC_CUDA=ON")
+    throw nb::type_error((std::string(argument) + " is CUDA memory (device " + std::to_string(a.device_id()) +
+                          "), where this call reads host memory: pass a CPU array (tensor.cpu()), or give every array "
+                          "on the device to an accumulator made with device=\"cuda\"")
                              .c_str());
   }
   throw nb::type_error((std::string(argument) + " must be in host memory (DLPack device type 1), got device type " +
@@ -159,8 +158,22 @@ struct activation_geometry {
   detail::activation_axes axes;
 };
 
+// memloc's views step forward through memory; a reversed view (x[::-1], torch.flip is a
+// copy already) is refused here with what to do, before its strides are read.
+inline void require_forward_strides(const any_array& a, const char* argument) {
+  for (std::size_t r = 0; r < a.ndim(); ++r) {
+    if (a.stride(r) < 0) {
+      throw nb::value_error((std::string(argument) + " axis " + std::to_string(r) + " has stride " +
+                             std::to_string(a.stride(r)) +
+                             " (a reversed view); memloc reads strides >= 0: pass a copy (x.copy(), x.contiguous())")
+                                .c_str());
+    }
+  }
+}
+
 inline activation_geometry activation_axes_of(const any_array& a, const char* argument,
                                               const std::optional<std::string>& layout, index_t views) {
+  require_forward_strides(a, argument);
   activation_geometry g;
   g.letters = layout ? *layout : default_activation_layout(argument, a.ndim());
   const lettered_axes split = split_grouped_axis(argument, g.letters, a, views);
@@ -184,6 +197,7 @@ struct representation_axes {
 
 inline representation_axes representation_axes_of(const any_array& a, const char* argument,
                                                   const std::optional<std::string>& layout, index_t views) {
+  require_forward_strides(a, argument);
   std::string letters;
   if (layout) {
     letters = *layout;
@@ -252,6 +266,7 @@ nb::dlpack::dtype dtype_of() {
 // unit, small beside the activations).
 template <class Target>
 struct host_vector {
+  any_array array;  // holds the producer's export alive while `view` may point into it
   std::vector<Target> converted;
   vector_view<const Target> view;
 };
@@ -265,7 +280,9 @@ host_vector<Target> host_vector_of(nb::handle object, const char* argument, cons
   }
   const auto n = static_cast<index_t>(a.shape(0));
   host_vector<Target> out;
-  if (a.dtype() == dtype_of<Target>()) {
+  out.array = a;
+  // memloc's views take strides >= 0; a reversed vector is small enough to copy instead.
+  if (a.dtype() == dtype_of<Target>() && a.stride(0) >= 0) {
     out.view = vector_view<const Target>(static_cast<const Target*>(a.data()), {n}, {a.stride(0)});
     return out;
   }
@@ -276,7 +293,8 @@ host_vector<Target> host_vector_of(nb::handle object, const char* argument, cons
     }
     return true;
   };
-  const bool done = ((a.dtype() == dtype_of<Sources>() && convert(static_cast<const Sources*>(a.data()))) || ...);
+  const bool done = (a.dtype() == dtype_of<Target>() && convert(static_cast<const Target*>(a.data()))) ||
+                    ((a.dtype() == dtype_of<Sources>() && convert(static_cast<const Sources*>(a.data()))) || ...);
   if (!done) {
     throw nb::type_error(
         (std::string(argument) + " dtype must be " + allowed + ", got " + dtype_name(a.dtype())).c_str());

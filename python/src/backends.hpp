@@ -91,10 +91,16 @@ namespace device {
 // Device memory owned by the Python object that holds it (an output or a staging buffer).
 void* allocate(int device, std::size_t bytes);
 void release(int device, void* pointer) noexcept;
+// Ids or labels copied to the device on `stream` (stream-ordered allocation), and their
+// release after the work queued on `stream` has read them; neither waits for the device.
+const std::int64_t* stage(int device, const std::int64_t* values, index_t count, stream_handle stream);
+void release_staged(int device, const void* pointer, stream_handle stream) noexcept;
 // Stream-ordered copies; to_host waits for the copy.
 void copy_to_device(int device, void* destination, const void* source, std::size_t bytes, stream_handle stream);
 void copy_to_host(int device, void* destination, const void* source, std::size_t bytes, stream_handle stream);
 int device_count();
+stream_handle stream_create(int device);
+void stream_destroy(int device, stream_handle stream);
 
 class unitmem {
  public:

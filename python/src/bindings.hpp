@@ -10,6 +10,8 @@
 #include <nanobind/ndarray.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,12 +35,23 @@ class binding_base {
   binding_base& operator=(const binding_base&) = delete;
 
   void merge(const binding_base& other, stream_handle stream) {
+    if (impl_.device() != other.impl_.device()) {
+      throw nb::value_error(("other must live on the same device as this accumulator (" + where(impl_.device()) +
+                             "), got " + where(other.impl_.device()))
+                                .c_str());
+    }
+    if (&other == this) throw nb::value_error("other must be another accumulator, got this one");
     nb::gil_scoped_release unlocked;
+    std::scoped_lock lock(mutex_, other.mutex_);
     impl_.merge(stream, other.impl_);
   }
 
   void reset(stream_handle stream) {
-    impl_.reset(stream);
+    {
+      nb::gil_scoped_release unlocked;
+      std::lock_guard<std::mutex> lock(mutex_);
+      impl_.reset(stream);
+    }
     next_id_ = 0;
   }
 
@@ -61,7 +74,8 @@ class binding_base {
       const std::size_t shape[1] = {b.count};
       nb::object array;
       if constexpr (Impl::on_device) {
-        array = nb::cast(nb::ndarray<nb::array_api>(b.data, 1, shape, owner, nullptr, dtype, nb::device::cuda::value, impl_.device()));
+        array = nb::cast(
+            nb::ndarray<nb::array_api>(b.data, 1, shape, owner, nullptr, dtype, nb::device::cuda::value, impl_.device()));
       } else {
         array = nb::cast(nb::ndarray<nb::numpy>(b.data, 1, shape, owner, nullptr, dtype));
       }
@@ -79,14 +93,17 @@ class binding_base {
   int device() const { return Impl::on_device ? impl_.device() : -1; }
 
  protected:
+  static std::string where(int device) { return device < 0 ? "the host" : "cuda:" + std::to_string(device); }
+
   // `a` must live where Impl computes: host memory, or the accumulator's CUDA device.
   void require_backend_memory(const any_array& a, const char* argument) const {
     if constexpr (Impl::on_device) {
       const int type = a.device_type();
-      if ((type != nb::device::cuda::value && type != nb::device::cuda_managed::value) || a.device_id() != impl_.device()) {
-        throw nb::type_error((std::string(argument) + " must be on CUDA device " + std::to_string(impl_.device()) +
-                              " (the accumulator's), got DLPack device type " + std::to_string(type) + " id " +
-                              std::to_string(a.device_id()))
+      const bool cuda = type == nb::device::cuda::value || type == nb::device::cuda_managed::value;
+      if (!cuda || a.device_id() != impl_.device()) {
+        throw nb::type_error((std::string(argument) + " must be on " + where(impl_.device()) +
+                              " (the accumulator's device), got " +
+                              (cuda ? where(a.device_id()) : "DLPack device type " + std::to_string(type)))
                                  .c_str());
       }
     } else {
@@ -94,92 +111,126 @@ class binding_base {
     }
   }
 
-  activations_desc activations(nb::handle object, const std::optional<std::string>& layout, index_t views) const {
-    const any_array a = as_array(object, "acts");
+  // A descriptor and the export it points into, kept alive until the call has read it.
+  template <class Desc>
+  struct described {
+    any_array array;
+    Desc desc;
+    std::string geometry;  // how the array was read, for error messages
+  };
+
+  described<activations_desc> activations(nb::handle object, const std::optional<std::string>& layout,
+                                          index_t views) const {
+    any_array a = as_array(object, "acts");
     require_backend_memory(a, "acts");
-    const auto geometry = activation_axes_of(a, "acts", layout, views);
-    return {a.data(), element_type_of(a, "acts"), geometry.axes.extents, geometry.axes.strides};
+    const auto g = activation_axes_of(a, "acts", layout, views);
+    const auto& e = g.axes.extents;
+    std::string geometry = "acts of shape " + shape_text(shape_of(a)) + " read through layout \"" + g.letters + "\" as " +
+                           std::to_string(e[0]) + " samples x " + std::to_string(e[1]) + " views x " + std::to_string(e[2]) +
+                           " units x " + std::to_string(e[3]) + " positions";
+    return {a, {a.data(), element_type_of(a, "acts"), g.axes.extents, g.axes.strides}, std::move(geometry)};
   }
 
-  representations_desc representations(nb::handle object, const char* argument, const std::optional<std::string>& layout,
-                                       index_t views) const {
-    const any_array a = as_array(object, argument);
+  described<representations_desc> representations(nb::handle object, const char* argument,
+                                                  const std::optional<std::string>& layout, index_t views) const {
+    any_array a = as_array(object, argument);
     require_backend_memory(a, argument);
     const auto r = representation_axes_of(a, argument, layout, views);
-    return {a.data(), element_type_of(a, argument), r.extents, r.strides};
+    std::string geometry = std::string(argument) + " of shape " + shape_text(shape_of(a)) + " read as " +
+                           std::to_string(r.extents[0]) + " samples x " + std::to_string(r.extents[1]) + " views x " +
+                           std::to_string(r.extents[2]) + " features";
+    return {a, {a.data(), element_type_of(a, argument), r.extents, r.strides}, std::move(geometry)};
   }
 
-  // Ids or labels where Impl reads them. On the device, int64 device arrays are read in
-  // place; host arrays (and the ids numbered here) are copied into `staging`, which stays
-  // allocated, since the update that reads it may still be queued when this call returns.
-  struct staging_buffer {
-    int device = -1;
-    void* data = nullptr;
-    std::size_t bytes = 0;
-    staging_buffer() = default;
-    staging_buffer(const staging_buffer&) = delete;
-    staging_buffer& operator=(const staging_buffer&) = delete;
-    ~staging_buffer() {
-      if constexpr (Impl::on_device) {
-        if (data != nullptr) device::release(device, data);
-      }
-    }
+  // Ids or labels of one call: read in place (a host array, or an int64 array on the
+  // accumulator's device), or converted / numbered here and, for a device accumulator,
+  // copied to the device on the call's stream inside the call (staged()).
+  struct call_indices {
+    host_vector<std::int64_t> host;
+    std::vector<std::int64_t> numbered;
+    any_array device_array;
+    index_desc desc;
+    bool stage = false;
+    bool numbered_here = false;
   };
 
-  // `host` keeps converted or numbered ids alive until Impl has read them (the host backend
-  // reads them during the call; the device backend copies them to `staging` first).
-  struct index_storage {
-    std::vector<std::int64_t> host;
-    staging_buffer staging;
-  };
-
-  index_desc indices(nb::handle object, const char* argument, index_t batch, index_storage& storage,
-                     stream_handle stream) {
+  call_indices indices(nb::handle object, const char* argument, index_t batch) const {
+    call_indices out;
     vector_view<const std::int64_t> values;
     if (object.is_none()) {
-      storage.host.resize(static_cast<std::size_t>(batch));
-      for (index_t i = 0; i < batch; ++i) storage.host[static_cast<std::size_t>(i)] = next_id_ + i;
-      values = vector_view<const std::int64_t>(storage.host.data(), {batch});
-      next_id_ += batch;
+      out.numbered.resize(static_cast<std::size_t>(batch));
+      for (index_t i = 0; i < batch; ++i) out.numbered[static_cast<std::size_t>(i)] = next_id_ + i;
+      values = vector_view<const std::int64_t>(out.numbered.data(), {batch});
+      out.numbered_here = true;
     } else {
       if constexpr (Impl::on_device) {
-        const any_array a = as_array(object, argument);
+        any_array a = as_array(object, argument);
         if (a.device_type() != nb::device::cpu::value) {
           require_backend_memory(a, argument);
-          if (a.ndim() != 1 || a.dtype() != nb::dtype<std::int64_t>()) {
-            throw nb::type_error((std::string(argument) + " on the device must be 1-D int64, got " + dtype_name(a.dtype()) +
-                                  " with shape " + shape_text(shape_of(a)))
+          if (a.ndim() != 1 || a.dtype() != nb::dtype<std::int64_t>() || a.stride(0) < 0) {
+            throw nb::type_error((std::string(argument) + " on the device must be 1-D int64 with a stride >= 0, got " +
+                                  dtype_name(a.dtype()) + " of shape " + shape_text(shape_of(a)))
                                      .c_str());
           }
-          return {static_cast<const std::int64_t*>(a.data()), static_cast<index_t>(a.shape(0)), a.stride(0)};
+          out.desc = {static_cast<const std::int64_t*>(a.data()), static_cast<index_t>(a.shape(0)), a.stride(0)};
+          out.device_array = std::move(a);
+          return out;
         }
       }
-      auto host = indices_of(object, argument);
-      if (!host.converted.empty()) {
-        storage.host = std::move(host.converted);
-        values = vector_view<const std::int64_t>(storage.host.data(), {host.view.extent(0)});
-      } else {
-        values = host.view;  // the caller's array, alive for the whole call
-      }
+      out.host = indices_of(object, argument);
+      values = out.host.view;
     }
-    if constexpr (!Impl::on_device) {
-      return {values.data_handle(), values.extent(0), values.stride(0)};
-    } else {
+    if constexpr (Impl::on_device) {
+      // Packed, so the device copy is one contiguous transfer.
       const index_t n = values.extent(0);
-      std::vector<std::int64_t> packed(static_cast<std::size_t>(n));
-      for (index_t i = 0; i < n; ++i) packed[static_cast<std::size_t>(i)] = values(i);
-      const std::size_t bytes = packed.size() * sizeof(std::int64_t);
-      staging_buffer& staging = storage.staging;
-      if (staging.bytes < bytes) {
-        if (staging.data != nullptr) device::release(staging.device, staging.data);
-        staging.data = nullptr;
-        staging.device = impl_.device();
-        staging.data = device::allocate(staging.device, bytes);
-        staging.bytes = bytes;
-      }
-      if (bytes > 0) device::copy_to_device(impl_.device(), staging.data, packed.data(), bytes, stream);
-      return {static_cast<const std::int64_t*>(staging.data), n, 1};
+      out.numbered.resize(static_cast<std::size_t>(n));
+      for (index_t i = 0; i < n; ++i) out.numbered[static_cast<std::size_t>(i)] = values(i);
+      out.desc = {out.numbered.data(), n, 1};
+      out.stage = true;
+    } else {
+      out.desc = {values.data_handle(), values.extent(0), values.stride(0)};
     }
+    return out;
+  }
+
+  // Runs `call` with the GIL released and this accumulator locked, so two Python threads
+  // never fold into one state at once; host ids of a device accumulator are copied to the
+  // device on `stream` first and freed in stream order after the call's work. memloc's own
+  // errors gain `context` (how the arrays were read).
+  template <class Call>
+  void locked(stream_handle stream, const std::string& context, std::initializer_list<call_indices*> staged,
+              Call&& call) {
+    nb::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<const void*> copies;
+    try {
+      if constexpr (Impl::on_device) {
+        for (call_indices* s : staged) {
+          if (!s->stage) continue;
+          s->desc.data = device::stage(impl_.device(), s->desc.data, s->desc.size, stream);
+          copies.push_back(s->desc.data);
+        }
+      }
+      call();
+    } catch (const logic_error& e) {
+      release(copies, stream);
+      throw logic_error(std::string(e.what()) + " [" + context + "]");
+    } catch (...) {
+      release(copies, stream);
+      throw;
+    }
+    release(copies, stream);
+  }
+
+  void release(const std::vector<const void*>& copies, stream_handle stream) const noexcept {
+    if constexpr (Impl::on_device) {
+      for (const void* p : copies) device::release_staged(impl_.device(), p, stream);
+    }
+  }
+
+  // Ids this accumulator numbered count as used only once the update that used them succeeded.
+  void commit(const call_indices& ids) {
+    if (ids.numbered_here) next_id_ += ids.desc.size;
   }
 
   // An output of n elements where Impl writes it, and the Python object that owns it.
@@ -197,8 +248,8 @@ class binding_base {
         delete o;
       });
       const std::size_t shape[1] = {static_cast<std::size_t>(n)};
-      return {nb::cast(nb::ndarray<nb::array_api>(block->data, 1, shape, owner, nullptr, nb::dtype<T>(), nb::device::cuda::value,
-                                     impl_.device())),
+      return {nb::cast(nb::ndarray<nb::array_api>(block->data, 1, shape, owner, nullptr, nb::dtype<T>(),
+                                                  nb::device::cuda::value, impl_.device())),
               static_cast<T*>(block->data)};
     } else {
       auto array = to_numpy(std::vector<T>(static_cast<std::size_t>(n)));
@@ -207,9 +258,17 @@ class binding_base {
     }
   }
 
+  template <class Finalize>
+  void finalize_locked(stream_handle stream, Finalize&& call) const {
+    nb::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> lock(mutex_);
+    call();
+    (void)stream;
+  }
+
   Impl impl_;
   index_t next_id_ = 0;
-  index_storage ids_, labels_;
+  mutable std::mutex mutex_;
 };
 
 template <class Impl>
@@ -219,9 +278,9 @@ class unitmem_binding : public binding_base<Impl> {
 
   void update(nb::handle acts, nb::handle ids, const std::optional<std::string>& layout, stream_handle stream) {
     const auto a = this->activations(acts, layout, this->impl_.shape().views);
-    const auto i = this->indices(ids, "ids", a.extents[0], this->ids_, stream);
-    nb::gil_scoped_release unlocked;
-    this->impl_.update(stream, a, i);
+    auto i = this->indices(ids, "ids", a.desc.extents[0]);
+    this->locked(stream, a.geometry, {&i}, [&] { this->impl_.update(stream, a.desc, i.desc); });
+    this->commit(i);
   }
 
   nb::dict finalize(stream_handle stream) const {
@@ -231,10 +290,9 @@ class unitmem_binding : public binding_base<Impl> {
     auto [argmax, argmax_data] = this->template output<std::int64_t>(n);
     auto [rest, rest_data] = this->template output<double>(n);
     unitmem_report report;
-    {
-      nb::gil_scoped_release unlocked;
-      report = this->impl_.finalize(stream, {score_data, top_data, argmax_data, rest_data});
-    }
+    this->finalize_locked(stream, [&, &sd = score_data, &td = top_data, &ad = argmax_data, &rd = rest_data] {
+      report = this->impl_.finalize(stream, {sd, td, ad, rd});
+    });
     nb::dict out;
     out["unitmem"] = score, out["mu_max"] = top, out["argmax"] = argmax, out["mu_rest"] = rest;
     out["samples"] = report.samples, out["units"] = report.units, out["nan_units"] = report.nan_units;
@@ -252,10 +310,10 @@ class classmem_binding : public binding_base<Impl> {
               stream_handle stream) {
     const auto a = this->activations(acts, layout, this->impl_.shape().views);
     if (labels.is_none()) throw nb::type_error("labels must be an array of class indices, got None");
-    const auto l = this->indices(labels, "labels", a.extents[0], this->labels_, stream);
-    const auto i = this->indices(ids, "ids", a.extents[0], this->ids_, stream);
-    nb::gil_scoped_release unlocked;
-    this->impl_.update(stream, a, i, l);
+    auto l = this->indices(labels, "labels", a.desc.extents[0]);
+    auto i = this->indices(ids, "ids", a.desc.extents[0]);
+    this->locked(stream, a.geometry, {&i, &l}, [&] { this->impl_.update(stream, a.desc, i.desc, l.desc); });
+    this->commit(i);
   }
 
   nb::dict finalize(stream_handle stream) const {
@@ -265,10 +323,9 @@ class classmem_binding : public binding_base<Impl> {
     auto [max_class, max_class_data] = this->template output<std::int64_t>(n);
     auto [rest, rest_data] = this->template output<double>(n);
     classmem_report report;
-    {
-      nb::gil_scoped_release unlocked;
-      report = this->impl_.finalize(stream, {score_data, top_data, max_class_data, rest_data});
-    }
+    this->finalize_locked(stream, [&, &sd = score_data, &td = top_data, &md = max_class_data, &rd = rest_data] {
+      report = this->impl_.finalize(stream, {sd, td, md, rd});
+    });
     nb::dict out;
     out["classmem"] = score, out["mu_max"] = top, out["max_class"] = max_class, out["mu_rest"] = rest;
     out["samples"] = report.samples, out["units"] = report.units, out["classes_with_samples"] = report.classes_with_samples;
@@ -285,24 +342,28 @@ class alignment_binding : public binding_base<Impl> {
   void update(nb::handle f, nb::handle g, nb::handle ids, const std::optional<std::string>& layout, stream_handle stream) {
     const auto fd = this->representations(f, "f", layout, this->impl_.shape().views);
     const auto gd = this->representations(g, "g", layout, this->impl_.shape().views);
-    if (fd.type != gd.type) {
-      throw nb::type_error(("f and g must have the same dtype, got " + dtype_name(as_array(f, "f").dtype()) + " and " +
-                            dtype_name(as_array(g, "g").dtype()))
+    if (fd.desc.type != gd.desc.type) {
+      throw nb::type_error(("f and g must have the same dtype, got " + dtype_name(fd.array.dtype()) + " and " +
+                            dtype_name(gd.array.dtype()))
                                .c_str());
     }
-    const auto i = this->indices(ids, "ids", fd.extents[0], this->ids_, stream);
-    nb::gil_scoped_release unlocked;
-    this->impl_.update(stream, fd, gd, i);
+    // One layout reads both: arrays of different ranks would be read through different
+    // default layouts, and a view-major g would pass unnoticed.
+    if (fd.array.ndim() != gd.array.ndim()) {
+      throw nb::value_error(("f and g must have the same shape, got " + shape_text(shape_of(fd.array)) + " and " +
+                             shape_text(shape_of(gd.array)))
+                                .c_str());
+    }
+    auto i = this->indices(ids, "ids", fd.desc.extents[0]);
+    this->locked(stream, fd.geometry, {&i}, [&] { this->impl_.update(stream, fd.desc, gd.desc, i.desc); });
+    this->commit(i);
   }
 
   nb::dict finalize(stream_handle stream) const {
     const index_t n = this->impl_.shape().samples;
     auto [ssl_f, f_data] = this->template output<double>(n);
     auto [ssl_g, g_data] = this->template output<double>(n);
-    {
-      nb::gil_scoped_release unlocked;
-      this->impl_.finalize(stream, f_data, g_data);
-    }
+    this->finalize_locked(stream, [&, &fp = f_data, &gp = g_data] { this->impl_.finalize(stream, fp, gp); });
     nb::dict out;
     out["ssl_f"] = ssl_f, out["ssl_g"] = ssl_g;
     return out;

@@ -85,14 +85,26 @@ memloc::alternative alternative_of(const std::string& v) {
                                       {"less", alternative::less}});
 }
 
-// Exactly one of k (a count) and fraction.
-top_k top_k_of(const char* k_name, std::optional<index_t> k, std::optional<double> fraction) {
-  if (k.has_value() == fraction.has_value()) {
+// Exactly one of k (a count) and fraction. Taken as Python objects rather than
+// std::optional, whose casters GCC 12 reports as maybe-uninitialized at -O3.
+top_k top_k_of(const char* k_name, nb::handle k, nb::handle fraction) {
+  if (k.is_none() == fraction.is_none()) {
     throw nb::value_error((std::string("give exactly one of ") + k_name + " (a count) and fraction, got " +
-                           (k ? "both" : "neither"))
+                           (k.is_none() ? "neither" : "both"))
                               .c_str());
   }
-  return k ? top_count(*k) : top_fraction(*fraction);
+  if (!k.is_none()) {
+    index_t count = 0;
+    if (!nb::try_cast(k, count)) {
+      throw nb::type_error((std::string(k_name) + " must be an integer, got " + nb::inst_name(k).c_str()).c_str());
+    }
+    return top_count(count);
+  }
+  double share = 0.0;
+  if (!nb::try_cast(fraction, share)) {
+    throw nb::type_error((std::string("fraction must be a number, got ") + nb::inst_name(fraction).c_str()).c_str());
+  }
+  return top_fraction(share);
 }
 
 template <class T>
@@ -312,6 +324,10 @@ void register_accumulators(nb::module_& m, const std::string& prefix) {
 // and a copy to the device, which the tests use as a CUDA producer where no framework has one.
 void register_device_memory(nb::module_& m) {
   m.def("device_count", &device::device_count);
+  // Streams for the tests, which switch an accumulator between streams without a framework.
+  m.def("_stream_create", [](int device_id) { return device::stream_create(device_id); }, "device"_a = 0);
+  m.def("_stream_destroy", [](int device_id, stream_handle stream) { device::stream_destroy(device_id, stream); },
+        "device"_a, "stream"_a);
   m.def(
       "_to_host",
       [](nb::handle object, stream_handle stream) {
@@ -412,6 +428,8 @@ NB_MODULE(_memloc, m) {
         return nb::make_tuple(r.extents[0], r.extents[1], r.extents[2]);
       },
       "reps"_a, "layout"_a = nb::none(), "views"_a = 1);
+  m.def(
+      "_ndim", [](nb::handle array) { return as_array(array, "array").ndim(); }, "array"_a);
   // The address memloc reads an array at: tests compare it with the producer's own pointer.
   m.def(
       "_data_pointer", [](nb::handle array) { return reinterpret_cast<std::uintptr_t>(as_array(array, "array").data()); },
@@ -425,7 +443,7 @@ NB_MODULE(_memloc, m) {
 
   m.def(
       "_top_k",
-      [](nb::handle scores, std::optional<index_t> k, std::optional<double> fraction, const std::string& direction) {
+      [](nb::handle scores, nb::handle k, nb::handle fraction, const std::string& direction) {
         const auto s = scores_of(scores, "scores");
         const auto size = top_k_of("k", k, fraction);
         ranking r;
@@ -435,39 +453,57 @@ NB_MODULE(_memloc, m) {
         }
         return nb::make_tuple(to_numpy(std::vector<std::int64_t>(r.indices.begin(), r.indices.end())), r.nan_count);
       },
-      "scores"_a, "k"_a, "fraction"_a, "direction"_a);
+      "scores"_a, "k"_a.none(), "fraction"_a.none(), "direction"_a);
   m.def(
       "_top_k_overlap",
-      [](nb::handle a, nb::handle b, std::optional<index_t> k, std::optional<double> fraction, const std::string& direction) {
+      [](nb::handle a, nb::handle b, nb::handle k, nb::handle fraction, const std::string& direction) {
         const auto as = scores_of(a, "a"), bs = scores_of(b, "b");
-        const auto r = top_k_overlap(host_exec{}, as.view, bs.view, top_k_of("k", k, fraction), direction_of(direction));
+        const auto size = top_k_of("k", k, fraction);
+        const auto order = direction_of(direction);
+        overlap_result r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = top_k_overlap(host_exec{}, as.view, bs.view, size, order);
+        }
         return nb::make_tuple(r.k, r.count, r.fraction);
       },
-      "a"_a, "b"_a, "k"_a, "fraction"_a, "direction"_a);
+      "a"_a, "b"_a, "k"_a.none(), "fraction"_a.none(), "direction"_a);
   m.def(
       "_top_k_overlap_matrix",
-      [](const std::vector<std::string>& names, const std::vector<nb::handle>& arrays, std::optional<index_t> k,
-         std::optional<double> fraction, const std::string& direction) {
+      [](const std::vector<std::string>& names, const std::vector<nb::handle>& arrays, nb::handle k,
+         nb::handle fraction, const std::string& direction) {
         std::vector<host_vector<double>> keep;
         const auto list = named_list(names, arrays, "points", keep);
-        const auto r = top_k_overlap_matrix(host_exec{}, list, top_k_of("k", k, fraction), direction_of(direction));
+        const auto size = top_k_of("k", k, fraction);
+        const auto order = direction_of(direction);
+        overlap_matrix r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = top_k_overlap_matrix(host_exec{}, list, size, order);
+        }
         return nb::make_tuple(r.k, to_numpy(std::vector<std::int64_t>(r.counts.begin(), r.counts.end())));
       },
-      "names"_a, "arrays"_a, "k"_a, "fraction"_a, "direction"_a);
+      "names"_a, "arrays"_a, "k"_a.none(), "fraction"_a.none(), "direction"_a);
   m.def(
       "_kendall_tau_b_top_k_union",
-      [](nb::handle x, nb::handle y, std::optional<index_t> k, std::optional<double> fraction, const std::string& direction,
+      [](nb::handle x, nb::handle y, nb::handle k, nb::handle fraction, const std::string& direction,
          const std::string& alternative) {
         const auto xs = scores_of(x, "x"), ys = scores_of(y, "y");
-        const auto r = kendall_tau_b_top_k_union(host_exec{}, xs.view, ys.view, top_k_of("k", k, fraction),
-                                                 direction_of(direction), kendall_options{alternative_of(alternative)});
+        const auto size = top_k_of("k", k, fraction);
+        const auto order = direction_of(direction);
+        const kendall_options options{alternative_of(alternative)};
+        kendall_result r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = kendall_tau_b_top_k_union(host_exec{}, xs.view, ys.view, size, order, options);
+        }
         return kendall_dict(r);
       },
-      "x"_a, "y"_a, "k"_a, "fraction"_a, "direction"_a, "alternative"_a);
+      "x"_a, "y"_a, "k"_a.none(), "fraction"_a.none(), "direction"_a, "alternative"_a);
   m.def(
       "_pruning_masks",
       [](const std::vector<std::string>& names, const std::vector<nb::handle>& arrays, const std::string& selection,
-         const std::string& scope, std::optional<index_t> k, std::optional<double> fraction, std::uint64_t seed) {
+         const std::string& scope, nb::handle k, nb::handle fraction, std::uint64_t seed) {
         std::vector<host_vector<double>> keep;
         const auto list = named_list(names, arrays, "layers", keep);
         pruning_options options;
@@ -478,7 +514,11 @@ NB_MODULE(_memloc, m) {
                                             {{"per_layer", prune_scope::per_layer}, {"total", prune_scope::total}});
         options.amount = top_k_of("k", k, fraction);
         options.seed = seed;
-        const auto r = pruning_masks(host_exec{}, list, options);
+        unit_masks r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = pruning_masks(host_exec{}, list, options);
+        }
         nb::list masks;
         for (std::size_t l = 0; l < r.names.size(); ++l) {
           masks.append(nb::make_tuple(r.names[l],
@@ -488,23 +528,33 @@ NB_MODULE(_memloc, m) {
         }
         return masks;
       },
-      "names"_a, "arrays"_a, "selection"_a, "scope"_a, "k"_a, "fraction"_a, "seed"_a);
+      "names"_a, "arrays"_a, "selection"_a, "scope"_a, "k"_a.none(), "fraction"_a.none(), "seed"_a);
   m.def(
       "_select_layers",
       [](const std::vector<std::string>& names, nb::handle values, index_t count, const std::string& direction) {
         const auto v = scores_of(values, "values");
-        const auto r = select_layers(host_exec{}, names, v.view, count, direction_of(direction));
+        const auto order = direction_of(direction);
+        layer_selection r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = select_layers(host_exec{}, names, v.view, count, order);
+        }
         return nb::make_tuple(r.names, to_numpy(std::vector<std::int64_t>(r.points.begin(), r.points.end())), r.nan_count);
       },
       "names"_a, "values"_a, "count"_a, "direction"_a);
   m.def(
       "_units_to_samples",
-      [](nb::handle unitmem, nb::handle argmax, nb::handle sample_scores, std::optional<index_t> k,
-         std::optional<double> fraction) {
+      [](nb::handle unitmem, nb::handle argmax, nb::handle sample_scores, nb::handle k,
+         nb::handle fraction) {
         const auto u = scores_of(unitmem, "unitmem");
         const auto a = indices_of(argmax, "argmax");
         const auto s = scores_of(sample_scores, "sample_scores");
-        auto r = units_to_samples(host_exec{}, u.view, a.view, s.view, top_k_of("top_units", k, fraction));
+        const auto size = top_k_of("top_units", k, fraction);
+        unit_sample_links r;
+        {
+          nb::gil_scoped_release unlocked;
+          r = units_to_samples(host_exec{}, u.view, a.view, s.view, size);
+        }
         nb::dict out;
         out["argmax_score"] = to_numpy(std::move(r.argmax_score));
         out["top_units"] = to_numpy(std::vector<std::int64_t>(r.top_units.begin(), r.top_units.end()));
@@ -512,5 +562,5 @@ NB_MODULE(_memloc, m) {
         out["nan_units"] = r.nan_units;
         return out;
       },
-      "unitmem"_a, "argmax"_a, "sample_scores"_a, "k"_a, "fraction"_a);
+      "unitmem"_a, "argmax"_a, "sample_scores"_a, "k"_a.none(), "fraction"_a.none());
 }

@@ -302,3 +302,20 @@ def test_the_gil_is_released_while_memloc_computes():
     margin = 0.1 * (end - start)
     inside = [t for t in ticks if start + margin < t < end - margin]
     assert end - start > 0.005 and inside, (end - start, len(ticks))
+
+
+def test_memloc_imports_and_computes_without_torch():
+    # memloc.torch is the only part that needs PyTorch; `import memloc` must not pull it in.
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "import numpy as np, memloc\n"
+              "assert memloc.unitmem(np.ones((3, 1, 2, 1)) * np.arange(3)[:, None, None, None], layout='nvus').samples == 3\n"
+              "try:\n"
+              "    import memloc.torch\n"
+              "except ImportError:\n"
+              "    print('memloc.torch needs torch')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "memloc.torch needs torch" in done.stdout

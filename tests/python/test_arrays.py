@@ -139,8 +139,79 @@ def test_negative_strides_are_refused_with_a_message(rng):
     acts = rng.random((5, 1, 3, 1))[::-1]
     with pytest.raises((ValueError, TypeError)) as raised:
         memloc.unitmem(acts, layout="nvus")
-    assert "stride(0) must be >= 0, got -3" in str(raised.value)
+    assert "acts axis 0 has stride -3 (a reversed view)" in str(raised.value)
 
 
 def test_merge_of_different_shapes_is_an_error():
     expect(ValueError, "merge")(lambda: memloc.UnitMem(4, 2).merge(memloc.UnitMem(4, 3)))
+
+
+# ---------------------------------------------------------------------------
+# Found in review: threads, producers that export a fresh copy, failed updates
+# ---------------------------------------------------------------------------
+
+def test_two_threads_folding_into_one_accumulator(rng):
+    import threading
+
+    x = rng.random((2000, 64)).astype(np.float32)
+    shared = memloc.UnitMem(2000, 64)
+
+    def fold(first, step):
+        for s in range(first, first + 1000, step):
+            shared.update(x[s:s + step], ids=np.arange(s, s + step, dtype=np.int32), layout="(nv)u")
+
+    threads = [threading.Thread(target=fold, args=(0, 8)), threading.Thread(target=fold, args=(1000, 10))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = memloc.unitmem(x, layout="(nv)u")
+    got = shared.finalize()
+    np.testing.assert_allclose(got.unitmem, expected.unitmem, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(got.argmax, expected.argmax)
+
+
+class FreshExport:
+    """A producer whose every export is a new copy, freed once the consumer lets it go."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+    def __dlpack__(self, stream=None):
+        return self.array.copy().__dlpack__()
+
+
+def test_an_export_stays_alive_while_memloc_reads_it(rng):
+    ref = rng.random((64, 1 << 14), dtype=np.float32)
+    fresh = memloc.UnitMem(64, 1 << 14)
+    fresh.update(FreshExport(ref), layout="(nv)u")
+    np.testing.assert_array_equal(fresh.finalize().unitmem, memloc.unitmem(ref, layout="(nv)u").unitmem)
+
+
+def test_a_failed_update_numbers_no_ids(rng):
+    acc = memloc.UnitMem(4, 3)
+    with pytest.raises(ValueError):
+        acc.update(np.zeros((2, 3), np.float32)[:, ::-1], layout="(nv)u")
+    with pytest.raises(ValueError):
+        acc.update(np.zeros((2, 4), np.float32), layout="(nv)u")  # 4 units, expected 3
+    acc.update(rng.random((4, 3)).astype(np.float32), layout="(nv)u")  # ids 0..3, not 2..5 or 4..7
+    assert acc.finalize().samples == 4
+
+
+def test_errors_say_how_the_batch_was_read():
+    acc = memloc.UnitMem(4, 3, positions=4)  # views=1 forgotten for a [B*V, C, H, W] batch
+    expect(ValueError, "read through layout \"(nv)uhw\" as 8 samples x 1 views x 3 units x 4 positions")(
+        lambda: acc.update(torch.rand(8, 3, 2, 2)))
+
+
+def test_float_label_lists_and_mixed_ranks_are_refused(rng):
+    acc = memloc.ClassMem(4, 3, 2)
+    expect(TypeError, "labels must hold integers, got float64")(
+        lambda: acc.update(rng.random((4, 1, 3, 1)), [0, 1, 1, 0.5], layout="nvus"))
+    expect(ValueError, "f and g must have the same shape")(
+        lambda: memloc.Alignment(4, 2, 3).update(rng.random((4, 2, 3)), rng.random((8, 3))))
+    expect(ValueError, "seed must be an integer >= 0")(
+        lambda: memloc.layermem({"p": (np.ones(2), np.ones(2))}, seed=-1))

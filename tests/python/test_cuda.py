@@ -138,3 +138,32 @@ def test_torch_cuda_tensors_come_back_as_torch_tensors(rng):
     got = memloc.unitmem(acts, layout="nvus")
     assert isinstance(got.unitmem, torch.Tensor) and got.unitmem.is_cuda
     np.testing.assert_allclose(got.unitmem.cpu().numpy(), memloc.unitmem(acts.cpu(), layout="nvus").unitmem, **MU)
+
+
+def test_calls_on_different_streams_are_ordered(rng):
+    # Each update on its own non-blocking stream: without the accumulator ordering each call
+    # after the previous one, the emulation reports the state written from two streams unordered.
+    acts = rng.random((8, 2, 3, 2)).astype(np.float32)
+    streams = [_memloc._stream_create(0) for _ in range(3)]
+    try:
+        acc = memloc.UnitMem(8, 3, views=2, positions=2, device="cuda")
+        for i, stream in enumerate(streams[:2]):
+            acc._stream = stream  # what the current stream of a framework would be
+            batch = _memloc._to_device(np.ascontiguousarray(acts[4 * i:4 * i + 4]), 0, stream)  # produced on it
+            acc._impl.update(batch, np.arange(4 * i, 4 * i + 4), "nvus", stream)
+        result = acc._impl.finalize(stream=streams[2])
+        np.testing.assert_allclose(to_host(result["unitmem"]), memloc.unitmem(acts, layout="nvus").unitmem, **MU)
+    finally:
+        for stream in streams:
+            _memloc._stream_destroy(0, stream)
+
+
+def test_merge_across_devices_is_refused(rng):
+    with pytest.raises(ValueError, match=r"other must live on this accumulator's device \(cuda:0\), got cpu"):
+        memloc.UnitMem(4, 2, device="cuda").merge(memloc.UnitMem(4, 2))
+
+
+def test_device_results_feed_the_host_functions(rng):
+    f, g = to_device(rng.random((4, 2, 3))), to_device(rng.random((4, 2, 3)))
+    r = memloc.alignment(f, g)  # DLPack device arrays without .ndim
+    np.testing.assert_allclose(memloc.sslmem(r.ssl_f, r.ssl_g), memloc.sslmem(to_host(f), to_host(g)), rtol=1e-12)

@@ -319,3 +319,15 @@ def test_all_reduce_gloo_two_ranks(tmp_path):
         np.testing.assert_array_equal(got["signs_argmax"], [1, 0])
         assert 'differ in "shape().samples" (min 12, max 13)' in str(got["error_shape"])
         assert "number of signature fields" in str(got["error_kind"])
+
+
+def test_bad_labels_fold_nothing_and_the_next_step_works():
+    torch.manual_seed(3)
+    f = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1))
+    rec = Recorder(f, layers=["0"], samples=4, views=2, classes=2)
+    with pytest.raises(ValueError, match=r"labels: classes must lie in \[0, classes=2\), got \[0, 5\]"):
+        rec.step(torch.rand(4, 3, 5, 5), labels=[0, 5])
+    rec.step(torch.rand(4, 3, 5, 5), labels=[0, 1])
+    rec.step(torch.rand(4, 3, 5, 5), labels=[1, 0])
+    assert rec.unitmem()["0"].samples == 4
+    rec.close()
