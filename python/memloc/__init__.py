@@ -54,6 +54,12 @@ _CUDA_DLPACK_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
 def _array_device(array) -> int:
     """The CUDA device an array lives on, or -1 for host memory (and anything else, which the
     module then names in its error)."""
+    # NumPy arrays and torch tensors answer without a DLPack query, which costs microseconds a call.
+    if isinstance(array, np.ndarray):
+        return -1
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(array, torch.Tensor):
+        return int(array.device.index or 0) if array.is_cuda else -1
     query = getattr(array, "__dlpack_device__", None)
     if query is None:
         return -1
