@@ -258,12 +258,12 @@ class binding_base {
     }
   }
 
+  // finalize: reads the state under the same lock, with the GIL released.
   template <class Finalize>
-  void finalize_locked(stream_handle stream, Finalize&& call) const {
+  void finalize_locked(Finalize&& call) const {
     nb::gil_scoped_release unlocked;
     std::lock_guard<std::mutex> lock(mutex_);
     call();
-    (void)stream;
   }
 
   Impl impl_;
@@ -290,7 +290,7 @@ class unitmem_binding : public binding_base<Impl> {
     auto [argmax, argmax_data] = this->template output<std::int64_t>(n);
     auto [rest, rest_data] = this->template output<double>(n);
     unitmem_report report;
-    this->finalize_locked(stream, [&, &sd = score_data, &td = top_data, &ad = argmax_data, &rd = rest_data] {
+    this->finalize_locked([&, &sd = score_data, &td = top_data, &ad = argmax_data, &rd = rest_data] {
       report = this->impl_.finalize(stream, {sd, td, ad, rd});
     });
     nb::dict out;
@@ -323,7 +323,7 @@ class classmem_binding : public binding_base<Impl> {
     auto [max_class, max_class_data] = this->template output<std::int64_t>(n);
     auto [rest, rest_data] = this->template output<double>(n);
     classmem_report report;
-    this->finalize_locked(stream, [&, &sd = score_data, &td = top_data, &md = max_class_data, &rd = rest_data] {
+    this->finalize_locked([&, &sd = score_data, &td = top_data, &md = max_class_data, &rd = rest_data] {
       report = this->impl_.finalize(stream, {sd, td, md, rd});
     });
     nb::dict out;
@@ -363,7 +363,7 @@ class alignment_binding : public binding_base<Impl> {
     const index_t n = this->impl_.shape().samples;
     auto [ssl_f, f_data] = this->template output<double>(n);
     auto [ssl_g, g_data] = this->template output<double>(n);
-    this->finalize_locked(stream, [&, &fp = f_data, &gp = g_data] { this->impl_.finalize(stream, fp, gp); });
+    this->finalize_locked([&, &fp = f_data, &gp = g_data] { this->impl_.finalize(stream, fp, gp); });
     nb::dict out;
     out["ssl_f"] = ssl_f, out["ssl_g"] = ssl_g;
     return out;
