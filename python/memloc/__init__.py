@@ -312,14 +312,15 @@ def _ndim(array) -> int:
 
 
 def _alignments(name: str, f, g, layout, views, distance, pairs):
-    """(ssl_f, ssl_g): f and g themselves when 1-D, else the alignments of representations."""
+    """(ssl_f, ssl_g) as host NumPy arrays: f and g themselves when 1-D, else the alignments of
+    representations (one value per sample, so a device result is copied to the host here)."""
     if _ndim(f) == 1 and _ndim(g) == 1:
-        return f, g
+        return np.asarray(_to_numpy(f)), np.asarray(_to_numpy(g))
     if _ndim(f) == 1 or _ndim(g) == 1:
         raise ValueError(f"{name}: f and g must both be alignments (1-D) or both representations, "
                          f"got {_ndim(f)}-D and {_ndim(g)}-D")
     result = alignment(f, g, layout=layout, views=views, distance=distance, pairs=pairs)
-    return _to_numpy(result.ssl_f), _to_numpy(result.ssl_g)
+    return np.asarray(_to_numpy(result.ssl_f)), np.asarray(_to_numpy(result.ssl_g))
 
 
 def sslmem(f, g, *, layout: Optional[str] = None, views: int = 1, distance: str = "l2", pairs: str = "all_pairs",
@@ -327,7 +328,7 @@ def sslmem(f, g, *, layout: Optional[str] = None, views: int = 1, distance: str 
     """SSLMem score of every sample (LOC Eqs. 1-2): from alignments ssl_f, ssl_g (1-D) or from
     representations of f and g (then measured with distance and pairs first)."""
     ssl_f, ssl_g = _alignments("sslmem", f, g, layout, views, distance, pairs)
-    return _memloc._sslmem(_to_numpy(ssl_f), _to_numpy(ssl_g), normalize, clamp01)["scores"]
+    return _memloc._sslmem(ssl_f, ssl_g, normalize, clamp01)["scores"]
 
 
 def layermem(points: Mapping[str, Tuple[object, object]], *, distance: str = "l2", pairs: str = "all_pairs",
@@ -342,12 +343,7 @@ def layermem(points: Mapping[str, Tuple[object, object]], *, distance: str = "l2
     if not isinstance(points, Mapping):
         raise TypeError(f"points must be a mapping name -> (f, g), got {type(points).__name__}")
     names = list(points)
-    ssl_f, ssl_g = {}, {}
-    for name in names:
-        pair = points[name]
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise ValueError(f'points["{name}"] must be a pair (f, g), got {type(pair).__name__}')
-        ssl_f[name], ssl_g[name] = _alignments(f'points["{name}"]', pair[0], pair[1], layout, views, distance, pairs)
+    # The arguments first, before any point's alignments are computed.
     for argument, value in (("k", k), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{argument} must be an integer >= 0, got {value!r}")
@@ -355,13 +351,15 @@ def layermem(points: Mapping[str, Tuple[object, object]], *, distance: str = "l2
         if rank_point not in points:
             raise ValueError(f'rank_point "{rank_point}" must name one of the points {names}')
         rank_point = names.index(rank_point)
-    ssl_f = {n: _to_numpy(v) for n, v in ssl_f.items()}
-    ssl_g = {n: _to_numpy(v) for n, v in ssl_g.items()}
+    ssl_f, ssl_g = {}, {}
+    for name in names:
+        pair = points[name]
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f'points["{name}"] must be a pair (f, g), got {type(pair).__name__}')
+        ssl_f[name], ssl_g[name] = _alignments(f'points["{name}"]', pair[0], pair[1], layout, views, distance, pairs)
     out = _memloc._layermem(names, [ssl_f[n] for n in names], [ssl_g[n] for n in names], normalize, clamp01, subset,
                             k, seed, rank_point)
-    as_numpy = lambda a: a if isinstance(a, np.ndarray) else np.asarray(a)  # noqa: E731
-    return LayerMemResult(names, out["layermem"], out["delta"], out["subset"],
-                          {n: as_numpy(v) for n, v in ssl_f.items()}, {n: as_numpy(v) for n, v in ssl_g.items()})
+    return LayerMemResult(names, out["layermem"], out["delta"], out["subset"], ssl_f, ssl_g)
 
 
 def top_k(scores, k: Optional[int] = None, *, fraction: Optional[float] = None, direction: str = "top") -> np.ndarray:

@@ -314,6 +314,20 @@ inline host_vector<double> scores_of(nb::handle object, const char* argument) {
   return host_vector_of<double, float, half, bfloat16>(object, argument, "float64, float32, float16 or bfloat16");
 }
 
+// The shape of `a`, which must be C-contiguous (a device copy is one transfer of bytes).
+inline std::vector<std::size_t> c_contiguous_shape(const any_array& a, const char* argument) {
+  std::vector<std::size_t> shape(a.ndim());
+  std::int64_t expected = 1;
+  for (std::size_t r = a.ndim(); r-- > 0;) {
+    shape[r] = a.shape(r);
+    if (shape[r] > 1 && a.stride(r) != expected) {
+      throw nb::value_error((std::string(argument) + " must be C-contiguous").c_str());
+    }
+    expected *= static_cast<std::int64_t>(shape[r]);
+  }
+  return shape;
+}
+
 // A NumPy array that owns `values` (moved, not copied).
 template <class T>
 nb::ndarray<nb::numpy, T, nb::ndim<1>> to_numpy(std::vector<T>&& values) {

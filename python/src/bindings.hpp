@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,28 @@
 namespace memloc::python {
 
 namespace nb = nanobind;
+
+// A DLPack array of `shape` in new memory on CUDA device `device`, which the array owns, and
+// that memory, for the caller to fill. Used only by device code paths (bindings of device
+// accumulators, the module's copy to the device).
+inline std::pair<nb::object, void*> owned_device_array(int device, const std::vector<std::size_t>& shape,
+                                                       nb::dlpack::dtype dtype) {
+  std::size_t bytes = (dtype.bits + 7u) / 8u;
+  for (const std::size_t extent : shape) bytes *= extent;
+  struct owned {
+    int device;
+    void* data;
+  };
+  auto* block = new owned{device, device::allocate(device, bytes)};
+  nb::capsule owner(block, [](void* p) noexcept {
+    auto* o = static_cast<owned*>(p);
+    device::release(o->device, o->data);
+    delete o;
+  });
+  return {nb::cast(nb::ndarray<nb::array_api>(block->data, shape.size(), shape.data(), owner, nullptr, dtype,
+                                              nb::device::cuda::value, device)),
+          block->data};
+}
 
 template <class Impl>
 class binding_base {
@@ -111,24 +135,36 @@ class binding_base {
     }
   }
 
-  // A descriptor and the export it points into, kept alive until the call has read it.
+  // A descriptor and the export it points into, kept alive until the call has read it; how
+  // the array was read is put into words only for an error message.
   template <class Desc>
   struct described {
     any_array array;
     Desc desc;
-    std::string geometry;  // how the array was read, for error messages
+    const char* argument;
+    std::string letters;  // the activation layout read through; empty for representations
+
+    std::string text() const {
+      const auto& e = desc.extents;
+      std::string out = std::string(argument) + " of shape " + shape_text(shape_of(array));
+      if (!letters.empty()) out += " read through layout \"" + letters + "\"";
+      out += " as " + std::to_string(e[0]) + " samples x " + std::to_string(e[1]) + " views x ";
+      if constexpr (std::tuple_size_v<std::decay_t<decltype(e)>> == 4) {
+        out += std::to_string(e[2]) + " units x " + std::to_string(e[3]) + " positions";
+      } else {
+        out += std::to_string(e[2]) + " features";
+      }
+      return out;
+    }
   };
 
   described<activations_desc> activations(nb::handle object, const std::optional<std::string>& layout,
                                           index_t views) const {
     any_array a = as_array(object, "acts");
     require_backend_memory(a, "acts");
-    const auto g = activation_axes_of(a, "acts", layout, views);
-    const auto& e = g.axes.extents;
-    std::string geometry = "acts of shape " + shape_text(shape_of(a)) + " read through layout \"" + g.letters + "\" as " +
-                           std::to_string(e[0]) + " samples x " + std::to_string(e[1]) + " views x " + std::to_string(e[2]) +
-                           " units x " + std::to_string(e[3]) + " positions";
-    return {a, {a.data(), element_type_of(a, "acts"), g.axes.extents, g.axes.strides}, std::move(geometry)};
+    auto g = activation_axes_of(a, "acts", layout, views);
+    const activations_desc desc{a.data(), element_type_of(a, "acts"), g.axes.extents, g.axes.strides};
+    return {std::move(a), desc, "acts", std::move(g.letters)};
   }
 
   described<representations_desc> representations(nb::handle object, const char* argument,
@@ -136,10 +172,8 @@ class binding_base {
     any_array a = as_array(object, argument);
     require_backend_memory(a, argument);
     const auto r = representation_axes_of(a, argument, layout, views);
-    std::string geometry = std::string(argument) + " of shape " + shape_text(shape_of(a)) + " read as " +
-                           std::to_string(r.extents[0]) + " samples x " + std::to_string(r.extents[1]) + " views x " +
-                           std::to_string(r.extents[2]) + " features";
-    return {a, {a.data(), element_type_of(a, argument), r.extents, r.strides}, std::move(geometry)};
+    const representations_desc desc{a.data(), element_type_of(a, argument), r.extents, r.strides};
+    return {std::move(a), desc, argument, {}};
   }
 
   // Ids or labels of one call: read in place (a host array, or an int64 array on the
@@ -196,10 +230,9 @@ class binding_base {
   // Runs `call` with the GIL released and this accumulator locked, so two Python threads
   // never fold into one state at once; host ids of a device accumulator are copied to the
   // device on `stream` first and freed in stream order after the call's work. memloc's own
-  // errors gain `context` (how the arrays were read).
-  template <class Call>
-  void locked(stream_handle stream, const std::string& context, std::initializer_list<call_indices*> staged,
-              Call&& call) {
+  // errors gain how `read` (the batch) was read.
+  template <class Read, class Call>
+  void locked(stream_handle stream, const Read& read, std::initializer_list<call_indices*> staged, Call&& call) {
     nb::gil_scoped_release unlocked;
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<const void*> copies;
@@ -214,7 +247,7 @@ class binding_base {
       call();
     } catch (const logic_error& e) {
       release(copies, stream);
-      throw logic_error(std::string(e.what()) + " [" + context + "]");
+      throw logic_error(std::string(e.what()) + " [" + read.text() + "]");
     } catch (...) {
       release(copies, stream);
       throw;
@@ -237,20 +270,8 @@ class binding_base {
   template <class T>
   std::pair<nb::object, T*> output(index_t n) const {
     if constexpr (Impl::on_device) {
-      struct owned {
-        int device;
-        void* data;
-      };
-      auto* block = new owned{impl_.device(), device::allocate(impl_.device(), static_cast<std::size_t>(n) * sizeof(T))};
-      nb::capsule owner(block, [](void* p) noexcept {
-        auto* o = static_cast<owned*>(p);
-        device::release(o->device, o->data);
-        delete o;
-      });
-      const std::size_t shape[1] = {static_cast<std::size_t>(n)};
-      return {nb::cast(nb::ndarray<nb::array_api>(block->data, 1, shape, owner, nullptr, nb::dtype<T>(),
-                                                  nb::device::cuda::value, impl_.device())),
-              static_cast<T*>(block->data)};
+      auto [array, data] = owned_device_array(impl_.device(), {static_cast<std::size_t>(n)}, nb::dtype<T>());
+      return {std::move(array), static_cast<T*>(data)};
     } else {
       auto array = to_numpy(std::vector<T>(static_cast<std::size_t>(n)));
       T* data = array.data();
@@ -279,7 +300,7 @@ class unitmem_binding : public binding_base<Impl> {
   void update(nb::handle acts, nb::handle ids, const std::optional<std::string>& layout, stream_handle stream) {
     const auto a = this->activations(acts, layout, this->impl_.shape().views);
     auto i = this->indices(ids, "ids", a.desc.extents[0]);
-    this->locked(stream, a.geometry, {&i}, [&] { this->impl_.update(stream, a.desc, i.desc); });
+    this->locked(stream, a, {&i}, [&] { this->impl_.update(stream, a.desc, i.desc); });
     this->commit(i);
   }
 
@@ -312,7 +333,7 @@ class classmem_binding : public binding_base<Impl> {
     if (labels.is_none()) throw nb::type_error("labels must be an array of class indices, got None");
     auto l = this->indices(labels, "labels", a.desc.extents[0]);
     auto i = this->indices(ids, "ids", a.desc.extents[0]);
-    this->locked(stream, a.geometry, {&i, &l}, [&] { this->impl_.update(stream, a.desc, i.desc, l.desc); });
+    this->locked(stream, a, {&i, &l}, [&] { this->impl_.update(stream, a.desc, i.desc, l.desc); });
     this->commit(i);
   }
 
@@ -355,7 +376,7 @@ class alignment_binding : public binding_base<Impl> {
                                 .c_str());
     }
     auto i = this->indices(ids, "ids", fd.desc.extents[0]);
-    this->locked(stream, fd.geometry, {&i}, [&] { this->impl_.update(stream, fd.desc, gd.desc, i.desc); });
+    this->locked(stream, fd, {&i}, [&] { this->impl_.update(stream, fd.desc, gd.desc, i.desc); });
     this->commit(i);
   }
 

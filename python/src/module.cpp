@@ -335,23 +335,14 @@ void register_device_memory(nb::module_& m) {
         if (a.device_type() != nb::device::cuda::value && a.device_type() != nb::device::cuda_managed::value) {
           throw nb::type_error("array must be CUDA memory");
         }
-        std::vector<std::size_t> shape(a.ndim());
-        for (std::size_t r = 0; r < a.ndim(); ++r) shape[r] = a.shape(r);
+        // Only contiguous device arrays are copied: results and the tests' inputs are.
+        const auto shape = c_contiguous_shape(a, "array");
         const std::size_t bytes = a.nbytes();
         auto* copy = new std::vector<std::uint8_t>(bytes);
         nb::capsule owner(copy, [](void* p) noexcept { delete static_cast<std::vector<std::uint8_t>*>(p); });
-        if (!a.is_valid() || bytes == 0) return nb::ndarray<nb::numpy>(copy->data(), a.ndim(), shape.data(), owner, nullptr, a.dtype());
-        std::vector<std::int64_t> strides(a.ndim());
-        for (std::size_t r = 0; r < a.ndim(); ++r) strides[r] = a.stride(r);
-        // Only contiguous device arrays are copied: results and the tests' inputs are.
-        std::int64_t expected = 1;
-        for (std::size_t r = a.ndim(); r-- > 0;) {
-          if (shape[r] > 1 && strides[r] != expected) throw nb::value_error("array must be C-contiguous");
-          expected *= static_cast<std::int64_t>(shape[r]);
-        }
         {
           nb::gil_scoped_release unlocked;
-          device::copy_to_host(a.device_id(), copy->data(), a.data(), bytes, stream);
+          if (bytes > 0) device::copy_to_host(a.device_id(), copy->data(), a.data(), bytes, stream);
         }
         return nb::ndarray<nb::numpy>(copy->data(), a.ndim(), shape.data(), owner, nullptr, a.dtype());
       },
@@ -361,26 +352,9 @@ void register_device_memory(nb::module_& m) {
       [](nb::handle object, int device_id, stream_handle stream) {
         const any_array a = as_array(object, "array");
         require_host(a, "array");
-        std::vector<std::size_t> shape(a.ndim());
-        std::int64_t expected = 1;
-        for (std::size_t r = a.ndim(); r-- > 0;) {
-          shape[r] = a.shape(r);
-          if (shape[r] > 1 && a.stride(r) != expected) throw nb::value_error("array must be C-contiguous");
-          expected *= static_cast<std::int64_t>(shape[r]);
-        }
-        struct owned {
-          int device;
-          void* data;
-        };
-        auto* block = new owned{device_id, device::allocate(device_id, a.nbytes())};
-        nb::capsule owner(block, [](void* p) noexcept {
-          auto* o = static_cast<owned*>(p);
-          device::release(o->device, o->data);
-          delete o;
-        });
-        if (a.nbytes() > 0) device::copy_to_device(device_id, block->data, a.data(), a.nbytes(), stream);
-        return nb::ndarray<nb::array_api>(block->data, a.ndim(), shape.data(), owner, nullptr, a.dtype(), nb::device::cuda::value,
-                             device_id);
+        auto [array, data] = owned_device_array(device_id, c_contiguous_shape(a, "array"), a.dtype());
+        if (a.nbytes() > 0) device::copy_to_device(device_id, data, a.data(), a.nbytes(), stream);
+        return array;
       },
       "array"_a, "device"_a = 0, "stream"_a = 0);
 }
