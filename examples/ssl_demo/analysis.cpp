@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include <memloc/memloc.hpp>
 
-namespace digits_ssl {
+namespace ssl_demo {
 
 namespace {
 
@@ -21,9 +22,9 @@ std::vector<std::int64_t> ranked_head(const std::vector<double>& scores, std::in
   return {ranked.indices.begin(), ranked.indices.end()};
 }
 
-std::vector<memloc::measurement_point<>> points_of(const alignment_measurement& alignment) {
+std::vector<memloc::measurement_point<>> points_of(const std::vector<measurement_point_info>& infos,
+                                                   const alignment_measurement& alignment) {
   std::vector<memloc::measurement_point<>> points;
-  const auto& infos = measurement_points();
   for (std::size_t p = 0; p < infos.size(); ++p) {
     points.push_back({infos[p].name, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p])});
   }
@@ -53,25 +54,31 @@ double mean_of_numbers(const std::vector<double>& values) {
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
 }
 
-std::vector<double> layermem_means(const alignment_measurement& alignment) {
+std::vector<std::vector<double>> sslmem_scores(const alignment_measurement& alignment) {
+  std::vector<std::vector<double>> all;
+  for (std::size_t p = 0; p < alignment.ssl_f.size(); ++p) {
+    std::vector<double> scores(alignment.ssl_f[p].size());
+    memloc::sslmem(exec, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p]),
+                   memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
+    all.push_back(std::move(scores));
+  }
+  return all;
+}
+
+std::vector<double> layermem_means(const std::vector<measurement_point_info>& infos, const alignment_measurement& alignment) {
   std::vector<double> layermem, delta;
-  fill_layermem(points_of(alignment), {}, layermem, delta);
+  fill_layermem(points_of(infos, alignment), {}, layermem, delta);
   return layermem;
 }
 
-layermem_table layermem_analysis(const alignment_measurement& alignment, std::int64_t subset_size) {
+layermem_table layermem_analysis(const std::vector<measurement_point_info>& infos, const alignment_measurement& alignment,
+                                 std::int64_t subset_size) {
   layermem_table table;
-  const auto& infos = measurement_points();
   table.samples = static_cast<std::int64_t>(alignment.ssl_f.front().size());
   table.subset_size = subset_size;
-  const auto points = points_of(alignment);
-  for (std::size_t p = 0; p < infos.size(); ++p) {
-    table.points.push_back(infos[p].name);
-    std::vector<double> scores(static_cast<std::size_t>(table.samples));
-    memloc::sslmem(exec, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p]),
-                   memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
-    table.scores.push_back(std::move(scores));
-  }
+  const auto points = points_of(infos, alignment);
+  for (const auto& info : infos) table.points.push_back(info.name);
+  table.scores = sslmem_scores(alignment);
   fill_layermem(points, {}, table.all, table.delta_all);
   fill_layermem(points, {memloc::subset_kind::top, subset_size}, table.top, table.delta_top);
   fill_layermem(points, {memloc::subset_kind::least, subset_size}, table.least, table.delta_least);
@@ -124,10 +131,31 @@ std::vector<classmem_comparison> compare_classes(const unit_measurement& units) 
   return rows;
 }
 
-std::vector<consistency_row> consistency(const layermem_table& table, std::int64_t k) {
+control_comparison compare_with_controls(const layermem_table& candidates, const alignment_measurement& held_out,
+                                         const alignment_measurement& independent) {
+  control_comparison result;
+  result.point = candidates.points.back();
+  const auto& candidate_scores = candidates.scores.back();
+  const auto held_out_scores = sslmem_scores(held_out).back();
+  const auto independent_scores = sslmem_scores(independent).back();
+  result.candidates = static_cast<std::int64_t>(candidate_scores.size());
+  result.held_out = static_cast<std::int64_t>(held_out_scores.size());
+  result.independent = static_cast<std::int64_t>(independent_scores.size());
+  result.candidate_mean = mean_of_numbers(candidate_scores);
+  result.held_out_mean = mean_of_numbers(held_out_scores);
+  result.independent_mean = mean_of_numbers(independent_scores);
+  const auto test = memloc::t_test(exec, view_of(candidate_scores), view_of(held_out_scores),
+                                   {memloc::t_test_kind::welch, memloc::alternative::greater});
+  result.statistic = test.statistic;
+  result.df = test.df;
+  result.p_value = test.p_value;
+  return result;
+}
+
+std::vector<consistency_row> consistency(const std::vector<measurement_point_info>& infos, const layermem_table& table, std::int64_t k) {
   std::vector<std::size_t> convs;
   for (std::size_t p = 0; p < table.points.size(); ++p) {
-    if (measurement_points()[p].is_conv) convs.push_back(p);
+    if (infos[p].is_conv) convs.push_back(p);
   }
   std::vector<consistency_row> rows;
   for (std::size_t i = 0; i < convs.size(); ++i) {
@@ -141,6 +169,61 @@ std::vector<consistency_row> consistency(const layermem_table& table, std::int64
     }
   }
   return rows;
+}
+
+std::vector<unit_sample_row> link_units_to_samples(const unit_measurement& units, const layermem_table& table) {
+  const auto& scores = table.scores.back();
+  const std::set<std::int64_t> top_set(table.top_samples.begin(), table.top_samples.end());
+  std::vector<unit_sample_row> rows;
+  for (std::size_t l = 0; l < units.layers.size(); ++l) {
+    const auto& unitmem = units.unitmem[l];
+    const auto& argmax = units.argmax[l];
+    const auto count = static_cast<memloc::index_t>(unitmem.size());
+    const auto links = memloc::units_to_samples(exec, view_of(unitmem), memloc::make_vector_view<memloc::host_space>(argmax.data(), count),
+                                                view_of(scores), memloc::top_fraction(0.1));
+    unit_sample_row row;
+    row.layer = units.layers[l];
+    row.units = count;
+    row.top_units = static_cast<std::int64_t>(links.top_units.size());
+    std::set<std::int64_t> distinct;
+    std::vector<double> argmax_scores;
+    for (const auto u : links.top_units) {
+      const auto sample = argmax[static_cast<std::size_t>(u)];
+      distinct.insert(sample);
+      argmax_scores.push_back(scores[static_cast<std::size_t>(sample)]);
+      row.argmax_in_top_set += top_set.count(sample) != 0 ? 1 : 0;
+    }
+    row.distinct_argmax = static_cast<std::int64_t>(distinct.size());
+    const auto most = std::max_element(links.top_unit_count.begin(), links.top_unit_count.end());
+    row.most_shared_sample = static_cast<std::int64_t>(most - links.top_unit_count.begin());
+    row.most_shared_count = *most;
+    row.argmax_score_mean = mean_of_numbers(argmax_scores);
+    row.candidate_score_mean = mean_of_numbers(scores);
+    const auto tau = memloc::kendall_tau_b(exec, view_of(unitmem), view_of(links.argmax_score));
+    row.tau = tau.tau;
+    row.p_value = tau.p_value;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+layer_choice choose_layers(const layermem_table& table, const unit_measurement& units) {
+  layer_choice choice;
+  auto names_of = [&](const std::vector<double>& values, memloc::rank_direction direction) {
+    return memloc::select_layers(exec, table.points, view_of(values), choice.count, direction).names;
+  };
+  choice.top_delta = names_of(table.delta_all, memloc::rank_direction::top);
+  choice.least_delta = names_of(table.delta_all, memloc::rank_direction::least);
+  choice.top_layermem = names_of(table.all, memloc::rank_direction::top);
+  std::vector<memloc::named_scores<const double>> layers;
+  for (std::size_t l = 0; l < units.layers.size(); ++l) layers.push_back({units.layers[l], view_of(units.unitmem[l])});
+  const auto masks = memloc::pruning_masks(exec, layers, {memloc::prune_selection::top, memloc::prune_scope::total, memloc::top_fraction(0.1)});
+  choice.layers = masks.names;
+  for (const auto& selected : masks.units) {
+    choice.total_top_units.push_back(static_cast<std::int64_t>(selected.size()));
+    choice.total_selected += static_cast<std::int64_t>(selected.size());
+  }
+  return choice;
 }
 
 std::vector<unit_t_test_row> unit_t_tests(const unit_measurement& most, const unit_measurement& least) {
@@ -170,4 +253,4 @@ std::vector<unit_t_test_row> unit_t_tests(const unit_measurement& most, const un
   return rows;
 }
 
-}  // namespace digits_ssl
+}  // namespace ssl_demo

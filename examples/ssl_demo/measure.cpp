@@ -8,11 +8,24 @@
 
 #include "augment.hpp"
 
-namespace digits_ssl {
+namespace ssl_demo {
 
 namespace {
 
 const memloc::host_exec exec{};
+
+std::int64_t element_bytes(memloc::state_element element) {
+  return element == memloc::state_element::i32 ? 4 : 8;
+}
+
+template <class Accumulators>
+std::int64_t state_bytes(Accumulators& accumulators) {
+  std::int64_t bytes = 0;
+  for (auto& accumulator : accumulators) {
+    for (const auto& buffer : accumulator.state_buffers()) bytes += static_cast<std::int64_t>(buffer.count) * element_bytes(buffer.element);
+  }
+  return bytes;
+}
 
 // memloc reads the buffer in place, so it must be the float CPU memory the view describes;
 // the encoder's ReLU outputs and residual sums are, and a silent copy would hide a change.
@@ -46,15 +59,17 @@ struct batch_ids {
 // point's tensor so that g's pass can align against the same buffers.
 class f_observer final : public activation_observer {
  public:
-  f_observer(std::int64_t samples, const measurement_setup& setup, bool keep) : keep_(keep) {
-    const auto& points = measurement_points();
+  f_observer(const std::vector<measurement_point_info>& points, std::int64_t samples, const measurement_setup& setup, bool keep)
+      : points_(points), keep_(keep) {
     kept_.resize(points.size());
-    for (const auto& point : points) {
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      const auto& point = points[p];
+      conv_index_.push_back(units_.size());
       if (!point.is_conv) continue;
       const auto positions = point.height * point.width;
       units_.emplace_back(exec, memloc::unitmem_shape{samples, point.channels, setup.views, positions});
       if (setup.with_classes) {
-        classes_.emplace_back(exec, memloc::classmem_shape{samples, point.channels, setup.views, positions, digit_classes});
+        classes_.emplace_back(exec, memloc::classmem_shape{samples, point.channels, setup.views, positions, setup.classes});
       }
     }
   }
@@ -62,11 +77,11 @@ class f_observer final : public activation_observer {
   void start(const batch_ids& batch) { batch_ = &batch; }
 
   void observe(std::size_t point, const torch::Tensor& activation) override {
-    const auto& info = measurement_points()[point];
+    const auto& info = points_[point];
     const float* data = raw_buffer(activation, info, batch_->rows());
     if (keep_) kept_[point] = activation;
     if (!info.is_conv) return;
-    const auto layer = conv_index(point);
+    const auto layer = conv_index_[point];
     const auto view = memloc::nchw_sample_major(data, batch_->samples, batch_->views, info.channels, info.height, info.width);
     units_[layer].update(exec, view, batch_->id_view());
     if (!classes_.empty()) classes_[layer].update(exec, view, batch_->id_view(), batch_->label_view());
@@ -74,10 +89,12 @@ class f_observer final : public activation_observer {
 
   const torch::Tensor& kept(std::size_t point) const { return kept_[point]; }
 
+  std::int64_t memloc_state_bytes() { return state_bytes(units_) + state_bytes(classes_); }
+
   unit_measurement finalize() const {
     unit_measurement result;
     std::size_t layer = 0;
-    for (const auto& info : measurement_points()) {
+    for (const auto& info : points_) {
       if (!info.is_conv) continue;
       const auto units = info.channels;
       std::vector<double> unitmem(static_cast<std::size_t>(units));
@@ -98,12 +115,8 @@ class f_observer final : public activation_observer {
   }
 
  private:
-  static std::size_t conv_index(std::size_t point) {
-    std::size_t index = 0;
-    for (std::size_t p = 0; p < point; ++p) index += measurement_points()[p].is_conv ? 1 : 0;
-    return index;
-  }
-
+  const std::vector<measurement_point_info>& points_;
+  std::vector<std::size_t> conv_index_;  // per point: its conv layer's accumulator
   bool keep_;
   const batch_ids* batch_ = nullptr;
   std::vector<memloc::unitmem_accumulator<memloc::host_space>> units_;
@@ -115,20 +128,24 @@ class f_observer final : public activation_observer {
 // point's alignment accumulator.
 class g_observer final : public activation_observer {
  public:
-  g_observer(std::int64_t samples, const measurement_setup& setup, const f_observer& f) : f_(f) {
-    for (const auto& point : measurement_points()) alignments_.emplace_back(exec, memloc::alignment_shape{samples, setup.views, point.features()});
+  g_observer(const std::vector<measurement_point_info>& points, std::int64_t samples, const measurement_setup& setup,
+             const f_observer& f)
+      : points_(points), f_(f) {
+    for (const auto& point : points) alignments_.emplace_back(exec, memloc::alignment_shape{samples, setup.views, point.features()});
   }
 
   void start(const batch_ids& batch) { batch_ = &batch; }
 
   void observe(std::size_t point, const torch::Tensor& activation) override {
-    const auto& info = measurement_points()[point];
+    const auto& info = points_[point];
     const float* g_data = raw_buffer(activation, info, batch_->rows());
     const float* f_data = raw_buffer(f_.kept(point), info, batch_->rows());
     alignments_[point].update(exec, memloc::representations_sample_major(f_data, batch_->samples, batch_->views, info.features()),
                               memloc::representations_sample_major(g_data, batch_->samples, batch_->views, info.features()),
                               batch_->id_view());
   }
+
+  std::int64_t memloc_state_bytes() { return state_bytes(alignments_); }
 
   alignment_measurement finalize(std::int64_t samples) const {
     alignment_measurement result;
@@ -142,25 +159,27 @@ class g_observer final : public activation_observer {
   }
 
  private:
+  const std::vector<measurement_point_info>& points_;
   const f_observer& f_;
   const batch_ids* batch_ = nullptr;
   std::vector<memloc::alignment_accumulator<memloc::host_space>> alignments_;
 };
 
-unit_measurement measure(encoder& f, encoder* g, const digit_set& samples, const measurement_setup& setup,
+unit_measurement measure(encoder& f, encoder* g, const image_set& samples, const measurement_setup& setup, at::Generator& generator,
                          alignment_measurement* alignment) {
   torch::NoGradGuard no_grad;
   const bool f_was_training = f->is_training();
   f->eval();
   if (g != nullptr) (*g)->eval();
   const auto n = samples.size();
-  f_observer f_obs(n, setup, g != nullptr);
+  const auto& points = f->points();
+  f_observer f_obs(points, n, setup, g != nullptr);
   std::unique_ptr<g_observer> g_obs;
-  if (g != nullptr) g_obs = std::make_unique<g_observer>(n, setup, f_obs);
+  if (g != nullptr) g_obs = std::make_unique<g_observer>(points, n, setup, f_obs);
   for (std::int64_t first = 0; first < n; first += setup.batch_samples) {
     const auto count = std::min(setup.batch_samples, n - first);
     batch_ids batch{torch::arange(first, first + count, torch::kInt64), samples.labels.narrow(0, first, count).contiguous(), count, setup.views};
-    const auto views = augment(samples.images.narrow(0, first, count), setup.views);
+    const auto views = augment(samples.images.narrow(0, first, count), setup.views, setup.policy, generator);
     f_obs.start(batch);
     f(views, &f_obs);
     if (g_obs) {
@@ -170,18 +189,20 @@ unit_measurement measure(encoder& f, encoder* g, const digit_set& samples, const
   }
   if (f_was_training) f->train();
   if (g_obs) *alignment = g_obs->finalize(n);
-  return f_obs.finalize();
+  auto result = f_obs.finalize();
+  result.memloc_state_bytes = f_obs.memloc_state_bytes() + (g_obs ? g_obs->memloc_state_bytes() : 0);
+  return result;
 }
 
 }  // namespace
 
-unit_measurement measure_units(encoder& f, const digit_set& samples, const measurement_setup& setup) {
-  return measure(f, nullptr, samples, setup, nullptr);
+unit_measurement measure_units(encoder& f, const image_set& samples, const measurement_setup& setup, at::Generator& generator) {
+  return measure(f, nullptr, samples, setup, generator, nullptr);
 }
 
-unit_measurement measure_units_and_alignment(encoder& f, encoder& g, const digit_set& samples, const measurement_setup& setup,
-                                             alignment_measurement& alignment) {
-  return measure(f, &g, samples, setup, &alignment);
+unit_measurement measure_units_and_alignment(encoder& f, encoder& g, const image_set& samples, const measurement_setup& setup,
+                                             at::Generator& generator, alignment_measurement& alignment) {
+  return measure(f, &g, samples, setup, generator, &alignment);
 }
 
-}  // namespace digits_ssl
+}  // namespace ssl_demo

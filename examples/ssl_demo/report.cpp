@@ -6,7 +6,7 @@
 
 #include "cli/json_writer.hpp"
 
-namespace digits_ssl {
+namespace ssl_demo {
 
 namespace {
 
@@ -28,29 +28,54 @@ std::string padded(const std::string& text, std::size_t width) {
   return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
 }
 
-void row(std::ostream& out, const std::vector<std::string>& cells, std::size_t width = 10) {
-  for (std::size_t i = 0; i < cells.size(); ++i) out << (i == 0 ? cells[i] + std::string(cells[i].size() < 8 ? 8 - cells[i].size() : 0, ' ') : padded(cells[i], width));
+void row(std::ostream& out, const std::vector<std::string>& cells, std::size_t width = 10, std::size_t first_width = 8) {
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    out << (i == 0 ? cells[i] + std::string(cells[i].size() < first_width ? first_width - cells[i].size() : 0, ' ') : padded(cells[i], width));
+  }
   out << '\n';
 }
+
+std::string widths_text(const architecture& arch) {
+  std::string text;
+  for (const auto w : arch.widths) text += (text.empty() ? "" : ", ") + std::to_string(w);
+  return text;
+}
+
+std::string mebibytes(std::int64_t bytes) { return bytes < 0 ? "-" : fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 1) + " MiB"; }
 
 }  // namespace
 
 void print_report(std::ostream& out, const demo_results& r) {
-  out << "memloc digits SSL demo (" << r.mode << " mode, seed " << r.seed << ")\n";
-  out << "data: " << r.images << " images from " << r.data_path << "; shared " << r.shared << ", candidate " << r.candidates
-      << ", independent " << r.independent << "\n";
+  out << "memloc SSL demo on " << r.dataset << " (" << r.mode << " mode, seed " << r.seed << ")\n";
+  out << "data: " << r.data_path << "; a subset of " << r.subset << " of the " << r.train_pool << " training images: shared " << r.shared
+      << ", candidate " << r.candidates << ", independent " << r.independent << "; held-out " << r.held_out << " (from "
+      << (r.held_out_pool > 0 ? "the " + std::to_string(r.held_out_pool) + " test images" : "the training images after the subset")
+      << ")\n";
+  out << "encoder: " << r.arch.name << ", " << r.arch.input_side << "x" << r.arch.input_side << " input, conv widths " << widths_text(r.arch)
+      << "\n";
   out << "SimCLR: " << r.training.epochs << " epochs, batch " << r.training.batch << ", Adam lr " << r.training.learning_rate
-      << ", temperature " << r.training.temperature << "; final loss f " << fixed(r.f_loss.back()) << ", g "
-      << fixed(r.g_loss.back()) << "\n";
-  out << "measurement: " << r.views << " augmentations per candidate, l2 over all pairs of views, SSLMem' = (g - f)/(g + f)\n";
+      << ", temperature " << r.training.temperature << "; f and g trained side by side, " << r.threads_per_encoder
+      << " thread(s) each; final loss f " << fixed(r.f_loss.back()) << ", g " << fixed(r.g_loss.back()) << "\n";
+  out << "measurement: " << r.views << " augmentations per sample, l2 over all pairs of views, SSLMem' = (g - f)/(g + f)\n";
+
+  const auto& control = r.control;
+  out << "\nControl (spec 1.2): SSLMem' at " << control.point << ", mean over each set\n";
+  row(out, {"set", "samples", "mean"}, 12, 12);
+  row(out, {"candidate", std::to_string(control.candidates), fixed(control.candidate_mean, 4)}, 12, 12);
+  row(out, {"held-out", std::to_string(control.held_out), fixed(control.held_out_mean, 4)}, 12, 12);
+  row(out, {"independent", std::to_string(control.independent), fixed(control.independent_mean, 4)}, 12, 12);
+  out << "Welch t-test, candidates > held-out: t = " << fixed(control.statistic, 2) << ", df = " << fixed(control.df, 1) << ", p = " << general(control.p_value)
+      << (control.p_value < 0.01 && control.candidate_mean > 0.0 ? "  (memorization detected at p < 0.01)" : "  (not significant at p < 0.01)")
+      << "\n";
 
   out << "\nLayerMem of f against g on the " << r.layers.samples << " candidates (LOC Table 1 layout; top/least "
       << r.layers.subset_size << " by SSLMem' at " << r.layers.points.back() << ")\n";
-  out << "(control: LM indep = LayerMem of the same f and g on the " << r.independent << " independent samples, which only g saw)\n";
-  row(out, {"point", "LM", "dLM", "LM top", "dLM top", "LM least", "dLM least", "LM indep"});
+  out << "(controls: LM held-out = the same f and g on the " << r.held_out << " held-out images, which neither saw; LM indep = on the "
+      << r.independent << " independent images, which only g saw)\n";
+  row(out, {"point", "LM", "dLM", "LM top", "dLM top", "LM least", "dLM least", "LM held", "LM indep"});
   for (std::size_t p = 0; p < r.layers.points.size(); ++p) {
     row(out, {r.layers.points[p], fixed(r.layers.all[p]), fixed(r.layers.delta_all[p]), fixed(r.layers.top[p]),
-              fixed(r.layers.delta_top[p]), fixed(r.layers.least[p]), fixed(r.layers.delta_least[p]),
+              fixed(r.layers.delta_top[p]), fixed(r.layers.least[p]), fixed(r.layers.delta_least[p]), fixed(r.held_out_layermem[p]),
               fixed(r.independent_layermem[p])});
   }
 
@@ -61,7 +86,7 @@ void print_report(std::ostream& out, const demo_results& r) {
               std::to_string(u.nan_units)});
   }
 
-  out << "\nClassMem (digit labels) vs UnitMem per layer\n";
+  out << "\nClassMem (the " << r.class_names.size() << " class labels) vs UnitMem per layer\n";
   row(out, {"layer", "UnitMem", "ClassMem", "UM > CM"});
   for (const auto& c : r.class_rows) {
     row(out, {c.layer, fixed(c.mean_unitmem), fixed(c.mean_classmem), fixed(100.0 * c.share_unitmem_above_classmem, 1) + " %"});
@@ -84,6 +109,28 @@ void print_report(std::ostream& out, const demo_results& r) {
               general(t.p_value)});
   }
 
+  out << "\nUnits and samples (LOC Fig. 1b, Table 12): each layer's top-10 % units by UnitMem and their argmax candidates; "
+         "tau = Kendall tau-b over all units of UnitMem vs the SSLMem' of its argmax candidate\n";
+  row(out, {"layer", "top units", "distinct", "max shared", "argmax SSL", "all SSL", "in top " + std::to_string(r.layers.subset_size), "tau", "p"}, 11);
+  for (const auto& u : r.unit_sample_rows) {
+    row(out, {u.layer, std::to_string(u.top_units), std::to_string(u.distinct_argmax), std::to_string(u.most_shared_count),
+              fixed(u.argmax_score_mean, 4), fixed(u.candidate_score_mean, 4), std::to_string(u.argmax_in_top_set), fixed(u.tau),
+              general(u.p_value)},
+        11);
+  }
+
+  auto joined = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+    return text;
+  };
+  out << "\nWhat the analysis would act on (LOC Tables 5, 6, 21)\n";
+  out << "  fine-tune the " << r.choice.count << " points of highest dLM: " << joined(r.choice.top_delta) << "; lowest dLM: "
+      << joined(r.choice.least_delta) << "; highest LM: " << joined(r.choice.top_layermem) << "\n";
+  out << "  prune the top 10 % of all conv units by UnitMem (" << r.choice.total_selected << " units), per layer:";
+  for (std::size_t l = 0; l < r.choice.layers.size(); ++l) out << ' ' << r.choice.layers[l] << ": " << r.choice.total_top_units[l] << ';';
+  out << "\n";
+
   out << "\nUnitMem during f's training (LOC Fig. 10): mean over units per layer\n";
   std::vector<std::string> header{"epoch"};
   for (const auto& layer : r.curve.layers) header.push_back(layer);
@@ -97,6 +144,9 @@ void print_report(std::ostream& out, const demo_results& r) {
   out << "\nwall time:";
   for (const auto& [phase, seconds] : r.seconds) out << ' ' << phase << ' ' << fixed(seconds, 1) << " s;";
   out << '\n';
+  out << "memory: resident " << mebibytes(r.memory.before_bytes) << " before the measurement pass, peak " << mebibytes(r.memory.measure_peak_bytes)
+      << " during it (memloc's state over the candidates " << fixed(static_cast<double>(r.memory.memloc_state_bytes) / 1024.0, 1)
+      << " KiB); peak of the whole run " << mebibytes(r.memory.process_peak_bytes) << "\n";
 }
 
 void write_json(std::ostream& out, const demo_results& r) {
@@ -117,17 +167,37 @@ void write_json(std::ostream& out, const demo_results& r) {
   };
 
   json.begin_object();
-  json.member("report", "memloc digits_ssl demo");
+  json.member("report", "memloc ssl_demo");
   json.member("mode", r.mode);
   json.member("seed", static_cast<std::int64_t>(r.seed));
 
   json.key("data");
   json.begin_object();
+  json.member("dataset", r.dataset);
   json.member("path", r.data_path);
-  json.member("images", r.images);
+  json.member("classes", r.class_names);
+  json.member("train_pool", r.train_pool);
+  json.member("held_out_pool", r.held_out_pool);
+  json.member("subset", r.subset);
   json.member("shared", r.shared);
   json.member("candidate", r.candidates);
   json.member("independent", r.independent);
+  json.member("held_out", r.held_out);
+  json.end_object();
+
+  json.key("encoder");
+  json.begin_object();
+  json.member("architecture", r.arch.name);
+  json.member("input_side", r.arch.input_side);
+  std::vector<std::int64_t> widths(r.arch.widths.begin(), r.arch.widths.end());
+  json.member("widths", widths);
+  object_array("points", r.points.size(), [&](std::size_t p) {
+    json.member("name", r.points[p].name);
+    json.member("conv", r.points[p].is_conv);
+    json.member("channels", r.points[p].channels);
+    json.member("height", r.points[p].height);
+    json.member("width", r.points[p].width);
+  });
   json.end_object();
 
   json.key("training");
@@ -136,6 +206,7 @@ void write_json(std::ostream& out, const demo_results& r) {
   json.member("batch", r.training.batch);
   json.member("learning_rate", r.training.learning_rate);
   json.member("temperature", r.training.temperature);
+  json.member("threads_per_encoder", static_cast<std::int64_t>(r.threads_per_encoder));
   json.member("f_loss", r.f_loss);
   json.member("g_loss", r.g_loss);
   json.end_object();
@@ -161,10 +232,27 @@ void write_json(std::ostream& out, const demo_results& r) {
   json.member("delta_top", lm.delta_top);
   json.member("least", lm.least);
   json.member("delta_least", lm.delta_least);
+  json.member("held_out", r.held_out_layermem);
   json.member("independent", r.independent_layermem);
   json.member("top_samples", lm.top_samples);
   json.member("least_samples", lm.least_samples);
   values_array("scores", lm.scores);
+  json.end_object();
+
+  json.key("control");
+  json.begin_object();
+  json.member("point", r.control.point);
+  json.member("candidates", r.control.candidates);
+  json.member("held_out", r.control.held_out);
+  json.member("independent", r.control.independent);
+  json.member("candidate_mean", r.control.candidate_mean);
+  json.member("held_out_mean", r.control.held_out_mean);
+  json.member("independent_mean", r.control.independent_mean);
+  json.member("test", "welch");
+  json.member("alternative", "greater");
+  json.member("t", r.control.statistic);
+  json.member("df", r.control.df);
+  json.member("p_value", r.control.p_value);
   json.end_object();
 
   object_array("unitmem", r.unit_rows.size(), [&](std::size_t l) {
@@ -224,6 +312,32 @@ void write_json(std::ostream& out, const demo_results& r) {
   });
   json.end_object();
 
+  object_array("units_and_samples", r.unit_sample_rows.size(), [&](std::size_t i) {
+    const auto& u = r.unit_sample_rows[i];
+    json.member("layer", u.layer);
+    json.member("units", u.units);
+    json.member("top_units", u.top_units);
+    json.member("distinct_argmax", u.distinct_argmax);
+    json.member("most_shared_sample", u.most_shared_sample);
+    json.member("most_shared_count", u.most_shared_count);
+    json.member("argmax_score_mean", u.argmax_score_mean);
+    json.member("candidate_score_mean", u.candidate_score_mean);
+    json.member("argmax_in_top_set", u.argmax_in_top_set);
+    json.member("tau", u.tau);
+    json.member("p_value", u.p_value);
+  });
+
+  json.key("layer_choice");
+  json.begin_object();
+  json.member("count", r.choice.count);
+  json.member("top_delta", r.choice.top_delta);
+  json.member("least_delta", r.choice.least_delta);
+  json.member("top_layermem", r.choice.top_layermem);
+  json.member("layers", r.choice.layers);
+  json.member("total_top_units", r.choice.total_top_units);
+  json.member("total_selected", r.choice.total_selected);
+  json.end_object();
+
   json.key("unitmem_during_training");
   json.begin_object();
   json.member("layers", r.curve.layers);
@@ -236,7 +350,15 @@ void write_json(std::ostream& out, const demo_results& r) {
   json.begin_object();
   for (const auto& [phase, seconds] : r.seconds) json.member(phase, seconds);
   json.end_object();
+
+  json.key("memory");
+  json.begin_object();
+  json.member("before_measure_bytes", r.memory.before_bytes);
+  json.member("measure_peak_bytes", r.memory.measure_peak_bytes);
+  json.member("process_peak_bytes", r.memory.process_peak_bytes);
+  json.member("memloc_state_bytes", r.memory.memloc_state_bytes);
+  json.end_object();
   json.end_object();
 }
 
-}  // namespace digits_ssl
+}  // namespace ssl_demo

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks that a memloc_digits_ssl JSON report is complete and internally consistent.
+"""Checks that a memloc_ssl_demo JSON report is complete and internally consistent.
 
     check_report.py REPORT.json
 
@@ -12,9 +12,9 @@ import math
 import sys
 
 POINTS = ["1", "2", "3", "4", "Res2", "5", "6", "7", "8", "Res6"]
-CONV_UNITS = {"1": 16, "2": 32, "3": 32, "4": 32, "5": 64, "6": 64, "7": 64, "8": 64}
-SECTIONS = ["data", "training", "measurement", "layermem", "unitmem", "classmem", "consistency", "t_test",
-            "unitmem_during_training", "seconds"]
+CONV_UNITS = {}  # conv layer -> units, read from the report's encoder section
+SECTIONS = ["data", "encoder", "training", "measurement", "control", "layermem", "unitmem", "classmem", "consistency", "t_test",
+            "units_and_samples", "layer_choice", "unitmem_during_training", "seconds", "memory"]
 
 failures = []
 
@@ -61,12 +61,13 @@ def check_layermem(r, candidates):
             total = sum(deltas[1:])
             if abs(total - (values[-1] - values[0])) > 1e-9:
                 fail(f"layermem.delta_{column}: the deltas sum to {total!r}, expected last - first = {values[-1] - values[0]!r}")
-    control = lm.get("independent")
-    if not isinstance(control, list) or len(control) != len(POINTS):
-        fail(f"layermem.independent: expected the control's {len(POINTS)} values, found {control!r}")
-    else:
-        for p, x in zip(POINTS, control):
-            in_range(f"layermem.independent[{p}]", x, -1.0, 1.0)
+    for key in ("held_out", "independent"):
+        control = lm.get(key)
+        if not isinstance(control, list) or len(control) != len(POINTS):
+            fail(f"layermem.{key}: expected the control's {len(POINTS)} values, found {control!r}")
+        else:
+            for p, x in zip(POINTS, control):
+                in_range(f"layermem.{key}[{p}]", x, -1.0, 1.0)
     scores = lm.get("scores", [])
     if len(scores) != len(POINTS) or any(len(s.get("values", [])) != candidates for s in scores):
         fail(f"layermem.scores: expected {len(POINTS)} points x {candidates} candidates")
@@ -94,6 +95,110 @@ def check_layermem(r, candidates):
         fail("layermem.top_samples: some candidate outside the top set scores higher than one inside it")
     if max(last[i] for i in least_set) > min(last[i] for i in set(range(candidates)) - least_set):
         fail("layermem.least_samples: some candidate outside the least set scores lower than one inside it")
+
+
+def check_encoder(r):
+    e = r["encoder"]
+    points = e.get("points", [])
+    if [p.get("name") for p in points] != POINTS:
+        fail(f"encoder.points: expected {POINTS}, found {[p.get('name') for p in points]!r}")
+        return False
+    widths = e.get("widths", [])
+    convs = [p for p in points if p.get("conv")]
+    if len(widths) != 8 or [p.get("channels") for p in convs] != widths:
+        fail(f"encoder: expected 8 conv widths matching the conv points' channels, found {widths!r}")
+        return False
+    for p in points:
+        for key in ("channels", "height", "width"):
+            if not isinstance(p.get(key), int) or p[key] < 1:
+                fail(f"encoder.points[{p['name']}].{key}: expected a positive integer, found {p.get(key)!r}")
+    for name, pair in (("Res2", "4"), ("Res6", "8")):
+        res = next(p for p in points if p["name"] == name)
+        conv = next(p for p in points if p["name"] == pair)
+        if [res.get(k) for k in ("channels", "height", "width")] != [conv.get(k) for k in ("channels", "height", "width")]:
+            fail(f"encoder.points[{name}]: expected the shape of conv {pair}, found {res!r}")
+    CONV_UNITS.update({p["name"]: p["channels"] for p in convs})
+    return True
+
+
+def check_control(r, d):
+    c = r["control"]
+    for key, count in (("candidates", d.get("candidate")), ("held_out", d.get("held_out")), ("independent", d.get("independent"))):
+        if c.get(key) != count:
+            fail(f"control.{key}: expected the data section's {count!r}, found {c.get(key)!r}")
+    if c.get("point") != POINTS[-1]:
+        fail(f"control.point: expected the last point {POINTS[-1]}, found {c.get('point')!r}")
+    if c.get("test") != "welch" or c.get("alternative") != "greater":
+        fail(f"control: expected Welch's test with alternative greater, found {c.get('test')!r}, {c.get('alternative')!r}")
+    lm = r["layermem"]
+    for key, expected in (("candidate_mean", lm["all"][-1]), ("held_out_mean", lm["held_out"][-1]),
+                          ("independent_mean", lm["independent"][-1])):
+        if not is_number(c.get(key)) or not is_number(expected) or abs(c[key] - expected) > 1e-9:
+            fail(f"control.{key}: expected LayerMem's value at {POINTS[-1]} ({expected!r}), found {c.get(key)!r}")
+    if not is_number(c.get("t")):
+        fail(f"control.t: expected a finite number, found {c.get('t')!r}")
+    elif is_number(c.get("candidate_mean")) and is_number(c.get("held_out_mean")) and (c["t"] > 0) != (c["candidate_mean"] > c["held_out_mean"]):
+        fail(f"control.t: its sign ({c['t']!r}) disagrees with the difference of the means")
+    n1, n2 = c.get("candidates", 0), c.get("held_out", 0)
+    if not is_number(c.get("df")) or not min(n1, n2) - 1 - 1e-9 <= c["df"] <= n1 + n2 - 2 + 1e-9:
+        fail(f"control.df: expected Welch's df in [{min(n1, n2) - 1}, {n1 + n2 - 2}], found {c.get('df')!r}")
+    in_range("control.p_value", c.get("p_value"), 0.0, 1.0)
+
+
+def check_links(r, candidates):
+    rows = r["units_and_samples"]
+    if [x.get("layer") for x in rows] != list(CONV_UNITS):
+        fail(f"units_and_samples: expected the conv layers {list(CONV_UNITS)}")
+        return
+    scores = r["layermem"]["scores"][-1]["values"]
+    top_set = set(r["layermem"]["top_samples"])
+    for x, u in zip(rows, r["unitmem"]):
+        where = f"units_and_samples[{x['layer']}]"
+        units = CONV_UNITS[x["layer"]]
+        top = math.ceil(0.1 * units)
+        if x.get("units") != units or x.get("top_units") != top:
+            fail(f"{where}: expected {units} units and ceil(10 %) = {top} top units, found {x.get('units')!r}, {x.get('top_units')!r}")
+            continue
+        # Recompute from the unitmem section: the top units by UnitMem (ties by lower index) and their argmax candidates.
+        ranked = sorted(range(units), key=lambda i: (-u["values"][i], i))[:top]
+        argmax = [u["argmax"][i] for i in ranked]
+        counts = {s: argmax.count(s) for s in argmax}
+        expected = {"distinct_argmax": len(counts), "most_shared_count": max(counts.values()),
+                    "argmax_in_top_set": sum(a in top_set for a in argmax)}
+        for key, value in expected.items():
+            if x.get(key) != value:
+                fail(f"{where}.{key}: expected {value} from the unitmem section, found {x.get(key)!r}")
+        mean = sum(scores[a] for a in argmax) / top
+        if not is_number(x.get("argmax_score_mean")) or abs(x["argmax_score_mean"] - mean) > 1e-9:
+            fail(f"{where}.argmax_score_mean: expected {mean!r}, found {x.get('argmax_score_mean')!r}")
+        if not isinstance(x.get("most_shared_sample"), int) or not 0 <= x["most_shared_sample"] < candidates:
+            fail(f"{where}.most_shared_sample: expected a candidate index, found {x.get('most_shared_sample')!r}")
+        in_range(f"{where}.tau", x.get("tau"), -1.0, 1.0)
+        in_range(f"{where}.p_value", x.get("p_value"), 0.0, 1.0)
+    c = r["layer_choice"]
+    lm = r["layermem"]
+    k = c.get("count")
+    for key, values, reverse in (("top_delta", lm["delta_all"], True), ("least_delta", lm["delta_all"], False),
+                                 ("top_layermem", lm["all"], True)):
+        order = sorted((i for i in range(len(POINTS)) if is_number(values[i])), key=lambda i: (-values[i] if reverse else values[i], i))
+        expected = [POINTS[i] for i in order[:k]] if isinstance(k, int) else None
+        if c.get(key) != expected:
+            fail(f"layer_choice.{key}: expected {expected!r} from the layermem section, found {c.get(key)!r}")
+    total = sum(CONV_UNITS.values())
+    if c.get("layers") != list(CONV_UNITS) or sum(c.get("total_top_units", [])) != c.get("total_selected") or \
+            c.get("total_selected") != math.ceil(0.1 * total):
+        fail(f"layer_choice: expected ceil(10 %) of the {total} conv units spread over the conv layers, found {c!r}")
+
+
+def check_memory(r):
+    m = r["memory"]
+    for key in ("before_measure_bytes", "measure_peak_bytes", "process_peak_bytes"):
+        if not isinstance(m.get(key), int) or m[key] <= 0:
+            fail(f"memory.{key}: expected a positive byte count (Linux /proc), found {m.get(key)!r}")
+    if isinstance(m.get("measure_peak_bytes"), int) and isinstance(m.get("process_peak_bytes"), int) and m["measure_peak_bytes"] > m["process_peak_bytes"]:
+        fail(f"memory: the measurement's peak {m['measure_peak_bytes']} exceeds the run's {m['process_peak_bytes']}")
+    if not isinstance(m.get("memloc_state_bytes"), int) or m["memloc_state_bytes"] <= 0:
+        fail(f"memory.memloc_state_bytes: expected a positive byte count, found {m.get('memloc_state_bytes')!r}")
 
 
 def check_units(r, candidates):
@@ -223,9 +328,20 @@ def main(argv):
     if not isinstance(candidates, int) or candidates < 4:
         fail(f"data.candidate: expected at least 4 candidates, found {candidates!r}")
         candidates = 0
+    pools = {"fashion-mnist": (60000, 10000), "digits": (1797, 0)}
+    subset = d.get("subset", 0)
     kept = d.get("shared", 0) + d.get("candidate", 0) + d.get("independent", 0)
-    if d.get("images") != 1797 or kept > 1797 or d.get("candidate") != d.get("independent") or d.get("candidate") != kept // 10:
-        fail(f"data: expected 1797 images and a 80/10/10 split, found {d!r}")
+    if d.get("dataset") not in pools or (d.get("train_pool"), d.get("held_out_pool")) != pools.get(d.get("dataset")):
+        fail(f"data: expected fashion-mnist with 60000 + 10000 images or digits with 1797, found {d!r}")
+    elif kept != subset or d.get("candidate") != d.get("independent") or d.get("candidate") != subset // 10:
+        fail(f"data: expected the subset split 80/10/10, found {d!r}")
+    elif d.get("held_out") != d.get("candidate") or subset + (0 if d["held_out_pool"] else d["held_out"]) > d["train_pool"]:
+        fail(f"data: expected as many held-out images as candidates, drawn from a pool large enough, found {d!r}")
+    if len(d.get("classes", [])) != 10:
+        fail(f"data.classes: expected the 10 class names, found {d.get('classes')!r}")
+    if not check_encoder(r):
+        print(f"check_report: {argv[1]}: " + "; ".join(failures), file=sys.stderr)
+        return 1
     epochs = r["training"].get("epochs")
     for key in ("f_loss", "g_loss"):
         losses = r["training"].get(key, [])
@@ -234,10 +350,13 @@ def main(argv):
     if r["measurement"].get("views") != 10:
         fail(f"measurement.views: expected 10 augmentations per candidate, found {r['measurement'].get('views')!r}")
     check_layermem(r, candidates)
+    check_control(r, d)
     check_units(r, candidates)
     check_consistency(r, candidates)
     check_t_test(r)
+    check_links(r, candidates)
     check_curve(r, epochs)
+    check_memory(r)
     for phase, seconds in r["seconds"].items():
         if not is_number(seconds) or seconds < 0:
             fail(f"seconds.{phase}: expected a non-negative duration, found {seconds!r}")
@@ -246,7 +365,7 @@ def main(argv):
             print(f"check_report: {argv[1]}: {message}", file=sys.stderr)
         print(f"check_report: {len(failures)} check(s) failed", file=sys.stderr)
         return 1
-    print(f"check_report: {argv[1]}: complete and consistent ({candidates} candidates, {len(POINTS)} points)")
+    print(f"check_report: {argv[1]}: complete and consistent ({d['dataset']}, {candidates} candidates, {len(POINTS)} points)")
     return 0
 
 

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "augment.hpp"
-
-namespace digits_ssl {
+namespace ssl_demo {
 
 namespace {
 
@@ -22,8 +20,8 @@ torch::Tensor nt_xent(const torch::Tensor& projections, double temperature) {
 
 }  // namespace
 
-void train_simclr(encoder& net, const digit_set& data, const training_setup& setup, const epoch_callback& after_epoch) {
-  projection_head head;
+void train_simclr(encoder& net, projection_head& head, const image_set& data, const training_setup& setup,
+                  const augmentation_policy& policy, at::Generator generator, const epoch_callback& after_epoch) {
   std::vector<torch::Tensor> parameters = net->parameters();
   for (const auto& p : head->parameters()) parameters.push_back(p);
   torch::optim::Adam optimizer(parameters, torch::optim::AdamOptions(setup.learning_rate).weight_decay(1e-5));
@@ -31,14 +29,14 @@ void train_simclr(encoder& net, const digit_set& data, const training_setup& set
   head->train();
   const auto n = data.size();
   for (std::int64_t epoch = 1; epoch <= setup.epochs; ++epoch) {
-    const auto order = torch::randperm(n, torch::kInt64);
+    const auto order = torch::randperm(n, generator, torch::kInt64);
     double loss_sum = 0.0;
     std::int64_t batches = 0;
     // A last batch of one image would have no negatives; it waits for the next epoch's shuffle.
     for (std::int64_t first = 0; first + 1 < n; first += setup.batch) {
       const auto count = std::min(setup.batch, n - first);
       const auto images = data.images.index_select(0, order.narrow(0, first, count));
-      const auto loss = nt_xent(head(net(augment(images, 2))), setup.temperature);
+      const auto loss = nt_xent(head(net(augment(images, 2, policy, generator))), setup.temperature);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -49,4 +47,4 @@ void train_simclr(encoder& net, const digit_set& data, const training_setup& set
   }
 }
 
-}  // namespace digits_ssl
+}  // namespace ssl_demo

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Figures of a memloc_digits_ssl report, drawn by the project's plotting command.
+"""Figures of a memloc_ssl_demo report, drawn by the project's plotting command.
 
     plot_report.py REPORT.json --out DIR
 

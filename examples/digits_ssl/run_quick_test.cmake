@@ -1,9 +1,0 @@
-# demo_digits_quick: run the demo in quick mode, then check its JSON report.
-execute_process(COMMAND ${DEMO} --quick --json ${REPORT} RESULT_VARIABLE demo_status)
-if(NOT demo_status EQUAL 0)
-  message(FATAL_ERROR "memloc_digits_ssl --quick exited with ${demo_status}")
-endif()
-execute_process(COMMAND ${PYTHON} ${CHECKER} ${REPORT} RESULT_VARIABLE check_status)
-if(NOT check_status EQUAL 0)
-  message(FATAL_ERROR "the quick report failed its checks (exit ${check_status})")
-endif()

@@ -1,0 +1,385 @@
+// The main job: two SimCLR encoders trained on real images (Fashion-MNIST by default, or
+// scikit-learn's digits), and memloc measuring where f memorizes its candidates, from
+// inside the training and inference loops.
+//
+//   memloc_ssl_demo [--dataset fashion-mnist|digits] [--quick] [--json PATH] [--data PATH]
+//                   [--subset N] [--epochs N] [--width X] [--temperature T] [--seed N] [--threads N]
+//
+// Exit status 0 on success, 2 on bad arguments or an unreadable data file, 1 otherwise.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include "analysis.hpp"
+#include "data.hpp"
+#include "measure.hpp"
+#include "model.hpp"
+#include "report.hpp"
+#include "train.hpp"
+
+namespace {
+
+using namespace ssl_demo;
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct options {
+  std::string dataset = "fashion-mnist";
+  bool quick = false;
+  std::string json_path;  // default: build/demo/<dataset>_report.json
+  std::string data_path;  // default: where Debian installs the dataset
+  std::optional<std::int64_t> subset, epochs;
+  std::optional<double> width, temperature;
+  std::uint64_t seed = 2024;
+  int threads = 1;
+};
+
+const char* const usage =
+    "usage: memloc_ssl_demo [--dataset fashion-mnist|digits] [--quick] [--json PATH] [--data PATH]\n"
+    "                       [--subset N] [--epochs N] [--width X] [--temperature T] [--seed N] [--threads N]";
+
+// The whole text must be a decimal integer in [minimum, maximum].
+std::uint64_t unsigned_value(const std::string& flag, const std::string& text, std::uint64_t minimum, std::uint64_t maximum) {
+  std::size_t used = 0;
+  unsigned long long parsed = 0;
+  try {
+    parsed = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || text.front() == '-' || text.front() == '+' || parsed < minimum || parsed > maximum) {
+    throw usage_error(flag + ": expected an integer in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "], got '" +
+                      text + "'");
+  }
+  return parsed;
+}
+
+double positive_value(const std::string& flag, const std::string& text, double maximum) {
+  std::size_t used = 0;
+  double parsed = 0.0;
+  try {
+    parsed = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !(parsed > 0.0 && parsed <= maximum)) {
+    throw usage_error(flag + ": expected a number in (0, " + std::to_string(maximum) + "], got '" + text + "'");
+  }
+  return parsed;
+}
+
+options parse(int argc, char** argv) {
+  options result;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw usage_error(arg + ": expected a value after it, got nothing");
+      return argv[++i];
+    };
+    if (arg == "--quick") {
+      result.quick = true;
+    } else if (arg == "--dataset") {
+      result.dataset = value();
+      if (result.dataset != "fashion-mnist" && result.dataset != "digits") {
+        throw usage_error("--dataset: expected fashion-mnist or digits, got '" + result.dataset + "'");
+      }
+    } else if (arg == "--json") {
+      result.json_path = value();
+      if (result.json_path.empty()) throw usage_error("--json: expected a file path, got an empty string");
+    } else if (arg == "--data") {
+      result.data_path = value();
+      if (result.data_path.empty()) throw usage_error("--data: expected a path, got an empty string");
+    } else if (arg == "--subset") {
+      result.subset = static_cast<std::int64_t>(unsigned_value(arg, value(), 20, 60000));
+    } else if (arg == "--epochs") {
+      result.epochs = static_cast<std::int64_t>(unsigned_value(arg, value(), 1, 10000));
+    } else if (arg == "--width") {
+      result.width = positive_value(arg, value(), 4.0);
+    } else if (arg == "--temperature") {
+      result.temperature = positive_value(arg, value(), 10.0);
+    } else if (arg == "--seed") {
+      result.seed = unsigned_value(arg, value(), 0, std::numeric_limits<std::uint64_t>::max());
+    } else if (arg == "--threads") {
+      result.threads = static_cast<int>(unsigned_value(arg, value(), 1, 64));
+    } else if (arg == "-h" || arg == "--help") {
+      std::cout << usage << '\n';
+      std::exit(0);
+    } else {
+      throw usage_error("unknown argument '" + arg +
+                        "' (expected --dataset, --quick, --json, --data, --subset, --epochs, --width, --temperature, --seed or --threads)");
+    }
+  }
+  if (result.dataset == "digits" && result.width) throw usage_error("--width: applies to fashion-mnist's ResNet9, not to the digits' net");
+  if (result.data_path.empty()) result.data_path = result.dataset == "digits" ? default_digits_path : default_fashion_mnist_directory;
+  if (result.json_path.empty()) result.json_path = "build/demo/" + result.dataset + "_report.json";
+  return result;
+}
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Everything a run is made of, per dataset and mode; flags override the sizes.
+struct run_setup {
+  std::int64_t subset = 0;
+  architecture arch;
+  augmentation_policy policy;
+  training_setup training;
+  std::int64_t curve_every = 1;  // epochs between UnitMem measurements during f's training
+};
+
+// Fashion-MNIST full: the sizes docs/demo.md's sizing runs chose to fit 15 minutes on two
+// cores with the candidates' memorization significant; quick: the same pipeline in seconds.
+run_setup setup_for(const options& opts, std::int64_t train_pool) {
+  run_setup setup;
+  if (opts.dataset == "fashion-mnist") {
+    setup.subset = opts.quick ? 500 : 2500;
+    setup.arch = resnet9(opts.width.value_or(0.25));
+    setup.policy = fashion_policy();
+    setup.training = {opts.quick ? 3 : 100, 128, 2e-3, 0.5};
+    setup.curve_every = opts.quick ? 1 : 10;
+  } else {
+    // All digits but a tenth held out (the quick mode: a quarter of that).
+    const auto usable = train_pool - train_pool / 10;
+    setup.subset = opts.quick ? usable / 4 : usable;
+    setup.arch = digits_resnet();
+    setup.policy = digits_policy();
+    setup.training = {opts.quick ? 3 : 100, 128, 2e-3, 0.5};
+    setup.curve_every = opts.quick ? 1 : 10;
+  }
+  if (opts.subset) setup.subset = *opts.subset;
+  if (opts.temperature) setup.training.temperature = *opts.temperature;
+  if (opts.epochs) {
+    setup.training.epochs = *opts.epochs;
+    setup.curve_every = std::max<std::int64_t>(1, *opts.epochs / 10);
+  }
+  return setup;
+}
+
+// Table 1's top-50 / least-50, Table 11's groups and Table 3's k; half the candidates when
+// there are fewer than 100 (the quick mode), so that the two groups never overlap.
+constexpr std::int64_t paper_subset_size = 50;
+
+// A field of /proc/self/status in bytes ("VmRSS", "VmHWM"), -1 where the file is missing.
+std::int64_t proc_status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
+  }
+  return -1;
+}
+
+// Resets the peak-resident mark so that VmHWM afterwards is the peak of what follows
+// (Linux >= 4.0); false where it cannot.
+bool reset_peak_resident() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.close();
+  return static_cast<bool>(clear);
+}
+
+at::Generator seeded_generator(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+int run(const options& opts) {
+  const auto start = clock_type::now();
+  // Each encoder trains in its own thread with this many torch threads: this net's ops are
+  // small, so two single-threaded trainings side by side use two cores better than one
+  // training whose every op is split in two (docs/demo.md).
+  torch::set_num_threads(opts.threads);
+  // A precaution, not a measured need: denormal values take a slow path in x86 arithmetic.
+  at::globalContext().setFlushDenormal(true);
+
+  const auto data = opts.dataset == "digits" ? load_digits(opts.data_path) : load_fashion_mnist(opts.data_path);
+  const auto setup = setup_for(opts, data.train.size());
+
+  demo_results results;
+  results.mode = opts.quick ? "quick" : "full";
+  results.dataset = data.name;
+  results.data_path = opts.data_path;
+  results.class_names = data.class_names;
+  results.seed = opts.seed;
+  results.arch = setup.arch;
+  results.points = measurement_points(setup.arch);
+  results.training = setup.training;
+  results.threads_per_encoder = opts.threads;
+  results.train_pool = data.train.size();
+  results.held_out_pool = data.held_out.images.defined() ? data.held_out.size() : 0;
+
+  const auto parts = split_protocol(data, setup.subset, setup.subset / 10, opts.seed);
+  results.subset = setup.subset;
+  results.shared = parts.shared.size();
+  results.candidates = parts.candidate.size();
+  results.independent = parts.independent.size();
+  results.held_out = parts.held_out.size();
+  const auto subset_size = std::min(paper_subset_size, results.candidates / 2);
+  results.seconds.emplace_back("load", seconds_since(start));
+
+  measurement_setup measuring;
+  measuring.classes = data.classes();
+  measuring.policy = setup.policy;
+  results.views = measuring.views;
+  // The measurement views come from their own stream, so that measuring f during its
+  // training leaves f's training stream equal to g's.
+  auto measure_generator = seeded_generator(opts.seed ^ 0x9e3779b97f4a7c15ULL);
+
+  // Same initial weights: the global generator reseeded before each pair is built.
+  torch::manual_seed(opts.seed);
+  encoder f(setup.arch);
+  projection_head f_head(setup.arch);
+  torch::manual_seed(opts.seed);
+  encoder g(setup.arch);
+  projection_head g_head(setup.arch);
+
+  // f and g side by side, each in a thread of its own (symmetric: the main thread's heap
+  // behaves differently from a worker's), f with UnitMem of its candidates measured every
+  // few epochs (LOC Fig. 10), g on shared + independent from a generator of the same seed.
+  auto phase = clock_type::now();
+  double curve_seconds = 0.0;
+  auto record_curve = [&](std::int64_t epoch) {
+    const auto curve_start = clock_type::now();
+    const auto units = measure_units(f, parts.candidate, measuring, measure_generator);
+    results.curve.layers = units.layers;
+    results.curve.epochs.push_back(epoch);
+    std::vector<double> means, maxima;
+    for (const auto& summary : summarise_units(units)) {
+      means.push_back(summary.mean);
+      maxima.push_back(summary.max);
+    }
+    results.curve.mean_unitmem.push_back(means);
+    results.curve.max_unitmem.push_back(maxima);
+    curve_seconds += seconds_since(curve_start);
+  };
+  auto train_f = [&] {
+    record_curve(0);
+    train_simclr(f, f_head, concatenate(parts.shared, parts.candidate), setup.training, setup.policy, seeded_generator(opts.seed),
+                 [&](std::int64_t epoch, double loss) {
+                   results.f_loss.push_back(loss);
+                   if (epoch % setup.curve_every == 0 || epoch == setup.training.epochs) {
+                     record_curve(epoch);
+                     // Progress on stderr, so that a long run shows it is alive and the report stays clean.
+                     std::cerr << "memloc_ssl_demo: f epoch " << epoch << "/" << setup.training.epochs << ", loss " << loss << ", "
+                               << static_cast<int>(seconds_since(start)) << " s" << std::endl;
+                   }
+                 });
+  };
+  auto train_g = [&] {
+    train_simclr(g, g_head, concatenate(parts.shared, parts.independent), setup.training, setup.policy, seeded_generator(opts.seed),
+                 [&](std::int64_t, double loss) { results.g_loss.push_back(loss); });
+  };
+  struct timed_training {
+    std::exception_ptr failure;
+    double seconds = 0.0;
+  } f_run, g_run;
+  auto in_thread = [&](const std::function<void()>& train, timed_training& run) {
+    return std::thread([&, train] {
+      try {
+        torch::set_num_threads(opts.threads);
+        at::globalContext().setFlushDenormal(true);  // a per-thread setting
+        const auto thread_start = clock_type::now();
+        train();
+        run.seconds = seconds_since(thread_start);
+      } catch (...) {
+        run.failure = std::current_exception();
+      }
+    });
+  };
+  std::thread f_thread = in_thread(train_f, f_run);
+  std::thread g_thread = in_thread(train_g, g_run);
+  f_thread.join();
+  g_thread.join();
+  if (f_run.failure) std::rethrow_exception(f_run.failure);
+  if (g_run.failure) std::rethrow_exception(g_run.failure);
+  results.seconds.emplace_back("train_f", f_run.seconds);
+  results.seconds.emplace_back("of_which_unitmem_during_training", curve_seconds);
+  results.seconds.emplace_back("train_g", g_run.seconds);
+  results.seconds.emplace_back("train_both", seconds_since(phase));
+
+  // The inference pass: candidates, then the controls, through f and g on the same views.
+  phase = clock_type::now();
+  results.memory.process_peak_bytes = proc_status_bytes("VmHWM");
+  results.memory.before_bytes = proc_status_bytes("VmRSS");
+  const bool peak_reset = reset_peak_resident();
+  measuring.with_classes = true;
+  alignment_measurement alignment;
+  results.units = measure_units_and_alignment(f, g, parts.candidate, measuring, measure_generator, alignment);
+  results.memory.memloc_state_bytes = results.units.memloc_state_bytes;
+  if (peak_reset) results.memory.measure_peak_bytes = proc_status_bytes("VmHWM");
+  results.memory.process_peak_bytes = std::max(results.memory.process_peak_bytes, proc_status_bytes("VmHWM"));
+  results.layers = layermem_analysis(results.points, alignment, subset_size);
+  measuring.with_classes = false;
+  alignment_measurement held_out, independent;
+  measure_units_and_alignment(f, g, parts.held_out, measuring, measure_generator, held_out);
+  measure_units_and_alignment(f, g, parts.independent, measuring, measure_generator, independent);
+  results.held_out_layermem = layermem_means(results.points, held_out);
+  results.independent_layermem = layermem_means(results.points, independent);
+  results.control = compare_with_controls(results.layers, held_out, independent);
+  results.unit_rows = summarise_units(results.units);
+  results.class_rows = compare_classes(results.units);
+  results.consistency_k = subset_size;
+  results.consistency_rows = consistency(results.points, results.layers, subset_size);
+  const auto most = measure_units(f, select(parts.candidate, results.layers.top_samples), measuring, measure_generator);
+  const auto least = measure_units(f, select(parts.candidate, results.layers.least_samples), measuring, measure_generator);
+  results.t_test_rows = unit_t_tests(most, least);
+  results.unit_sample_rows = link_units_to_samples(results.units, results.layers);
+  results.choice = choose_layers(results.layers, results.units);
+  results.seconds.emplace_back("measure", seconds_since(phase));
+  results.seconds.emplace_back("total", seconds_since(start));
+
+  print_report(std::cout, results);
+  const std::filesystem::path json_path(opts.json_path);
+  if (json_path.has_parent_path()) std::filesystem::create_directories(json_path.parent_path());
+  std::ofstream json(json_path);
+  write_json(json, results);
+  json.close();
+  if (!json) throw std::runtime_error("cannot write the JSON report to '" + opts.json_path + "'");
+  std::cout << "JSON report: " << opts.json_path << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  try {
+    opts = parse(argc, argv);
+  } catch (const usage_error& e) {
+    std::cerr << "memloc_ssl_demo: " << e.what() << '\n' << usage << '\n';
+    return 2;
+  }
+  const bool digits = opts.dataset == "digits";
+  if (digits ? !std::filesystem::is_regular_file(opts.data_path) : !std::filesystem::is_directory(opts.data_path)) {
+    std::cerr << "memloc_ssl_demo: --data: expected " << (digits ? "a readable digits.csv.gz file" : "a directory of Fashion-MNIST's IDX files")
+              << ", got '" << opts.data_path << "' (install Debian's " << (digits ? "python3-sklearn" : "dataset-fashion-mnist")
+              << ", or run scripts/setup)\n";
+    return 2;
+  }
+  try {
+    return run(opts);
+  } catch (const data_error& e) {
+    std::cerr << "memloc_ssl_demo: --data: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "memloc_ssl_demo: " << e.what() << '\n';
+    return 1;
+  }
+}
