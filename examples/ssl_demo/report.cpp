@@ -65,8 +65,8 @@ void print_report(std::ostream& out, const demo_results& r) {
   row(out, {"held-out", std::to_string(control.held_out), fixed(control.held_out_mean, 4)}, 12, 12);
   row(out, {"independent", std::to_string(control.independent), fixed(control.independent_mean, 4)}, 12, 12);
   out << "Welch t-test, candidates > held-out: t = " << fixed(control.statistic, 2) << ", df = " << fixed(control.df, 1) << ", p = " << general(control.p_value)
-      << (control.p_value < 0.01 && control.candidate_mean > 0.0 ? "  (memorization detected at p < 0.01)" : "  (not significant at p < 0.01)")
-      << "\n";
+      << (control.p_value < 0.01 ? " (significant at 0.01)" : " (not significant at 0.01)") << "; the candidates' mean is "
+      << (control.candidate_mean > 0.0 ? "positive" : "not positive") << "\n";
 
   out << "\nLayerMem of f against g on the " << r.layers.samples << " candidates (LOC Table 1 layout; top/least "
       << r.layers.subset_size << " by SSLMem' at " << r.layers.points.back() << ")\n";
