@@ -58,11 +58,13 @@ std::vector<std::int64_t> idx_header(const std::string& bytes, const std::string
   }
   std::vector<std::int64_t> sizes;
   std::int64_t payload = 1;
+  const auto available = static_cast<std::int64_t>(bytes.size() - header);
   for (std::uint32_t d = 0; d < dimensions; ++d) {
     sizes.push_back(big_endian_u32(bytes, 4 + 4 * d));
-    payload *= sizes.back();
+    // Stops before the product can overflow: anything past the file's length is an error anyway.
+    payload = payload > available && sizes.back() > 0 ? available + 1 : payload * sizes.back();
   }
-  if (static_cast<std::int64_t>(bytes.size() - header) != payload) {
+  if (available != payload) {
     throw data_error("the IDX file '" + path + "': expected " + std::to_string(payload) + " bytes of data after the header, found " +
                      std::to_string(bytes.size() - header));
   }

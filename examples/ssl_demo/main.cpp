@@ -107,7 +107,8 @@ options parse(int argc, char** argv) {
       result.data_path = value();
       if (result.data_path.empty()) throw usage_error("--data: expected a path, got an empty string");
     } else if (arg == "--subset") {
-      result.subset = static_cast<std::int64_t>(unsigned_value(arg, value(), 20, 60000));
+      // 40 images give 4 candidates, the fewest whose most / least halves hold two samples each.
+      result.subset = static_cast<std::int64_t>(unsigned_value(arg, value(), 40, 60000));
     } else if (arg == "--epochs") {
       result.epochs = static_cast<std::int64_t>(unsigned_value(arg, value(), 1, 10000));
     } else if (arg == "--width") {
@@ -115,7 +116,8 @@ options parse(int argc, char** argv) {
     } else if (arg == "--temperature") {
       result.temperature = positive_value(arg, value(), 10.0);
     } else if (arg == "--seed") {
-      result.seed = unsigned_value(arg, value(), 0, std::numeric_limits<std::uint64_t>::max());
+      // The JSON report writes the seed as a signed 64-bit integer.
+      result.seed = unsigned_value(arg, value(), 0, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
     } else if (arg == "--threads") {
       result.threads = static_cast<int>(unsigned_value(arg, value(), 1, 64));
     } else if (arg == "-h" || arg == "--help") {
@@ -149,7 +151,7 @@ struct run_setup {
 
 // Fashion-MNIST full: the sizes docs/demo.md's sizing runs chose to fit 15 minutes on two
 // cores with the candidates' memorization significant; quick: the same pipeline in seconds.
-run_setup setup_for(const options& opts, std::int64_t train_pool) {
+run_setup setup_for(const options& opts, std::int64_t train_pool, std::int64_t held_out_pool) {
   run_setup setup;
   if (opts.dataset == "fashion-mnist") {
     // docs/demo.md, "Choosing the sizes": of the settings tried, the only one whose
@@ -175,6 +177,15 @@ run_setup setup_for(const options& opts, std::int64_t train_pool) {
     setup.held_out = std::max<std::int64_t>(1, setup.subset / 10) * (opts.dataset == "fashion-mnist" && !opts.quick ? 4 : 1);
   }
   if (opts.temperature) setup.training.temperature = *opts.temperature;
+  // A subset the pools cannot serve is the flag's fault, not the data's.
+  const auto train_needed = setup.subset + (held_out_pool > 0 ? 0 : setup.held_out);
+  if (held_out_pool > 0) setup.held_out = std::min(setup.held_out, held_out_pool);
+  if (train_needed > train_pool) {
+    throw usage_error("--subset: expected at most " + std::to_string(train_pool - (held_out_pool > 0 ? 0 : setup.held_out)) + " for " +
+                      opts.dataset + " (" + std::to_string(train_pool) + " training images" +
+                      (held_out_pool > 0 ? "" : ", " + std::to_string(setup.held_out) + " of them held out") + "), got " +
+                      std::to_string(setup.subset));
+  }
   if (opts.epochs) setup.training.epochs = *opts.epochs;
   setup.curve_every = std::max<std::int64_t>(1, setup.training.epochs / 10);
   return setup;
@@ -215,7 +226,7 @@ int run(const options& opts) {
   at::globalContext().setFlushDenormal(true);
 
   const auto data = opts.dataset == "digits" ? load_digits(opts.data_path) : load_fashion_mnist(opts.data_path);
-  const auto setup = setup_for(opts, data.train.size());
+  const auto setup = setup_for(opts, data.train.size(), data.held_out.images.defined() ? data.held_out.size() : 0);
 
   demo_results results;
   results.mode = opts.quick ? "quick" : "full";
@@ -380,6 +391,9 @@ int main(int argc, char** argv) {
   }
   try {
     return run(opts);
+  } catch (const usage_error& e) {
+    std::cerr << "memloc_ssl_demo: " << e.what() << '\n' << usage << '\n';
+    return 2;
   } catch (const data_error& e) {
     std::cerr << "memloc_ssl_demo: --data: " << e.what() << '\n';
     return 2;
