@@ -54,14 +54,16 @@ double mean_of_numbers(const std::vector<double>& values) {
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
 }
 
+std::vector<double> sslmem_scores_at(const alignment_measurement& alignment, std::size_t point) {
+  std::vector<double> scores(alignment.ssl_f[point].size());
+  memloc::sslmem(exec, view_of(alignment.ssl_f[point]), view_of(alignment.ssl_g[point]),
+                 memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
+  return scores;
+}
+
 std::vector<std::vector<double>> sslmem_scores(const alignment_measurement& alignment) {
   std::vector<std::vector<double>> all;
-  for (std::size_t p = 0; p < alignment.ssl_f.size(); ++p) {
-    std::vector<double> scores(alignment.ssl_f[p].size());
-    memloc::sslmem(exec, view_of(alignment.ssl_f[p]), view_of(alignment.ssl_g[p]),
-                   memloc::make_vector_view(scores.data(), static_cast<memloc::index_t>(scores.size())));
-    all.push_back(std::move(scores));
-  }
+  for (std::size_t p = 0; p < alignment.ssl_f.size(); ++p) all.push_back(sslmem_scores_at(alignment, p));
   return all;
 }
 
@@ -136,8 +138,9 @@ control_comparison compare_with_controls(const layermem_table& candidates, const
   control_comparison result;
   result.point = candidates.points.back();
   const auto& candidate_scores = candidates.scores.back();
-  const auto held_out_scores = sslmem_scores(held_out).back();
-  const auto independent_scores = sslmem_scores(independent).back();
+  const auto last = candidates.points.size() - 1;
+  const auto held_out_scores = sslmem_scores_at(held_out, last);
+  const auto independent_scores = sslmem_scores_at(independent, last);
   result.candidates = static_cast<std::int64_t>(candidate_scores.size());
   result.held_out = static_cast<std::int64_t>(held_out_scores.size());
   result.independent = static_cast<std::int64_t>(independent_scores.size());

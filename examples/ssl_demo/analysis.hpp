@@ -85,7 +85,8 @@ struct layer_choice {
   std::int64_t total_selected = 0;
 };
 
-// Per-sample SSLMem' (Eq. 2 ratio) at every point.
+// Per-sample SSLMem' (Eq. 2 ratio) at one point, and at every point.
+std::vector<double> sslmem_scores_at(const alignment_measurement& alignment, std::size_t point);
 std::vector<std::vector<double>> sslmem_scores(const alignment_measurement& alignment);
 // LayerMem over every sample of the measured set, per point.
 std::vector<double> layermem_means(const std::vector<measurement_point_info>& points, const alignment_measurement& alignment);

@@ -189,7 +189,7 @@ std::vector<std::int64_t> slice(const std::vector<std::int64_t>& order, std::int
 }  // namespace
 
 split split_protocol(const dataset& data, std::int64_t subset, std::int64_t held_out, std::uint64_t seed) {
-  const bool own_held_out = data.held_out.images.defined() && data.held_out.size() > 0;
+  const bool own_held_out = data.held_out_pool() > 0;
   const auto pool = data.train.size();
   const auto needed = subset + (own_held_out ? 0 : held_out);
   if (subset < 10 || held_out < 1 || needed > pool) {

@@ -33,6 +33,8 @@ struct dataset {
   image_set train, held_out;
   std::vector<std::string> class_names;
   std::int64_t classes() const { return static_cast<std::int64_t>(class_names.size()); }
+  // Images in the held-out pool; 0 when the source has none.
+  std::int64_t held_out_pool() const { return held_out.images.defined() ? held_out.size() : 0; }
 };
 
 // A missing, unreadable or malformed data file: bad input, not a bug.

@@ -142,7 +142,9 @@ double seconds_since(clock_type::time_point start) {
 
 // Everything a run is made of, per dataset and mode; flags override the sizes.
 struct run_setup {
-  std::int64_t subset = 0, held_out = 0;
+  std::int64_t subset = 0;
+  std::int64_t held_out_per_candidate = 1;
+  std::int64_t held_out = 0;  // derived: candidates (a tenth of the subset) x held_out_per_candidate
   architecture arch;
   augmentation_policy policy;
   training_setup training;
@@ -159,7 +161,7 @@ run_setup setup_for(const options& opts, std::int64_t train_pool, std::int64_t h
     setup.subset = opts.quick ? 500 : 1000;
     // The control's power is bounded by the candidates' count; held-out images cost only
     // inference, so the full run takes four times as many to shrink their share of the error.
-    setup.held_out = opts.quick ? 50 : 400;
+    setup.held_out_per_candidate = opts.quick ? 1 : 4;
     setup.arch = resnet9(opts.width.value_or(0.5));
     setup.policy = fashion_policy();
     setup.training = {opts.quick ? 3 : 250, 128, 2e-3, 0.1};
@@ -167,15 +169,12 @@ run_setup setup_for(const options& opts, std::int64_t train_pool, std::int64_t h
     // All digits but a tenth held out (the quick mode: a quarter of that).
     const auto usable = train_pool - train_pool / 10;
     setup.subset = opts.quick ? usable / 4 : usable;
-    setup.held_out = setup.subset / 10;
     setup.arch = digits_resnet();
     setup.policy = digits_policy();
     setup.training = {opts.quick ? 3 : 100, 128, 2e-3, 0.5};
   }
-  if (opts.subset) {
-    setup.subset = *opts.subset;
-    setup.held_out = std::max<std::int64_t>(1, setup.subset / 10) * (opts.dataset == "fashion-mnist" && !opts.quick ? 4 : 1);
-  }
+  if (opts.subset) setup.subset = *opts.subset;
+  setup.held_out = setup.subset / 10 * setup.held_out_per_candidate;
   if (opts.temperature) setup.training.temperature = *opts.temperature;
   // A subset the pools cannot serve is the flag's fault, not the data's.
   const auto train_needed = setup.subset + (held_out_pool > 0 ? 0 : setup.held_out);
@@ -226,7 +225,7 @@ int run(const options& opts) {
   at::globalContext().setFlushDenormal(true);
 
   const auto data = opts.dataset == "digits" ? load_digits(opts.data_path) : load_fashion_mnist(opts.data_path);
-  const auto setup = setup_for(opts, data.train.size(), data.held_out.images.defined() ? data.held_out.size() : 0);
+  const auto setup = setup_for(opts, data.train.size(), data.held_out_pool());
 
   demo_results results;
   results.mode = opts.quick ? "quick" : "full";
@@ -239,7 +238,7 @@ int run(const options& opts) {
   results.training = setup.training;
   results.threads_per_encoder = opts.threads;
   results.train_pool = data.train.size();
-  results.held_out_pool = data.held_out.images.defined() ? data.held_out.size() : 0;
+  results.held_out_pool = data.held_out_pool();
 
   const auto parts = split_protocol(data, setup.subset, setup.held_out, opts.seed);
   results.subset = setup.subset;

@@ -35,10 +35,16 @@ void row(std::ostream& out, const std::vector<std::string>& cells, std::size_t w
   out << '\n';
 }
 
-std::string widths_text(const architecture& arch) {
+std::string joined(const std::vector<std::string>& items) {
   std::string text;
-  for (const auto w : arch.widths) text += (text.empty() ? "" : ", ") + std::to_string(w);
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
   return text;
+}
+
+std::string widths_text(const architecture& arch) {
+  std::vector<std::string> widths;
+  for (const auto w : arch.widths) widths.push_back(std::to_string(w));
+  return joined(widths);
 }
 
 std::string mebibytes(std::int64_t bytes) { return bytes < 0 ? "-" : fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 1) + " MiB"; }
@@ -119,11 +125,6 @@ void print_report(std::ostream& out, const demo_results& r) {
         11);
   }
 
-  auto joined = [](const std::vector<std::string>& names) {
-    std::string text;
-    for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-    return text;
-  };
   out << "\nWhat the analysis would act on (LOC Tables 5, 6, 21)\n";
   out << "  fine-tune the " << r.choice.count << " points of highest dLM: " << joined(r.choice.top_delta) << "; lowest dLM: "
       << joined(r.choice.least_delta) << "; highest LM: " << joined(r.choice.top_layermem) << "\n";
