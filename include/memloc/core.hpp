@@ -7,6 +7,7 @@
 #include "exec.hpp"
 #include "layouts.hpp"
 #include "options.hpp"
+#include "spellings.hpp"
 #include "state.hpp"
 #include "types.hpp"
 #include "version.hpp"

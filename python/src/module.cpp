@@ -37,52 +37,32 @@ using namespace nb::literals;
 namespace memloc::python {
 namespace {
 
+// An option word, parsed with the table memloc prints it from (memloc/spellings.hpp).
 template <class Enum>
-Enum choice(const char* argument, const std::string& value, std::initializer_list<std::pair<const char*, Enum>> options) {
-  std::string names;
-  for (const auto& [name, e] : options) {
-    if (value == name) return e;
-    names += (names.empty() ? "\"" : ", \"") + std::string(name) + "\"";
-  }
-  throw nb::value_error((std::string(argument) + " must be one of " + names + ", got \"" + value + "\"").c_str());
+Enum choice(const char* argument, const std::string& value) {
+  if (const auto parsed = from_string<Enum>(value)) return *parsed;
+  throw nb::value_error(
+      (std::string(argument) + " must be one of \"" + printed_words<Enum>("\", \"") + "\", got \"" + value + "\"").c_str());
 }
 
 activation_transform transform_of(const std::string& v) {
-  return choice<activation_transform>("transform", v, {{"none", activation_transform::none},
-                                                       {"relu", activation_transform::relu},
-                                                       {"abs", activation_transform::abs}});
+  return choice<activation_transform>("transform", v);
 }
 
 alignment_options alignment_options_of(const std::string& distance, const std::string& pairs) {
-  return {choice<distance_kind>("distance", distance,
-                                {{"l2", distance_kind::l2},
-                                 {"l2_normalized", distance_kind::l2_normalized},
-                                 {"l1", distance_kind::l1},
-                                 {"cosine", distance_kind::cosine},
-                                 {"angular", distance_kind::angular}}),
-          choice<pair_mode>("pairs", pairs,
-                            {{"all_pairs", pair_mode::all_pairs}, {"original_vs_views", pair_mode::original_vs_views}})};
+  return {choice<distance_kind>("distance", distance), choice<pair_mode>("pairs", pairs)};
 }
 
 sslmem_options sslmem_options_of(const std::string& normalize, bool clamp01) {
-  return {choice<sslmem_normalization>("normalize", normalize,
-                                       {{"none", sslmem_normalization::none},
-                                        {"ratio", sslmem_normalization::ratio},
-                                        {"range", sslmem_normalization::range},
-                                        {"max", sslmem_normalization::max}}),
-          clamp01};
+  return {choice<sslmem_normalization>("normalize", normalize), clamp01};
 }
 
 rank_direction direction_of(const std::string& v) {
-  return choice<rank_direction>("direction", v, {{"top", rank_direction::top}, {"least", rank_direction::least}});
+  return choice<rank_direction>("direction", v);
 }
 
 memloc::alternative alternative_of(const std::string& v) {
-  return choice<memloc::alternative>("alternative", v,
-                                     {{"two-sided", alternative::two_sided},
-                                      {"two_sided", alternative::two_sided},
-                                      {"greater", alternative::greater},
-                                      {"less", alternative::less}});
+  return choice<memloc::alternative>("alternative", v);
 }
 
 // Exactly one of k (a count) and fraction. Taken as Python objects rather than
@@ -144,12 +124,7 @@ nb::dict layermem_binding(const std::vector<std::string>& names, const std::vect
   for (std::size_t p = 0; p < names.size(); ++p) points.push_back({names[p], fs[p].view, gs[p].view});
   layermem_options options;
   options.score = sslmem_options_of(normalize, clamp01);
-  options.subset = sample_subset{choice<subset_kind>("subset", subset,
-                                                     {{"all", subset_kind::all},
-                                                      {"random", subset_kind::random},
-                                                      {"top", subset_kind::top},
-                                                      {"least", subset_kind::least}}),
-                                 k, seed, rank_point};
+  options.subset = sample_subset{choice<subset_kind>("subset", subset), k, seed, rank_point};
   const auto count = static_cast<index_t>(points.size());
   const index_t samples = points.empty() ? 0 : points[0].ssl_f.extent(0);
   auto layermem_values = empty_numpy<double>(count), delta = empty_numpy<double>(count);
@@ -174,12 +149,7 @@ nb::dict kendall_dict(const kendall_result& r) {
 
 nb::dict kendall_binding(nb::handle x, nb::handle y, const std::string& alternative, const std::string& method) {
   const auto xs = scores_of(x, "x"), ys = scores_of(y, "y");
-  const kendall_options options{alternative_of(alternative),
-                                choice<kendall_method>("method", method,
-                                                       {{"auto", kendall_method::automatic},
-                                                        {"automatic", kendall_method::automatic},
-                                                        {"exact", kendall_method::exact},
-                                                        {"asymptotic", kendall_method::asymptotic}})};
+  const kendall_options options{alternative_of(alternative), choice<kendall_method>("method", method)};
   kendall_result r;
   {
     nb::gil_scoped_release unlocked;
@@ -244,14 +214,8 @@ void register_accumulators(nb::module_& m, const std::string& prefix) {
           "__init__",
           [](unit* self, index_t samples, index_t units, index_t views, index_t positions, const std::string& reduce,
              const std::string& transform, const std::string& storage, int device, stream_handle stream) {
-            const unitmem_options options{
-                choice<rest_reduction>("reduce", reduce, {{"mean", rest_reduction::mean}, {"median", rest_reduction::median}}),
-                transform_of(transform),
-                choice<unitmem_storage>("storage", storage,
-                                        {{"auto", unitmem_storage::automatic},
-                                         {"automatic", unitmem_storage::automatic},
-                                         {"per_unit", unitmem_storage::per_unit},
-                                         {"per_sample", unitmem_storage::per_sample}})};
+            const unitmem_options options{choice<rest_reduction>("reduce", reduce), transform_of(transform),
+                                          choice<unitmem_storage>("storage", storage)};
             new (self) unit(device, stream, unitmem_shape{samples, units, views, positions}, options);
           },
           "samples"_a, "units"_a, nb::kw_only(), "views"_a = 1, "positions"_a = 1, "reduce"_a = "mean",
@@ -481,11 +445,8 @@ NB_MODULE(_memloc, m) {
         std::vector<host_vector<double>> keep;
         const auto list = named_list(names, arrays, "layers", keep);
         pruning_options options;
-        options.selection = choice<prune_selection>(
-            "selection", selection,
-            {{"top", prune_selection::top}, {"low", prune_selection::low}, {"random", prune_selection::random}});
-        options.scope = choice<prune_scope>("scope", scope,
-                                            {{"per_layer", prune_scope::per_layer}, {"total", prune_scope::total}});
+        options.selection = choice<prune_selection>("selection", selection);
+        options.scope = choice<prune_scope>("scope", scope);
         options.amount = top_k_of("k", k, fraction);
         options.seed = seed;
         unit_masks r;

@@ -9,6 +9,7 @@ Usage: test_cli.py PATH/TO/memloc   (CTest passes the built binary)
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import unittest
 import numpy as np
 
 MEMLOC = None
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "cli.md")
 # Set where --device cuda must work (the emulated CUDA build): then it is compared with the
 # host path instead of being allowed to refuse.
 DEVICE_REQUIRED = os.environ.get("MEMLOC_TEST_DEVICE_CUDA") == "1"
@@ -366,6 +368,74 @@ class CommandTest(unittest.TestCase):
         self.assertEqual(chosen, [lm["points"][i]["name"] for i in np.argsort(-np.array(values), kind="stable")[:2]])
         run("stats", "layers", "--report", layers, "--delta", "--count", "1", "--direction", "least", "--json", out)
         run("stats", "layers", "--report", units, "--count", "1", expect=2)
+
+    def test_every_documented_option_word_is_accepted_and_printed_back(self):
+        # docs/cli.md shows each option's words as --option a|b|c; each one must parse, and
+        # the report must print the very word given (one table in memloc/spellings.hpp).
+        with open(DOCS) as f:
+            docs = f.read()
+        documented = {}
+        for option, words in re.findall(r"--([a-z-]+) ([a-z0-9_-]+(?:\|[a-z0-9_-]+)+)(?![:a-zA-Z])", docs):
+            documented.setdefault(option, set()).update(words.split("|"))
+        acts = self.rng.uniform(0, 1, (12, 2, 3, 4)).astype(np.float32)
+        np.save(self.path("acts.npy"), acts)
+        reps = self.rng.normal(size=(12, 3, 4)).astype(np.float32)
+        np.save(self.path("f.npy"), reps)
+        np.save(self.path("g.npy"), (1.5 * reps).astype(np.float32))
+        np.save(self.path("s.npy"), self.rng.normal(size=12))
+        out = self.path("words.json")
+        commands = {
+            "reduce": ("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus"),
+            "transform": ("unitmem", "--acts", self.path("acts.npy"), "--layout", "nvus"),
+            "distance": ("layermem", "--point", "p", self.path("f.npy"), self.path("g.npy")),
+            "pairs": ("layermem", "--point", "p", self.path("f.npy"), self.path("g.npy")),
+            "normalize": ("layermem", "--point", "p", self.path("f.npy"), self.path("g.npy")),
+            "direction": ("stats", "topk", "--scores", self.path("s.npy"), "--k", "3"),
+            "alternative": ("stats", "ttest", "--a", self.path("s.npy"), "--b", self.path("s.npy")),
+            "select": ("prune", "--layer", "l", self.path("s.npy")),
+            "scope": ("prune", "--layer", "l", self.path("s.npy")),
+        }
+        self.assertEqual(set(commands) - set(documented), set(), "options whose words docs/cli.md no longer shows")
+        for option, command in commands.items():
+            for word in sorted(documented[option]):
+                with self.subTest(option=option, word=word):
+                    run(*command, f"--{option}", word, "--json", out)
+                    with open(out) as f:
+                        self.assertEqual(json.load(f)["options"][option], word)
+        # Spellings kept for earlier command lines parse to the same values.
+        for option, old, printed in (("pairs", "all", "all_pairs"), ("pairs", "original", "original_vs_views"),
+                                     ("alternative", "two-sided", "two_sided")):
+            with self.subTest(option=option, word=old):
+                run(*commands[option], f"--{option}", old, "--json", out)
+                with open(out) as f:
+                    self.assertEqual(json.load(f)["options"][option], printed)
+
+    def test_links_reads_argmax_ids_as_integers(self):
+        # An int64 .npy of argmax ids (as NumPy's argmax writes them) is read as integers,
+        # and a report's ids too; fractional or negative ids are refused.
+        np.save(self.path("unitmem.npy"), np.array([0.9, 0.1, 0.5, 0.7]))
+        np.save(self.path("argmax.npy"), np.array([2, 0, 1, 2], dtype=np.int64))
+        np.save(self.path("scores.npy"), np.array([0.25, 0.5, 0.75]))
+        out = self.path("links.json")
+        run("stats", "links", "--unitmem", self.path("unitmem.npy"), "--argmax", self.path("argmax.npy"), "--scores",
+            self.path("scores.npy"), "--k", "2", "--json", out)
+        with open(out) as f:
+            links = json.load(f)
+        self.assertEqual(links["argmax_score"], [0.75, 0.25, 0.5, 0.75])
+        self.assertEqual(links["top_unit_count"], [0, 0, 2])
+        with open(self.path("ids.json"), "w") as f:
+            json.dump({"argmax": [2, 0, 1, 2], "fraction": [2, 0.5, 1, 2], "negative": [2, -1, 1, 2]}, f)
+        run("stats", "links", "--unitmem", self.path("unitmem.npy"), "--argmax", self.path("ids.json") + ":argmax",
+            "--scores", self.path("scores.npy"), "--k", "2", "--json", out)
+        for bad in ("fraction", "negative"):
+            with self.subTest(bad=bad):
+                result = run("stats", "links", "--unitmem", self.path("unitmem.npy"), "--argmax",
+                             self.path("ids.json") + ":" + bad, "--scores", self.path("scores.npy"), expect=2)
+                self.assertIn("--argmax", result.stderr)
+        np.save(self.path("float_argmax.npy"), np.array([2.0, 0.0, 1.0, 2.0]))
+        result = run("stats", "links", "--unitmem", self.path("unitmem.npy"), "--argmax", self.path("float_argmax.npy"),
+                     "--scores", self.path("scores.npy"), expect=2)
+        self.assertIn("must hold integers", result.stderr)
 
     def test_bad_input_exits_2_and_writes_nothing(self):
         acts = self.rng.uniform(0, 1, (10, 2, 3, 4)).astype(np.float32)

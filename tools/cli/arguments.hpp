@@ -1,110 +1,87 @@
 #pragma once
 
-// Command-line parsing for the memloc command: `memloc SUBCOMMAND [--option value ...]`.
-// Each subcommand declares its options (name, how many values, whether it repeats); anything
-// else is a usage error naming the option, so a typo never silently falls back to a default.
+// The command's options on CLI11: the kinds of values memloc takes beyond CLI11's own
+// (integers with a minimum, words of an option enum, counts or percentages), each checked
+// while parsing so that a bad value is reported as "--option: what was wanted, what came".
 
 #include <cstdint>
-#include <map>
-#include <stdexcept>
+#include <limits>
+#include <optional>
 #include <string>
-#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <memloc/analysis_types.hpp>
+#include <memloc/spellings.hpp>
+
+#include "usage_error.hpp"
 
 namespace memloc::cli {
 
-// A mistake in how the command was called: reported with the usage, exit status 2.
-class usage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct option_spec {
-  std::string name;      // without the leading "--"
-  int values = 1;        // values that follow it (0 for a flag)
-  bool repeats = false;  // may be given more than once
-};
-
-class arguments {
- public:
-  arguments(const std::vector<std::string>& words, const std::vector<option_spec>& specs) {
-    for (std::size_t i = 0; i < words.size(); ++i) {
-      const std::string& word = words[i];
-      if (word.rfind("--", 0) != 0) {
-        positional_.push_back(word);
-        continue;
-      }
-      const std::string name = word.substr(2);
-      const option_spec* spec = find(specs, name);
-      if (!spec) throw usage_error("unknown option --" + name);
-      if (!spec->repeats && values_.count(name)) throw usage_error("--" + name + " given more than once");
-      std::vector<std::string> taken;
-      for (int k = 0; k < spec->values; ++k) {
-        if (i + 1 >= words.size() || (words[i + 1].rfind("--", 0) == 0 && words[i + 1].size() > 2)) {
-          throw usage_error("--" + name + " needs " + std::to_string(spec->values) + " value" +
-                            (spec->values == 1 ? "" : "s"));
+// An integer option of at least `minimum` (--threads 0, --classes 2, --count 1).
+inline CLI::Option* add_integer(CLI::App& app, const std::string& name, std::int64_t& value, std::int64_t minimum,
+                                const std::string& help) {
+  const CLI::Validator at_least(
+      [minimum](std::string& text) -> std::string {
+        std::size_t used = 0;
+        long long parsed = 0;
+        try {
+          parsed = std::stoll(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
         }
-        taken.push_back(words[++i]);
-      }
-      values_[name].push_back(taken);
-    }
-  }
-
-  bool has(const std::string& name) const { return values_.count(name) != 0; }
-
-  // The single value of an option, or `fallback` when it was not given.
-  std::string get(const std::string& name, const std::string& fallback = {}) const {
-    const auto it = values_.find(name);
-    return it == values_.end() ? fallback : it->second.front().front();
-  }
-
-  std::string required(const std::string& name) const {
-    if (!has(name)) throw usage_error("--" + name + " is required");
-    return get(name);
-  }
-
-  // Every occurrence of a repeating option, each with its values.
-  std::vector<std::vector<std::string>> all(const std::string& name) const {
-    const auto it = values_.find(name);
-    return it == values_.end() ? std::vector<std::vector<std::string>>{} : it->second;
-  }
-
-  const std::vector<std::string>& positional() const noexcept { return positional_; }
-
- private:
-  static const option_spec* find(const std::vector<option_spec>& specs, const std::string& name) {
-    for (const auto& s : specs) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
-  }
-
-  std::map<std::string, std::vector<std::vector<std::string>>> values_;
-  std::vector<std::string> positional_;
-};
-
-// An integer option value, whole and in range, or a usage error naming the option.
-inline std::int64_t parse_integer(const std::string& option, const std::string& text, std::int64_t minimum) {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size()) throw usage_error("--" + option + " must be an integer, got \"" + text + "\"");
-  if (value < minimum) throw usage_error("--" + option + " must be >= " + std::to_string(minimum) + ", got " + text);
-  return value;
+        if (used == 0 || used != text.size() || parsed < minimum) {
+          return "must be an integer >= " + std::to_string(minimum) + ", got \"" + text + "\"";
+        }
+        return {};
+      },
+      "", "");
+  return app.add_option(name, value, help)->check(at_least)->type_name("INT>=" + std::to_string(minimum));
 }
 
-// One of a fixed set of words, mapped to its value.
-template <class T>
-T parse_choice(const std::string& option, const std::string& text, const std::vector<std::pair<std::string, T>>& choices) {
-  std::string names;
-  for (const auto& [word, value] : choices) {
-    if (word == text) return value;
-    names += (names.empty() ? "" : "|") + word;
+// An option enum, parsed and printed with the words of memloc/spellings.hpp: the choices in
+// the help are the words reports print.
+template <class Enum>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, Enum& value, const std::string& help) {
+  const CLI::Validator words(
+      [](std::string& text) -> std::string {
+        const auto parsed = from_string<Enum>(text);
+        if (!parsed) return "must be one of " + printed_words<Enum>() + ", got \"" + text + "\"";
+        text = std::to_string(static_cast<int>(*parsed));  // CLI11 stores enums from their integer
+        return {};
+      },
+      "", "");
+  return app.add_option(name, value, help)->transform(words)->type_name(printed_words<Enum>())->default_str(to_string(value));
+}
+
+// "100" is a count, "1%" or "0.5%" a share of the items; nothing if the text is neither.
+inline std::optional<top_k> k_from_text(const std::string& text) {
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  std::size_t used = 0;
+  double share = 0.0;
+  long long count = 0;
+  try {
+    if (percent) {
+      share = std::stod(number, &used);
+    } else {
+      count = std::stoll(number, &used);
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
   }
-  throw usage_error("--" + option + " must be one of " + names + ", got \"" + text + "\"");
+  if (used == 0 || used != number.size() || (!percent && count < 1)) return std::nullopt;
+  return percent ? top_fraction(share / 100.0) : top_count(count);
+}
+
+// A count or percentage option, checked while parsing; read it with k_from_text.
+inline CLI::Option* add_k(CLI::App& app, const std::string& name, std::string& text, const std::string& help) {
+  const CLI::Validator count_or_percent(
+      [](std::string& value) -> std::string {
+        return k_from_text(value) ? std::string() : "must be a count >= 1 or a percentage (100 or 1%), got \"" + value + "\"";
+      },
+      "", "");
+  return app.add_option(name, text, help)->check(count_or_percent)->type_name("K|P%")->capture_default_str();
 }
 
 }  // namespace memloc::cli

@@ -112,20 +112,15 @@ std::string cuda_problem() {
 }
 
 unitmem_result fold_unitmem_on_device(const npy::npy_stream& acts, const activation_layout& layout,
-                                      const unitmem_options& options, const sample_info& samples) {
+                                      const unitmem_options& options, const sample_info& samples, index_t requested_rows) {
   device_memory memory;
-  return acts.type() == npy::dtype::f64 ? fold_unitmem<double>(acts, layout, memory, options, samples)
-                                         : fold_unitmem<float>(acts, layout, memory, options, samples);
+  return fold_unitmem_file(acts, layout, memory, options, samples, requested_rows);
 }
 
 void fold_alignment_on_device(const npy::npy_stream& f, const npy::npy_stream& g, const alignment_options& options,
-                              point_result& point) {
+                              point_result& point, index_t requested_rows) {
   device_memory memory;
-  if (f.type() == npy::dtype::f64) {
-    fold_alignment<double>(f, g, memory, options, point);
-  } else {
-    fold_alignment<float>(f, g, memory, options, point);
-  }
+  fold_alignment_files(f, g, memory, options, point, requested_rows);
 }
 
 }  // namespace memloc::cli

@@ -156,6 +156,32 @@ unitmem_result fold_unitmem(const npy::npy_stream& acts, const activation_layout
   return r;
 }
 
+template <class T>
+struct element_tag {
+  using type = T;
+};
+
+// Calls fold(element_tag<T>) with T the type the library reads this data as: the stored
+// type for float16, bfloat16 and float64, so 16-bit activations go to the backend (and over
+// PCIe to a GPU) at their stored size rather than widened on the host; float otherwise.
+template <class Fold>
+auto in_stored_type(npy::dtype type, Fold&& fold) {
+  switch (type) {
+    case npy::dtype::f64: return fold(element_tag<double>{});
+    case npy::dtype::f16: return fold(element_tag<half>{});
+    case npy::dtype::bf16: return fold(element_tag<bfloat16>{});
+    default: return fold(element_tag<float>{});
+  }
+}
+
+template <class Memory>
+unitmem_result fold_unitmem_file(const npy::npy_stream& acts, const activation_layout& layout, Memory& memory,
+                                 const unitmem_options& options, const sample_info& samples, index_t requested_rows) {
+  return in_stored_type(acts.type(), [&](auto tag) {
+    return fold_unitmem<typename decltype(tag)::type>(acts, layout, memory, options, samples, requested_rows);
+  });
+}
+
 template <class T, class Memory>
 void fold_alignment(const npy::npy_stream& f, const npy::npy_stream& g, Memory& memory, const alignment_options& options,
                     point_result& point, index_t requested_rows = 0) {
@@ -186,6 +212,18 @@ void fold_alignment(const npy::npy_stream& f, const npy::npy_stream& g, Memory& 
                make_vector_view<space>(memory.output(point.ssl_g), samples));
   memory.fetch(point.ssl_f);
   memory.fetch(point.ssl_g);
+}
+
+// f and g in their shared stored type; files of different types meet as float or double.
+template <class Memory>
+void fold_alignment_files(const npy::npy_stream& f, const npy::npy_stream& g, Memory& memory, const alignment_options& options,
+                          point_result& point, index_t requested_rows) {
+  const bool wide = f.type() == npy::dtype::f64 || g.type() == npy::dtype::f64;
+  const npy::dtype shared = f.type() == g.type() ? f.type() : wide ? npy::dtype::f64 : npy::dtype::f32;
+  in_stored_type(shared, [&](auto tag) {
+    fold_alignment<typename decltype(tag)::type>(f, g, memory, options, point, requested_rows);
+    return 0;
+  });
 }
 
 }  // namespace memloc::cli

@@ -15,7 +15,7 @@
 #include <memloc/core.hpp>
 #include <memloc/detail/layout_letters.hpp>
 
-#include "arguments.hpp"
+#include "usage_error.hpp"
 
 namespace memloc::cli {
 

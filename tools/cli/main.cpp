@@ -1,15 +1,6 @@
 // The memloc command: memorization metrics from activation dumps (.npy), streamed in chunks
-// so files larger than memory are handled with bounded memory.
-//
-//   memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]
-//                   [--transform none|relu|abs] [--labels L.npy [--classes C]] [--ids I.npy] [--bf16]
-//                   [--json OUT] [--csv OUT] [--threads N]
-//   memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]
-//                   [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]
-//                   [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]
-//   memloc stats topk|overlap|kendall|ttest ...   rankings and tests over 1-D score files
-//   memloc prune --layer NAME UNITMEM.npy ...     units to prune by UnitMem
-//   memloc plot REPORT.json ... --out DIR         figures (memloc_plot.py, matplotlib)
+// so files larger than memory are handled with bounded memory. `memloc --help` and
+// `memloc SUBCOMMAND --help` list the options; docs/cli.md explains them.
 //
 // Exit status: 0 on success, 2 on bad input (arguments or files), 1 on any other failure.
 // Output files are written whole or not at all.
@@ -18,17 +9,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
-#include <filesystem>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <iostream>
+#include <filesystem>
+#include <memory>
 #include <numeric>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include <memloc/analysis.hpp>
 #include <memloc/memloc.hpp>
@@ -36,37 +26,20 @@
 #include "arguments.hpp"
 #include "device.hpp"
 #include "folds.hpp"
-#include "atomic_file.hpp"
-#include "json_reader.hpp"
-#include "json_writer.hpp"
 #include "layout.hpp"
 #include "npy.hpp"
+#include "report.hpp"
 
 namespace {
 
 using memloc::index_t;
 using namespace memloc::cli;
 
-constexpr const char* usage_text =
-    "usage: memloc unitmem  --acts FILE|DIR|GLOB --layout LAYOUT [--reduce mean|median]\n"
-    "                       [--transform none|relu|abs] [--labels L.npy [--classes C]] [--ids I.npy] [--bf16]\n"
-    "                       [--json OUT] [--csv OUT] [--threads N] [--device cpu|cuda]\n"
-    "       memloc layermem --point NAME F G [--point ...] [--distance l2|l2_normalized|l1|cosine|angular]\n"
-    "                       [--pairs all|original] [--normalize ratio|range|max|none] [--clamp]\n"
-    "                       [--subset all|random:K|top:K|least:K] [--seed S] [--json OUT] [--csv OUT]\n"
-    "                       [--threads N] [--device cpu|cuda]\n"
-    "       memloc stats topk --scores S.npy --k K [--direction top|least] [--json OUT]\n"
-    "       memloc stats overlap --a A.npy --b B.npy --k K [--direction top|least] [--json OUT]\n"
-    "       memloc stats kendall --x X.npy --y Y.npy [--k K] [--alternative two-sided|greater|less] [--json OUT]\n"
-    "       memloc stats ttest --a A.npy --b B.npy [--welch] [--alternative two-sided|greater|less] [--json OUT]\n"
-    "       memloc stats links --unitmem U --argmax A --scores S [--k K] [--json OUT]     (units and samples)\n"
-    "       memloc stats layers --report LAYERS.json [--delta] [--count N] [--direction top|least]\n"
-    "       memloc prune --layer NAME UNITMEM.npy [--layer ...] [--select top|low|random] [--amount K]\n"
-    "                    [--scope per_layer|total] [--seed S] [--json OUT]\n"
-    "       memloc plot REPORT.json [REPORT.json ...] --out DIR     (PNG and SVG figures; needs matplotlib)\n"
+constexpr const char* footer_text =
     "K is a count (100) or a percentage (1%).\n"
     "LAYOUT names the file's axes: n samples, v views, u units, s positions (or h w), e.g. nvus, vnus,\n"
-    "nvsu, nvuhw, nvhwu, nvu. See docs/cli.md.\n";
+    "nvsu, nvuhw, nvhwu, nvu. Scores are 1-D .npy files or FILE.json:PATH in a report of this command\n"
+    "(conv3.json:unitmem, layers.json:points/conv2/sslmem). See docs/cli.md.";
 
 // A file, a directory of per-batch files, or a glob of them, read as one stream.
 memloc::npy::npy_stream open_stream(const std::string& where, const memloc::npy::open_options& options = {}) {
@@ -76,137 +49,208 @@ memloc::npy::npy_stream open_stream(const std::string& where, const memloc::npy:
   return memloc::npy::npy_stream({where}, options);
 }
 
-// A 1-D integer file (sample ids, labels) of `expected` entries, read whole: it holds one
-// integer per sample, small beside the activations.
-std::vector<std::int64_t> read_integers(const std::string& option, const std::string& path, index_t expected) {
+// A 1-D integer file (sample ids, labels, argmax ids), read whole: one integer per sample or
+// unit, small beside the activations.
+std::vector<std::int64_t> read_integer_file(const std::string& option, const std::string& path) {
   memloc::npy::open_options options;
   options.integers = true;
   const auto stream = open_stream(path, options);
-  if (stream.shape().size() != 1 || stream.rows() != expected) {
-    throw usage_error("--" + option + " " + path + " must hold " + std::to_string(expected) +
-                      " integers (one per sample), got shape of rank " + std::to_string(stream.shape().size()) + " and " +
-                      std::to_string(stream.rows()) + " entries");
+  if (stream.shape().size() != 1) {
+    throw usage_error(option + " " + path + " must hold a 1-D array of integers, got rank " + std::to_string(stream.shape().size()));
   }
   if (!memloc::npy::is_integer(stream.type())) {
-    throw usage_error("--" + option + " " + path + " must hold integers, got " + memloc::npy::to_string(stream.type()));
+    throw usage_error(option + " " + path + " must hold integers, got " + memloc::npy::to_string(stream.type()));
   }
-  std::vector<std::int64_t> values(static_cast<std::size_t>(expected));
-  stream.read_rows(0, expected, values.data());
+  std::vector<std::int64_t> values(static_cast<std::size_t>(stream.rows()));
+  stream.read_rows(0, stream.rows(), values.data());
   return values;
 }
 
-memloc::host_exec exec_from(const arguments& args) {
-  return memloc::host_exec{static_cast<int>(parse_integer("threads", args.get("threads", "0"), 0))};
+std::vector<std::int64_t> read_per_sample(const std::string& option, const std::string& path, index_t samples) {
+  auto values = read_integer_file(option, path);
+  if (static_cast<index_t>(values.size()) != samples) {
+    throw usage_error(option + " " + path + " must hold " + std::to_string(samples) + " integers (one per sample), got " +
+                      std::to_string(values.size()));
+  }
+  return values;
 }
 
-// --device cpu (the default) or cuda; cuda needs a build with the CUDA backend and a GPU.
-bool on_device(const arguments& args) {
-  const bool cuda = parse_choice<bool>("device", args.get("device", "cpu"), {{"cpu", false}, {"cuda", true}});
-  if (cuda) {
+// Scores from a 1-D .npy file (float or double), or from a report of this command.
+std::vector<double> read_scores(const std::string& option, const std::string& path) {
+  const auto json_at = path.find(".json:");
+  if (json_at != std::string::npos) {
+    try {
+      return json_numbers(path.substr(0, json_at + 5), path.substr(json_at + 6));
+    } catch (const json_error& e) {
+      throw usage_error(option + " " + e.what());
+    }
+  }
+  const auto stream = open_stream(path);
+  if (stream.shape().size() != 1) {
+    throw usage_error(option + " " + path + " must hold a 1-D array of scores, got rank " + std::to_string(stream.shape().size()));
+  }
+  std::vector<double> values(static_cast<std::size_t>(stream.rows()));
+  stream.read_rows(0, stream.rows(), values.data());
+  return values;
+}
+
+// Sample ids (argmax ids of units) from a 1-D integer .npy file or a report, as integers.
+std::vector<std::int64_t> read_ids(const std::string& option, const std::string& path) {
+  const auto json_at = path.find(".json:");
+  if (json_at == std::string::npos) return read_integer_file(option, path);
+  try {
+    return json_ids(path.substr(0, json_at + 5), path.substr(json_at + 6));
+  } catch (const json_error& e) {
+    throw usage_error(option + " " + e.what());
+  }
+}
+
+template <class T>
+memloc::vector_view<const T> view_of(const std::vector<T>& v) {
+  return memloc::make_vector_view(v.data(), static_cast<index_t>(v.size()));
+}
+
+report report_header(const char* command) {
+  report r;
+  r["memloc_version"] = memloc::version_string();
+  r["command"] = command;
+  return r;
+}
+
+// Options every subcommand but plot takes.
+struct common_options {
+  std::int64_t threads = 0;
+  std::string json;
+
+  void declare(CLI::App& app) {
+    add_integer(app, "--threads", threads, 0, "OpenMP threads (0: the runtime's default)")->capture_default_str();
+    app.add_option("--json", json, "write the report to this file");
+  }
+  memloc::host_exec exec() const { return memloc::host_exec{static_cast<int>(threads)}; }
+  void write(const report& r) const {
+    if (!json.empty()) write_report(json, r);
+  }
+};
+
+// Where the folds run, and in chunks of how many rows.
+struct fold_options {
+  std::string device = "cpu";
+  std::int64_t chunk_rows = 0;
+
+  void declare(CLI::App& app) {
+    app.add_option("--device", device, "cpu, or cuda (a build with the CUDA backend and a GPU)")
+        ->check(CLI::IsMember({"cpu", "cuda"}))
+        ->capture_default_str();
+    add_integer(app, "--chunk-rows", chunk_rows, 0, "rows of the first axis per chunk (0: as many as fit 256 MB)")
+        ->capture_default_str();
+  }
+  bool on_device() const {
+    if (device != "cuda") return false;
     const std::string problem = cuda_problem();
     if (!problem.empty()) throw memloc::logic_error("--device cuda: " + problem);
+    return true;
   }
-  return cuda;
-}
-
-void write_header(json_writer& json, const char* command) {
-  json.member("memloc_version", memloc::version_string());
-  json.member("command", command);
-}
+};
 
 // ---- unitmem ------------------------------------------------------------------------------
 
-int run_unitmem(const std::vector<std::string>& words) {
-  const arguments args(words, {{"acts"}, {"layout"}, {"reduce"}, {"transform"}, {"labels"}, {"classes"}, {"ids"},
-                               {"bf16", 0}, {"json"}, {"csv"}, {"threads"}, {"device"}, {"chunk-rows"}});
-  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
-  const memloc::host_exec exec = exec_from(args);
-  const bool cuda = on_device(args);
+struct unitmem_command {
+  common_options common;
+  fold_options fold;
+  std::string acts, layout, labels, ids, csv;
+  std::int64_t classes = 0;
+  bool bf16 = false;
   memloc::unitmem_options options;
-  options.rest = parse_choice<memloc::rest_reduction>(
-      "reduce", args.get("reduce", "mean"), {{"mean", memloc::rest_reduction::mean}, {"median", memloc::rest_reduction::median}});
-  options.transform = parse_choice<memloc::activation_transform>("transform", args.get("transform", "none"),
-                                                                 {{"none", memloc::activation_transform::none},
-                                                                  {"relu", memloc::activation_transform::relu},
-                                                                  {"abs", memloc::activation_transform::abs}});
-  memloc::npy::open_options open;
-  open.uint16_as_bfloat16 = args.has("bf16");
-  const auto acts = open_stream(args.required("acts"), open);
-  const activation_layout layout = parse_layout(args.required("layout"), acts.shape());
-  sample_info samples;
-  if (args.has("ids")) {
-    samples.ids = read_integers("ids", args.get("ids"), layout.samples);
-    for (const auto id : samples.ids) {
-      if (id < 0) throw usage_error("--ids " + args.get("ids") + " must hold non-negative ids, got " + std::to_string(id));
-      samples.id_space = std::max<index_t>(samples.id_space, id + 1);
+
+  void declare(CLI::App& app) {
+    app.add_option("--acts", acts, "activations: a .npy file, a directory of them, or a glob")->required();
+    app.add_option("--layout", layout, "the file's axes (LAYOUT below)")->required();
+    add_choice(app, "--reduce", options.rest, "the rest-of-samples reduction (LOC Eq. 7)");
+    add_choice(app, "--transform", options.transform, "applied to every activation first");
+    auto* labels_option = app.add_option("--labels", labels, "1-D integer .npy, one label per sample: adds ClassMem");
+    add_integer(app, "--classes", classes, 2, "classes (default: the largest label + 1)")->needs(labels_option);
+    app.add_option("--ids", ids, "1-D integer .npy of sample ids (default: 0, 1, ...)");
+    app.add_flag("--bf16", bf16, "uint16 files hold bfloat16 bits (PyTorch dumps of bf16 tensors)");
+    app.add_option("--csv", csv, "write a per-unit CSV to this file");
+    common.declare(app);
+    fold.declare(app);
+  }
+
+  sample_info samples_of(const activation_layout& shape) const {
+    sample_info samples;
+    if (!ids.empty()) {
+      samples.ids = read_per_sample("--ids", ids, shape.samples);
+      for (const auto id : samples.ids) {
+        if (id < 0) throw usage_error("--ids " + ids + " must hold non-negative ids, got " + std::to_string(id));
+        samples.id_space = std::max<index_t>(samples.id_space, id + 1);
+      }
+    } else {
+      samples.ids.resize(static_cast<std::size_t>(shape.samples));
+      std::iota(samples.ids.begin(), samples.ids.end(), std::int64_t{0});
+      samples.id_space = shape.samples;
     }
-  } else {
-    samples.ids.resize(static_cast<std::size_t>(layout.samples));
-    std::iota(samples.ids.begin(), samples.ids.end(), std::int64_t{0});
-    samples.id_space = layout.samples;
-  }
-  if (args.has("classes") && !args.has("labels")) throw usage_error("--classes needs --labels");
-  if (args.has("labels")) {
-    if (layout.view_major) {
-      throw usage_error("--labels needs a layout whose first axis is n (ClassMem folds all views of a sample together)");
+    if (!labels.empty()) {
+      if (shape.view_major) {
+        throw usage_error("--labels needs a layout whose first axis is n (ClassMem folds all views of a sample together)");
+      }
+      samples.labels = read_per_sample("--labels", labels, shape.samples);
+      index_t largest = -1;
+      for (const auto label : samples.labels) largest = std::max<index_t>(largest, label);
+      samples.classes = classes > 0 ? classes : largest + 1;
     }
-    samples.labels = read_integers("labels", args.get("labels"), layout.samples);
-    index_t largest = -1;
-    for (const auto label : samples.labels) largest = std::max<index_t>(largest, label);
-    samples.classes = args.has("classes") ? parse_integer("classes", args.get("classes"), 2) : largest + 1;
+    return samples;
   }
-  host_memory host{exec};
-  const bool f64 = acts.type() == memloc::npy::dtype::f64;
-  const index_t rows = parse_integer("chunk-rows", args.get("chunk-rows", "0"), 0);
-  const unitmem_result r = cuda ? fold_unitmem_on_device(acts, layout, options, samples)
-                           : f64 ? fold_unitmem<double>(acts, layout, host, options, samples, rows)
-                                 : fold_unitmem<float>(acts, layout, host, options, samples, rows);
-  std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
-              static_cast<long long>(layout.units), static_cast<long long>(r.report.samples),
-              static_cast<long long>(layout.views), static_cast<long long>(layout.positions),
-              std::accumulate(r.unitmem.begin(), r.unitmem.end(), 0.0) / static_cast<double>(r.unitmem.size()),
-              *std::max_element(r.unitmem.begin(), r.unitmem.end()), static_cast<long long>(r.report.nan_units));
-  if (r.has_classes) {
-    std::printf("ClassMem over %lld classes with samples: mean %.6g, NaN units %lld\n",
-                static_cast<long long>(r.class_report.classes_with_samples),
-                std::accumulate(r.classmem.begin(), r.classmem.end(), 0.0) / static_cast<double>(r.classmem.size()),
-                static_cast<long long>(r.class_report.nan_units));
-  }
-  if (args.has("json")) {
-    atomic_file file(args.get("json"));
-    json_writer json(file.stream());
-    json.begin_object();
-    write_header(json, "unitmem");
-    json.key("options");
-    json.begin_object();
-    json.member("acts", args.get("acts"));
-    json.member("layout", layout.letters);
-    json.member("reduce", memloc::to_string(options.rest));
-    json.member("transform", memloc::to_string(options.transform));
-    json.end_object();
-    json.member("samples", r.report.samples);
-    json.member("units", r.report.units);
-    json.member("views", layout.views);
-    json.member("positions", layout.positions);
-    json.member("nan_units", r.report.nan_units);
-    json.member("negative_denominator_units", r.report.negative_denominator_units);
-    json.member("unitmem", r.unitmem);
-    json.member("mu_max", r.mu_max);
-    json.member("argmax", r.argmax);
-    json.member("mu_rest", r.mu_rest);
+
+  void run() const {
+    host_memory host{common.exec()};
+    const bool cuda = fold.on_device();
+    memloc::npy::open_options open;
+    open.uint16_as_bfloat16 = bf16;
+    const auto stream = open_stream(acts, open);
+    const activation_layout shape = parse_layout(layout, stream.shape());
+    const sample_info samples = samples_of(shape);
+    const unitmem_result r = cuda ? fold_unitmem_on_device(stream, shape, options, samples, fold.chunk_rows)
+                                  : fold_unitmem_file(stream, shape, host, options, samples, fold.chunk_rows);
+    std::printf("UnitMem of %lld units over %lld samples (%lld views, %lld positions): mean %.6g, max %.6g, NaN units %lld\n",
+                static_cast<long long>(shape.units), static_cast<long long>(r.report.samples),
+                static_cast<long long>(shape.views), static_cast<long long>(shape.positions),
+                std::accumulate(r.unitmem.begin(), r.unitmem.end(), 0.0) / static_cast<double>(r.unitmem.size()),
+                *std::max_element(r.unitmem.begin(), r.unitmem.end()), static_cast<long long>(r.report.nan_units));
     if (r.has_classes) {
-      json.member("classes", samples.classes);
-      json.member("classes_with_samples", r.class_report.classes_with_samples);
-      json.member("classmem", r.classmem);
-      json.member("class_mu_max", r.class_mu_max);
-      json.member("max_class", r.max_class);
-      json.member("class_mu_rest", r.class_mu_rest);
+      std::printf("ClassMem over %lld classes with samples: mean %.6g, NaN units %lld\n",
+                  static_cast<long long>(r.class_report.classes_with_samples),
+                  std::accumulate(r.classmem.begin(), r.classmem.end(), 0.0) / static_cast<double>(r.classmem.size()),
+                  static_cast<long long>(r.class_report.nan_units));
     }
-    json.end_object();
-    file.commit();
+    report out = report_header("unitmem");
+    out["options"] = {{"acts", acts},
+                      {"layout", shape.letters},
+                      {"reduce", memloc::to_string(options.rest)},
+                      {"transform", memloc::to_string(options.transform)}};
+    out["samples"] = r.report.samples;
+    out["units"] = r.report.units;
+    out["views"] = shape.views;
+    out["positions"] = shape.positions;
+    out["nan_units"] = r.report.nan_units;
+    out["negative_denominator_units"] = r.report.negative_denominator_units;
+    out["unitmem"] = r.unitmem;
+    out["mu_max"] = r.mu_max;
+    out["argmax"] = r.argmax;
+    out["mu_rest"] = r.mu_rest;
+    if (r.has_classes) {
+      out["classes"] = samples.classes;
+      out["classes_with_samples"] = r.class_report.classes_with_samples;
+      out["classmem"] = r.classmem;
+      out["class_mu_max"] = r.class_mu_max;
+      out["max_class"] = r.max_class;
+      out["class_mu_rest"] = r.class_mu_rest;
+    }
+    common.write(out);
+    if (!csv.empty()) write_csv(r);
   }
-  if (args.has("csv")) {
-    atomic_file file(args.get("csv"));
+
+  void write_csv(const unitmem_result& r) const {
+    atomic_file file(csv);
     file.stream() << "unit,unitmem,mu_max,argmax,mu_rest" << (r.has_classes ? ",classmem,max_class" : "") << '\n';
     for (std::size_t u = 0; u < r.unitmem.size(); ++u) {
       file.stream() << u << ',' << shortest(r.unitmem[u]) << ',' << shortest(r.mu_max[u]) << ',' << r.argmax[u] << ','
@@ -216,405 +260,475 @@ int run_unitmem(const std::vector<std::string>& words) {
     }
     file.commit();
   }
-  return 0;
-}
+};
 
 // ---- layermem ----------------------------------------------------------------------------
 
+// all, or KIND:K with KIND random, top or least.
 memloc::sample_subset parse_subset(const std::string& text, std::uint64_t seed) {
   memloc::sample_subset subset;
   subset.seed = seed;
   if (text == "all") return subset;
   const auto colon = text.find(':');
   const std::string kind = text.substr(0, colon);
-  subset.kind = parse_choice<memloc::subset_kind>(
-      "subset", kind, {{"random", memloc::subset_kind::random}, {"top", memloc::subset_kind::top}, {"least", memloc::subset_kind::least}});
+  const auto parsed = memloc::from_string<memloc::subset_kind>(kind);
+  if (!parsed || *parsed == memloc::subset_kind::all) {
+    throw usage_error("--subset must be all, random:K, top:K or least:K, got \"" + text + "\"");
+  }
   if (colon == std::string::npos) throw usage_error("--subset " + kind + " needs a size, as in " + kind + ":100");
-  subset.k = parse_integer("subset", text.substr(colon + 1), 1);
+  const auto k = k_from_text(text.substr(colon + 1));
+  if (!k || k->kind != memloc::top_k_kind::count) {
+    throw usage_error("--subset " + kind + ": the size must be a count >= 1, got \"" + text.substr(colon + 1) + "\"");
+  }
+  subset.kind = *parsed;
+  subset.k = k->count;
   return subset;
 }
 
-int run_layermem(const std::vector<std::string>& words) {
-  const arguments args(words, {{"point", 3, true}, {"distance"}, {"pairs"}, {"normalize"}, {"clamp", 0}, {"subset"},
-                               {"seed"}, {"json"}, {"csv"}, {"threads"}, {"device"}, {"chunk-rows"}});
-  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
-  if (!args.has("point")) throw usage_error("--point NAME F G is required (once per measurement point)");
-  const memloc::host_exec exec = exec_from(args);
-  const bool cuda = on_device(args);
+struct layermem_command {
+  common_options common;
+  fold_options fold;
+  std::vector<std::vector<std::string>> point_files;
+  std::string subset = "all", csv;
+  std::int64_t seed = 0;
   memloc::alignment_options alignment;
-  alignment.distance = parse_choice<memloc::distance_kind>("distance", args.get("distance", "l2"),
-                                                           {{"l2", memloc::distance_kind::l2},
-                                                            {"l2_normalized", memloc::distance_kind::l2_normalized},
-                                                            {"l1", memloc::distance_kind::l1},
-                                                            {"cosine", memloc::distance_kind::cosine},
-                                                            {"angular", memloc::distance_kind::angular}});
-  alignment.pairs = parse_choice<memloc::pair_mode>(
-      "pairs", args.get("pairs", "all"), {{"all", memloc::pair_mode::all_pairs}, {"original", memloc::pair_mode::original_vs_views}});
   memloc::layermem_options options;
-  options.score.normalization = parse_choice<memloc::sslmem_normalization>("normalize", args.get("normalize", "ratio"),
-                                                                           {{"ratio", memloc::sslmem_normalization::ratio},
-                                                                            {"range", memloc::sslmem_normalization::range},
-                                                                            {"max", memloc::sslmem_normalization::max},
-                                                                            {"none", memloc::sslmem_normalization::none}});
-  options.score.clamp01 = args.has("clamp");
-  options.subset = parse_subset(args.get("subset", "all"),
-                                static_cast<std::uint64_t>(parse_integer("seed", args.get("seed", "0"), 0)));
 
-  std::vector<point_result> points;
-  for (const auto& spec : args.all("point")) {
-    point_result point;
-    point.name = spec[0];
-    const auto f = open_stream(spec[1]);
-    const auto g = open_stream(spec[2]);
-    if (f.shape().size() < 3) {
-      throw usage_error("--point " + point.name + ": " + spec[1] + " must be [samples, views, features...], got rank " +
-                        std::to_string(f.shape().size()));
-    }
-    if (f.shape() != g.shape()) throw usage_error("--point " + point.name + ": " + spec[2] + " must have the shape of " + spec[1]);
+  void declare(CLI::App& app) {
+    app.add_option("--point", point_files, "a measurement point: its name and the representations of f and g there")
+        ->type_size(3)
+        ->allow_extra_args(false)
+        ->type_name("NAME F G")
+        ->required();
+    add_choice(app, "--distance", alignment.distance, "between two views' representations");
+    add_choice(app, "--pairs", alignment.pairs, "which pairs of views are compared");
+    add_choice(app, "--normalize", options.score.normalization, "SSLMem's normalization (LOC Eq. 2 is ratio)");
+    app.add_flag("--clamp", options.score.clamp01, "clamp each SSLMem score to [0, 1]");
+    app.add_option("--subset", subset, "the samples LayerMem averages over: all, random:K, top:K or least:K")
+        ->capture_default_str();
+    add_integer(app, "--seed", seed, 0, "seed of --subset random")->capture_default_str();
+    app.add_option("--csv", csv, "write a per-point CSV to this file");
+    common.declare(app);
+    fold.declare(app);
+  }
+
+  void run() {
+    const memloc::host_exec exec = common.exec();
     host_memory host{exec};
-    const index_t rows = parse_integer("chunk-rows", args.get("chunk-rows", "0"), 0);
-    if (cuda) {
-      fold_alignment_on_device(f, g, alignment, point);
-    } else if (f.type() == memloc::npy::dtype::f64) {
-      fold_alignment<double>(f, g, host, alignment, point, rows);
-    } else {
-      fold_alignment<float>(f, g, host, alignment, point, rows);
+    const bool cuda = fold.on_device();
+    options.subset = parse_subset(subset, static_cast<std::uint64_t>(seed));
+    std::vector<point_result> points;
+    for (const auto& files : point_files) {
+      point_result point;
+      point.name = files[0];
+      const auto f = open_stream(files[1]);
+      const auto g = open_stream(files[2]);
+      if (f.shape().size() < 3) {
+        throw usage_error("--point " + point.name + ": " + files[1] + " must be [samples, views, features...], got rank " +
+                          std::to_string(f.shape().size()));
+      }
+      if (f.shape() != g.shape()) throw usage_error("--point " + point.name + ": " + files[2] + " must have the shape of " + files[1]);
+      if (cuda) {
+        fold_alignment_on_device(f, g, alignment, point, fold.chunk_rows);
+      } else {
+        fold_alignment_files(f, g, host, alignment, point, fold.chunk_rows);
+      }
+      points.push_back(std::move(point));
     }
-    points.push_back(std::move(point));
-  }
-  const auto samples = static_cast<index_t>(points.front().ssl_f.size());
-  std::vector<memloc::measurement_point<>> measured;
-  for (auto& p : points) {
-    p.scores.resize(p.ssl_f.size());
-    memloc::sslmem(exec, memloc::make_vector_view(static_cast<const double*>(p.ssl_f.data()), static_cast<index_t>(p.ssl_f.size())),
-                   memloc::make_vector_view(static_cast<const double*>(p.ssl_g.data()), static_cast<index_t>(p.ssl_g.size())),
-                   memloc::make_vector_view(p.scores.data(), static_cast<index_t>(p.scores.size())), options.score);
-    measured.push_back({p.name, memloc::make_vector_view(static_cast<const double*>(p.ssl_f.data()), static_cast<index_t>(p.ssl_f.size())),
-                        memloc::make_vector_view(static_cast<const double*>(p.ssl_g.data()), static_cast<index_t>(p.ssl_g.size()))});
-  }
-  const auto count = static_cast<index_t>(points.size());
-  std::vector<double> layermem(static_cast<std::size_t>(count)), delta(static_cast<std::size_t>(count));
-  std::vector<std::int64_t> subset(static_cast<std::size_t>(memloc::layermem_subset_size(options.subset, samples)));
-  memloc::layermem(exec, measured, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
-                   memloc::make_vector_view(subset.data(), static_cast<index_t>(subset.size())), options);
-  std::printf("%-16s %12s %12s\n", "point", "LayerMem", "ΔLayerMem");
-  for (index_t p = 0; p < count; ++p) {
-    std::printf("%-16s %12.6f %12.6f\n", points[static_cast<std::size_t>(p)].name.c_str(), layermem[static_cast<std::size_t>(p)],
-                delta[static_cast<std::size_t>(p)]);
-  }
-  if (args.has("json")) {
-    atomic_file file(args.get("json"));
-    json_writer json(file.stream());
-    json.begin_object();
-    write_header(json, "layermem");
-    json.key("options");
-    json.begin_object();
-    json.member("distance", memloc::to_string(alignment.distance));
-    json.member("pairs", memloc::to_string(alignment.pairs));
-    json.member("normalize", memloc::to_string(options.score.normalization));
-    json.member("clamp", options.score.clamp01);
-    json.member("subset", memloc::to_string(options.subset.kind));
-    json.member("subset_size", static_cast<index_t>(subset.size()));
-    json.member("seed", static_cast<std::int64_t>(options.subset.seed));
-    json.end_object();
-    json.member("samples", samples);
-    json.member("subset", subset);
-    json.key("points");
-    json.begin_array();
-    for (index_t p = 0; p < count; ++p) {
-      const auto& point = points[static_cast<std::size_t>(p)];
-      json.begin_object();
-      json.member("name", point.name);
-      json.member("layermem", layermem[static_cast<std::size_t>(p)]);
-      json.member("delta_layermem", delta[static_cast<std::size_t>(p)]);
-      json.member("sslmem", point.scores);
-      json.member("ssl_f", point.ssl_f);
-      json.member("ssl_g", point.ssl_g);
-      json.end_object();
+    const auto samples = static_cast<index_t>(points.front().ssl_f.size());
+    std::vector<memloc::measurement_point<>> measured;
+    for (auto& p : points) {
+      p.scores.resize(p.ssl_f.size());
+      memloc::sslmem(exec, view_of(p.ssl_f), view_of(p.ssl_g), memloc::make_vector_view(p.scores.data(), samples), options.score);
+      measured.push_back({p.name, view_of(p.ssl_f), view_of(p.ssl_g)});
     }
-    json.end_array();
-    json.end_object();
-    file.commit();
-  }
-  if (args.has("csv")) {
-    atomic_file file(args.get("csv"));
-    file.stream() << "point,layermem,delta_layermem\n";
-    for (index_t p = 0; p < count; ++p) {
-      file.stream() << points[static_cast<std::size_t>(p)].name << ',' << shortest(layermem[static_cast<std::size_t>(p)]) << ','
-                    << shortest(delta[static_cast<std::size_t>(p)]) << '\n';
+    const auto count = static_cast<index_t>(points.size());
+    std::vector<double> layermem(static_cast<std::size_t>(count)), delta(static_cast<std::size_t>(count));
+    std::vector<std::int64_t> members(static_cast<std::size_t>(memloc::layermem_subset_size(options.subset, samples)));
+    memloc::layermem(exec, measured, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
+                     memloc::make_vector_view(members.data(), static_cast<index_t>(members.size())), options);
+    std::printf("%-16s %12s %12s\n", "point", "LayerMem", "ΔLayerMem");
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      std::printf("%-16s %12.6f %12.6f\n", points[p].name.c_str(), layermem[p], delta[p]);
     }
-    file.commit();
-  }
-  return 0;
-}
-
-// ---- stats and prune ------------------------------------------------------------------------
-
-// Scores from a 1-D .npy file (float or double), or from a report of this command as
-// FILE.json:PATH (e.g. conv3.json:unitmem, layers.json:points/conv2/sslmem).
-std::vector<double> read_scores(const std::string& option, const std::string& path) {
-  const auto json_at = path.find(".json:");
-  if (json_at != std::string::npos) {
-    try {
-      return json_numbers(path.substr(0, json_at + 5), path.substr(json_at + 6));
-    } catch (const json_error& e) {
-      throw usage_error("--" + option + " " + e.what());
+    report out = report_header("layermem");
+    out["options"] = {{"distance", memloc::to_string(alignment.distance)},
+                      {"pairs", memloc::to_string(alignment.pairs)},
+                      {"normalize", memloc::to_string(options.score.normalization)},
+                      {"clamp", options.score.clamp01},
+                      {"subset", memloc::to_string(options.subset.kind)},
+                      {"subset_size", static_cast<index_t>(members.size())},
+                      {"seed", seed}};
+    out["samples"] = samples;
+    out["subset"] = members;
+    report& listed = out["points"] = report::array();
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      listed.push_back({{"name", points[p].name},
+                        {"layermem", layermem[p]},
+                        {"delta_layermem", delta[p]},
+                        {"sslmem", points[p].scores},
+                        {"ssl_f", points[p].ssl_f},
+                        {"ssl_g", points[p].ssl_g}});
+    }
+    common.write(out);
+    if (!csv.empty()) {
+      atomic_file file(csv);
+      file.stream() << "point,layermem,delta_layermem\n";
+      for (std::size_t p = 0; p < points.size(); ++p) {
+        file.stream() << points[p].name << ',' << shortest(layermem[p]) << ',' << shortest(delta[p]) << '\n';
+      }
+      file.commit();
     }
   }
-  const auto stream = open_stream(path);
-  if (stream.shape().size() != 1) {
-    throw usage_error("--" + option + " " + path + " must hold a 1-D array of scores, got rank " +
-                      std::to_string(stream.shape().size()));
+};
+
+// ---- stats --------------------------------------------------------------------------------
+
+// The ranking direction of a statistic over the top (or least) k.
+struct ranked {
+  std::string k;
+  memloc::rank_direction direction = memloc::rank_direction::top;
+
+  void declare(CLI::App& app, bool k_required) {
+    auto* option = add_k(app, "--k", k, "how many items (K below)");
+    if (k_required) option->required();
+    add_choice(app, "--direction", direction, "the highest (top) or lowest (least) scores");
   }
-  std::vector<double> values(static_cast<std::size_t>(stream.rows()));
-  stream.read_rows(0, stream.rows(), values.data());
-  return values;
-}
+  memloc::top_k size() const { return *k_from_text(k); }
+  report options() const { return {{"k", k}, {"direction", memloc::to_string(direction)}}; }
+};
 
-memloc::vector_view<const double> view_of(const std::vector<double>& v) {
-  return memloc::make_vector_view(v.data(), static_cast<index_t>(v.size()));
-}
+struct topk_command {
+  common_options common;
+  ranked rank;
+  std::string scores;
 
-// "100" is a count, "1%" or "0.5%" a fraction of the items.
-memloc::top_k parse_k(const std::string& option, const std::string& text) {
-  if (!text.empty() && text.back() == '%') {
-    std::size_t used = 0;
-    double percent = 0.0;
-    try {
-      percent = std::stod(text.substr(0, text.size() - 1), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != text.size() - 1) throw usage_error("--" + option + " must be a count or a percentage, got \"" + text + "\"");
-    return memloc::top_fraction(percent / 100.0);
+  void declare(CLI::App& app) {
+    app.add_option("--scores", scores, "1-D scores")->required();
+    rank.declare(app, true);
+    common.declare(app);
   }
-  return memloc::top_count(parse_integer(option, text, 1));
-}
+  void run() const {
+    const auto values = read_scores("--scores", scores);
+    const auto r = memloc::top_k_indices(common.exec(), view_of(values), rank.size(), rank.direction);
+    for (const index_t i : r.indices) std::printf("%lld %s\n", static_cast<long long>(i), shortest(values[static_cast<std::size_t>(i)]).c_str());
+    report out = report_header("stats topk");
+    out["options"] = rank.options();
+    out["indices"] = r.indices;
+    out["nan_count"] = r.nan_count;
+    common.write(out);
+  }
+};
 
-memloc::rank_direction parse_direction(const arguments& args) {
-  return parse_choice<memloc::rank_direction>("direction", args.get("direction", "top"),
-                                              {{"top", memloc::rank_direction::top}, {"least", memloc::rank_direction::least}});
-}
+struct overlap_command {
+  common_options common;
+  ranked rank;
+  std::string a, b;
 
-memloc::alternative parse_alternative(const arguments& args) {
-  return parse_choice<memloc::alternative>("alternative", args.get("alternative", "two-sided"),
-                                           {{"two-sided", memloc::alternative::two_sided},
-                                            {"greater", memloc::alternative::greater},
-                                            {"less", memloc::alternative::less}});
-}
-
-// Writes the JSON report of a statistic (if asked) after `body` fills in its members.
-template <class Body>
-void write_stats_json(const arguments& args, const char* command, Body&& body) {
-  if (!args.has("json")) return;
-  atomic_file file(args.get("json"));
-  json_writer json(file.stream());
-  json.begin_object();
-  write_header(json, command);
-  body(json);
-  json.end_object();
-  file.commit();
-}
-
-int run_stats(const std::vector<std::string>& words) {
-  if (words.empty()) throw usage_error("stats needs a statistic: topk, overlap, kendall or ttest");
-  const std::string which = words[0];
-  const std::vector<std::string> rest(words.begin() + 1, words.end());
-  const arguments args(rest, {{"scores"}, {"a"}, {"b"}, {"x"}, {"y"}, {"k"}, {"direction"}, {"alternative"},
-                              {"welch", 0}, {"json"}, {"threads"}, {"unitmem"}, {"argmax"}, {"report"}, {"delta", 0},
-                              {"count"}});
-  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
-  const memloc::host_exec exec = exec_from(args);
-  if (which == "topk") {
-    const auto scores = read_scores("scores", args.required("scores"));
-    const auto r = memloc::top_k_indices(exec, view_of(scores), parse_k("k", args.required("k")), parse_direction(args));
-    for (const index_t i : r.indices) std::printf("%lld %s\n", static_cast<long long>(i), shortest(scores[static_cast<std::size_t>(i)]).c_str());
-    write_stats_json(args, "stats topk", [&](json_writer& json) {
-      json.member("indices", r.indices);
-      json.member("nan_count", r.nan_count);
-    });
-  } else if (which == "overlap") {
-    const auto a = read_scores("a", args.required("a")), b = read_scores("b", args.required("b"));
-    const auto r = memloc::top_k_overlap(exec, view_of(a), view_of(b), parse_k("k", args.required("k")), parse_direction(args));
+  void declare(CLI::App& app) {
+    app.add_option("--a", a, "1-D scores")->required();
+    app.add_option("--b", b, "1-D scores of the same items")->required();
+    rank.declare(app, true);
+    common.declare(app);
+  }
+  void run() const {
+    const auto x = read_scores("--a", a), y = read_scores("--b", b);
+    const auto r = memloc::top_k_overlap(common.exec(), view_of(x), view_of(y), rank.size(), rank.direction);
     std::printf("top-%lld overlap: %lld (%.4f)\n", static_cast<long long>(r.k), static_cast<long long>(r.count), r.fraction);
-    write_stats_json(args, "stats overlap", [&](json_writer& json) {
-      json.member("k", r.k);
-      json.member("count", r.count);
-      json.member("fraction", r.fraction);
-    });
-  } else if (which == "kendall") {
-    const auto x = read_scores("x", args.required("x")), y = read_scores("y", args.required("y"));
-    memloc::kendall_options options;
-    options.alternative = parse_alternative(args);
-    const auto r = args.has("k") ? memloc::kendall_tau_b_top_k_union(exec, view_of(x), view_of(y), parse_k("k", args.get("k")),
-                                                                      parse_direction(args), options)
-                                 : memloc::kendall_tau_b(exec, view_of(x), view_of(y), options);
+    report out = report_header("stats overlap");
+    out["options"] = rank.options();
+    out["k"] = r.k;
+    out["count"] = r.count;
+    out["fraction"] = r.fraction;
+    common.write(out);
+  }
+};
+
+struct kendall_command {
+  common_options common;
+  ranked rank;
+  std::string x, y;
+  memloc::kendall_options options;
+
+  void declare(CLI::App& app) {
+    app.add_option("--x", x, "1-D scores")->required();
+    app.add_option("--y", y, "1-D scores of the same items")->required();
+    rank.declare(app, false);
+    add_choice(app, "--alternative", options.alternative, "the alternative hypothesis");
+    common.declare(app);
+  }
+  void run() const {
+    const auto xs = read_scores("--x", x), ys = read_scores("--y", y);
+    const auto exec = common.exec();
+    const auto r = rank.k.empty() ? memloc::kendall_tau_b(exec, view_of(xs), view_of(ys), options)
+                                  : memloc::kendall_tau_b_top_k_union(exec, view_of(xs), view_of(ys), rank.size(), rank.direction, options);
     std::printf("Kendall tau-b %s over %lld items, p = %s (%s)\n", shortest(r.tau).c_str(), static_cast<long long>(r.n),
                 shortest(r.p_value).c_str(), r.exact ? "exact" : "normal approximation");
-    write_stats_json(args, "stats kendall", [&](json_writer& json) {
-      json.member("tau", r.tau);
-      json.member("p_value", r.p_value);
-      json.member("n", r.n);
-      json.member("exact", r.exact);
-    });
-  } else if (which == "ttest") {
-    const auto a = read_scores("a", args.required("a")), b = read_scores("b", args.required("b"));
-    memloc::t_test_options options;
-    options.kind = args.has("welch") ? memloc::t_test_kind::welch : memloc::t_test_kind::student;
-    options.alternative = parse_alternative(args);
-    const auto r = memloc::t_test(exec, view_of(a), view_of(b), options);
-    std::printf("%s t = %s, df = %s, p = %s\n", args.has("welch") ? "Welch" : "Student", shortest(r.statistic).c_str(),
+    report out = report_header("stats kendall");
+    out["options"] = rank.k.empty() ? report::object() : rank.options();
+    out["options"]["alternative"] = memloc::to_string(options.alternative);
+    out["tau"] = r.tau;
+    out["p_value"] = r.p_value;
+    out["n"] = r.n;
+    out["exact"] = r.exact;
+    common.write(out);
+  }
+};
+
+struct ttest_command {
+  common_options common;
+  std::string a, b;
+  bool welch = false;
+  memloc::t_test_options options;
+
+  void declare(CLI::App& app) {
+    app.add_option("--a", a, "1-D scores of the first group")->required();
+    app.add_option("--b", b, "1-D scores of the second group")->required();
+    app.add_flag("--welch", welch, "Welch's test (unequal variances) instead of Student's");
+    add_choice(app, "--alternative", options.alternative, "the alternative hypothesis");
+    common.declare(app);
+  }
+  void run() {
+    const auto xs = read_scores("--a", a), ys = read_scores("--b", b);
+    options.kind = welch ? memloc::t_test_kind::welch : memloc::t_test_kind::student;
+    const auto r = memloc::t_test(common.exec(), view_of(xs), view_of(ys), options);
+    std::printf("%s t = %s, df = %s, p = %s\n", welch ? "Welch" : "Student", shortest(r.statistic).c_str(),
                 shortest(r.df).c_str(), shortest(r.p_value).c_str());
-    write_stats_json(args, "stats ttest", [&](json_writer& json) {
-      json.member("statistic", r.statistic);
-      json.member("df", r.df);
-      json.member("p_value", r.p_value);
-    });
-  } else if (which == "links") {
-    // Units and samples (LOC Table 12): each unit's argmax sample and its score, and per
-    // sample how many of the top units point at it.
-    const auto unitmem = read_scores("unitmem", args.required("unitmem"));
-    const auto argmax_values = read_scores("argmax", args.required("argmax"));
-    const auto scores = read_scores("scores", args.required("scores"));
-    std::vector<std::int64_t> argmax;
-    for (const double a : argmax_values) {
-      if (!(a >= 0.0) || a != std::floor(a)) throw usage_error("--argmax must hold sample ids (non-negative integers)");
-      argmax.push_back(static_cast<std::int64_t>(a));
-    }
-    const auto r = memloc::units_to_samples(exec, view_of(unitmem), memloc::make_vector_view(argmax.data(), static_cast<index_t>(argmax.size())),
-                                            view_of(scores), parse_k("k", args.get("k", "10%")));
+    report out = report_header("stats ttest");
+    out["options"] = {{"test", memloc::to_string(options.kind)}, {"alternative", memloc::to_string(options.alternative)}};
+    out["statistic"] = r.statistic;
+    out["df"] = r.df;
+    out["p_value"] = r.p_value;
+    common.write(out);
+  }
+};
+
+// Units and samples (LOC Table 12): each unit's argmax sample and its score, and per sample
+// how many of the top units point at it.
+struct links_command {
+  common_options common;
+  std::string unitmem, argmax, scores, k = "10%";
+
+  void declare(CLI::App& app) {
+    app.add_option("--unitmem", unitmem, "UnitMem per unit")->required();
+    app.add_option("--argmax", argmax, "each unit's argmax sample id (integers)")->required();
+    app.add_option("--scores", scores, "a score per sample id (e.g. SSLMem)")->required();
+    add_k(app, "--k", k, "the top units by UnitMem");
+    common.declare(app);
+  }
+  void run() const {
+    const auto units = read_scores("--unitmem", unitmem);
+    const auto ids = read_ids("--argmax", argmax);
+    const auto sample_scores = read_scores("--scores", scores);
+    const auto r = memloc::units_to_samples(common.exec(), view_of(units), view_of(ids), view_of(sample_scores), *k_from_text(k));
+    double top_sum = 0.0;
+    for (const index_t u : r.top_units) top_sum += r.argmax_score[static_cast<std::size_t>(u)];
     std::printf("%zu top units; their argmax samples' mean score %s\n", r.top_units.size(),
-                shortest(std::accumulate(r.top_units.begin(), r.top_units.end(), 0.0,
-                                         [&](double sum, index_t u) { return sum + r.argmax_score[static_cast<std::size_t>(u)]; }) /
-                         static_cast<double>(std::max<std::size_t>(1, r.top_units.size()))).c_str());
-    write_stats_json(args, "stats links", [&](json_writer& json) {
-      json.member("argmax_score", r.argmax_score);
-      json.member("top_units", r.top_units);
-      json.member("top_unit_count", r.top_unit_count);
-      json.member("nan_units", r.nan_units);
-    });
-  } else if (which == "layers") {
-    // The measurement points with the highest (or lowest) LayerMem or ΔLayerMem of a report.
-    const std::string report = args.required("report");
-    const bool delta = args.has("delta");
+                shortest(top_sum / static_cast<double>(std::max<std::size_t>(1, r.top_units.size()))).c_str());
+    report out = report_header("stats links");
+    out["options"] = {{"k", k}};
+    out["argmax_score"] = r.argmax_score;
+    out["top_units"] = r.top_units;
+    out["top_unit_count"] = r.top_unit_count;
+    out["nan_units"] = r.nan_units;
+    common.write(out);
+  }
+};
+
+// The measurement points with the highest (or lowest) LayerMem or ΔLayerMem of a report.
+struct layers_command {
+  common_options common;
+  std::string report_file;
+  bool delta = false;
+  std::int64_t count = 1;
+  memloc::rank_direction direction = memloc::rank_direction::top;
+
+  void declare(CLI::App& app) {
+    app.add_option("--report", report_file, "a report of memloc layermem")->required();
+    app.add_flag("--delta", delta, "rank by ΔLayerMem instead of LayerMem");
+    add_integer(app, "--count", count, 1, "how many points")->capture_default_str();
+    add_choice(app, "--direction", direction, "the highest (top) or lowest (least) values");
+    common.declare(app);
+  }
+  void run() const {
     std::vector<std::string> names;
     std::vector<double> values;
     try {
-      std::ifstream in(report, std::ios::binary);
-      if (!in) throw json_error(report + ": cannot open");
-      std::ostringstream text;
-      text << in.rdbuf();
-      const json_value root = json_parser(text.str(), report).parse();
-      const json_value* points = root.member("points");
-      if (!points || points->type != json_value::kind::array) throw json_error(report + ": not a layermem report (no \"points\")");
-      for (const auto& point : points->items) {
-        const json_value* name = point.member("name");
-        const json_value* value = point.member(delta ? "delta_layermem" : "layermem");
-        if (!name || !value) throw json_error(report + ": a point lacks its name or value");
-        names.push_back(name->text);
-        values.push_back(value->type == json_value::kind::number ? value->number : std::nan(""));
+      const nlohmann::json root = read_json(report_file);
+      const auto points = root.is_object() ? root.find("points") : root.end();
+      if (!root.is_object() || points == root.end() || !points->is_array()) {
+        throw json_error(report_file + ": not a layermem report (no \"points\")");
+      }
+      for (const auto& point : *points) {
+        const auto name = point.is_object() ? point.find("name") : point.end();
+        const auto value = point.is_object() ? point.find(delta ? "delta_layermem" : "layermem") : point.end();
+        if (name == point.end() || value == point.end() || !name->is_string()) {
+          throw json_error(report_file + ": a point lacks its name or value");
+        }
+        names.push_back(name->get<std::string>());
+        values.push_back(value->is_number() ? value->get<double>() : std::nan(""));
       }
     } catch (const json_error& e) {
       throw usage_error(std::string("--report ") + e.what());
     }
-    const auto r = memloc::select_layers(exec, names, view_of(values), parse_integer("count", args.get("count", "1"), 1),
-                                         parse_direction(args));
-    for (std::size_t i = 0; i < r.names.size(); ++i) std::printf("%s\n", r.names[i].c_str());
-    write_stats_json(args, "stats layers", [&](json_writer& json) {
-      json.member("points", r.points);
-      json.member("names", r.names);
-    });
-  } else {
-    throw usage_error("unknown statistic \"" + which + "\" (topk, overlap, kendall, ttest, links or layers)");
+    const auto r = memloc::select_layers(common.exec(), names, view_of(values), count, direction);
+    for (const auto& name : r.names) std::printf("%s\n", name.c_str());
+    report out = report_header("stats layers");
+    out["options"] = {{"delta", delta}, {"count", count}, {"direction", memloc::to_string(direction)}};
+    out["points"] = r.points;
+    out["names"] = r.names;
+    common.write(out);
   }
-  return 0;
-}
+};
 
-int run_prune(const std::vector<std::string>& words) {
-  const arguments args(words, {{"layer", 2, true}, {"select"}, {"amount"}, {"scope"}, {"seed"}, {"json"}, {"threads"}});
-  if (!args.positional().empty()) throw usage_error("unexpected argument \"" + args.positional().front() + "\"");
-  if (!args.has("layer")) throw usage_error("--layer NAME UNITMEM.npy is required (once per layer)");
-  const memloc::host_exec exec = exec_from(args);
+// ---- prune --------------------------------------------------------------------------------
+
+struct prune_command {
+  common_options common;
+  std::vector<std::vector<std::string>> layer_files;
+  std::string amount = "10%";
+  std::int64_t seed = 0;
   memloc::pruning_options options;
-  options.selection = parse_choice<memloc::prune_selection>("select", args.get("select", "top"),
-                                                            {{"top", memloc::prune_selection::top},
-                                                             {"low", memloc::prune_selection::low},
-                                                             {"random", memloc::prune_selection::random}});
-  options.scope = parse_choice<memloc::prune_scope>(
-      "scope", args.get("scope", "per_layer"), {{"per_layer", memloc::prune_scope::per_layer}, {"total", memloc::prune_scope::total}});
-  options.amount = parse_k("amount", args.get("amount", "10%"));
-  options.seed = static_cast<std::uint64_t>(parse_integer("seed", args.get("seed", "0"), 0));
-  std::vector<std::vector<double>> values;
-  std::vector<memloc::named_scores<const double>> layers;
-  for (const auto& spec : args.all("layer")) values.push_back(read_scores("layer", spec[1]));
-  const auto specs = args.all("layer");
-  for (std::size_t l = 0; l < specs.size(); ++l) layers.push_back({specs[l][0], view_of(values[l])});
-  const auto masks = memloc::pruning_masks(exec, layers, options);
-  for (std::size_t l = 0; l < masks.names.size(); ++l) {
-    std::printf("%s: %zu units selected\n", masks.names[l].c_str(), masks.units[l].size());
+
+  void declare(CLI::App& app) {
+    app.add_option("--layer", layer_files, "a layer: its name and its UnitMem scores")
+        ->type_size(2)
+        ->allow_extra_args(false)
+        ->type_name("NAME UNITMEM")
+        ->required();
+    add_choice(app, "--select", options.selection, "which units: highest UnitMem, lowest, or random");
+    add_k(app, "--amount", amount, "how many units (K below)");
+    add_choice(app, "--scope", options.scope, "the amount per layer, or over all layers together");
+    add_integer(app, "--seed", seed, 0, "seed of --select random")->capture_default_str();
+    common.declare(app);
   }
-  write_stats_json(args, "prune", [&](json_writer& json) {
-    json.key("layers");
-    json.begin_array();
+  void run() {
+    options.amount = *k_from_text(amount);
+    options.seed = static_cast<std::uint64_t>(seed);
+    std::vector<std::vector<double>> values;
+    for (const auto& files : layer_files) values.push_back(read_scores("--layer", files[1]));
+    std::vector<memloc::named_scores<const double>> layers;
+    for (std::size_t l = 0; l < layer_files.size(); ++l) layers.push_back({layer_files[l][0], view_of(values[l])});
+    const auto masks = memloc::pruning_masks(common.exec(), layers, options);
+    report out = report_header("prune");
+    out["options"] = {{"select", memloc::to_string(options.selection)},
+                      {"amount", amount},
+                      {"scope", memloc::to_string(options.scope)},
+                      {"seed", seed}};
+    report& listed = out["layers"] = report::array();
     for (std::size_t l = 0; l < masks.names.size(); ++l) {
-      json.begin_object();
-      json.member("name", masks.names[l]);
-      json.member("units", masks.units[l]);
-      json.member("mask", masks.pruned[l]);
-      json.member("nan_units", masks.nan_units[l]);
-      json.end_object();
+      std::printf("%s: %zu units selected\n", masks.names[l].c_str(), masks.units[l].size());
+      listed.push_back({{"name", masks.names[l]},
+                        {"units", masks.units[l]},
+                        {"mask", masks.pruned[l]},
+                        {"nan_units", masks.nan_units[l]}});
     }
-    json.end_array();
-  });
-  return 0;
-}
+    common.write(out);
+  }
+};
 
 // ---- plot ---------------------------------------------------------------------------------
 
 // Figures are drawn by memloc_plot.py with matplotlib, found beside the executable (build
-// tree) or in ../share/memloc (install tree); this process becomes the script.
-int run_plot(const std::vector<std::string>& words) {
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::string script;
-  for (const auto& candidate : {self.parent_path() / "memloc_plot.py", self.parent_path() / ".." / "share" / "memloc" / "memloc_plot.py"}) {
-    if (!ec && std::filesystem::exists(candidate)) {
-      script = candidate.string();
-      break;
+// tree) or in ../share/memloc (install tree); this process becomes the script, which parses
+// its own arguments.
+struct plot_command {
+  std::vector<std::string> words;
+
+  void declare(CLI::App& app) { app.prefix_command(); }
+  void run(const CLI::App& app) const {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    std::string script;
+    for (const auto& candidate : {self.parent_path() / "memloc_plot.py", self.parent_path() / ".." / "share" / "memloc" / "memloc_plot.py"}) {
+      if (!ec && std::filesystem::exists(candidate)) {
+        script = candidate.string();
+        break;
+      }
     }
+    if (script.empty()) throw std::runtime_error("memloc_plot.py is not installed beside the memloc command");
+    std::vector<std::string> command{"python3", script};
+    for (const auto& word : app.remaining()) command.push_back(word);
+    std::vector<char*> argv;
+    for (auto& word : command) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    std::fflush(stdout);
+    // Debian's interpreter first: python3-matplotlib is installed for it, and a python3
+    // earlier on PATH (a virtual environment, pyenv) may lack matplotlib.
+    ::execv("/usr/bin/python3", argv.data());
+    ::execvp("python3", argv.data());
+    throw std::runtime_error("cannot run python3 for the figures");
   }
-  if (script.empty()) throw std::runtime_error("memloc_plot.py is not installed beside the memloc command");
-  std::vector<std::string> command{"python3", script};
-  command.insert(command.end(), words.begin(), words.end());
-  std::vector<char*> argv;
-  for (auto& word : command) argv.push_back(word.data());
-  argv.push_back(nullptr);
-  std::fflush(stdout);
-  // Debian's interpreter first: python3-matplotlib is installed for it, and a python3
-  // earlier on PATH (a virtual environment, pyenv) may lack matplotlib.
-  ::execv("/usr/bin/python3", argv.data());
-  ::execvp("python3", argv.data());
-  throw std::runtime_error("cannot run python3 for the figures");
+};
+
+// ---- the table of subcommands --------------------------------------------------------------
+
+// Adds subcommand `name` to `parent`: Command declares its options, and runs once parsing
+// has succeeded.
+template <class Command>
+void attach(CLI::App& parent, const char* name, const char* summary) {
+  auto command = std::make_shared<Command>();
+  CLI::App* app = parent.add_subcommand(name, summary);
+  command->declare(*app);
+  if constexpr (std::is_same_v<Command, plot_command>) {
+    app->callback([command, app] { command->run(*app); });
+  } else {
+    app->callback([command] { command->run(); });
+  }
 }
+
+struct subcommand {
+  const char* name;
+  const char* summary;
+  void (*add)(CLI::App&, const char*, const char*);
+};
+
+const subcommand statistics[] = {
+    {"topk", "the top (or least) k items by score", attach<topk_command>},
+    {"overlap", "how many of the top k items two scorings share", attach<overlap_command>},
+    {"kendall", "Kendall's tau-b between two scorings (on the top-k union with --k)", attach<kendall_command>},
+    {"ttest", "Student's or Welch's two-sample t-test", attach<ttest_command>},
+    {"links", "units and samples: each top unit's argmax sample and its score (LOC Table 12)", attach<links_command>},
+    {"layers", "the measurement points with the highest or lowest LayerMem or ΔLayerMem", attach<layers_command>},
+};
+
+void attach_stats(CLI::App& parent, const char* name, const char* summary) {
+  CLI::App* stats = parent.add_subcommand(name, summary);
+  stats->require_subcommand(0, 1);
+  for (const auto& s : statistics) s.add(*stats, s.name, s.summary);
+  stats->callback([stats] {
+    if (stats->get_subcommands().empty()) throw usage_error("stats needs a statistic: topk, overlap, kendall, ttest, links or layers");
+  });
+}
+
+const subcommand subcommands[] = {
+    {"unitmem", "UnitMem (and ClassMem with --labels) of every unit of a layer", attach<unitmem_command>},
+    {"layermem", "LayerMem and ΔLayerMem over measurement points, with each sample's SSLMem", attach<layermem_command>},
+    {"stats", "rankings and tests over 1-D scores", attach_stats},
+    {"prune", "units to prune by UnitMem", attach<prune_command>},
+    {"plot", "PNG and SVG figures from reports (needs matplotlib): plot REPORT.json ... --out DIR", attach<plot_command>},
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> words(argv + 1, argv + argc);
-  if (words.empty() || words[0] == "--help" || words[0] == "-h") {
-    std::fputs(usage_text, words.empty() ? stderr : stdout);
-    return words.empty() ? 2 : 0;
-  }
-  const std::vector<std::string> rest(words.begin() + 1, words.end());
+  CLI::App app{"memloc: where a vision encoder memorizes, from activation dumps (.npy)", "memloc"};
+  app.footer(footer_text);
+  app.require_subcommand(0, 1);
+  for (const auto& s : subcommands) s.add(app, s.name, s.summary);
   try {
-    if (words[0] == "unitmem") return run_unitmem(rest);
-    if (words[0] == "layermem") return run_layermem(rest);
-    if (words[0] == "stats") return run_stats(rest);
-    if (words[0] == "prune") return run_prune(rest);
-    if (words[0] == "plot") return run_plot(rest);
-    throw usage_error("unknown subcommand \"" + words[0] + "\"");
+    app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fputs(app.help().c_str(), stderr);
+      return 2;
+    }
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    std::fprintf(stderr, "memloc: %s\nRun memloc --help (or memloc SUBCOMMAND --help) for the options.\n", e.what());
+    return 2;
   } catch (const usage_error& e) {
-    std::fprintf(stderr, "memloc: %s\n%s", e.what(), usage_text);
+    std::fprintf(stderr, "memloc: %s\n", e.what());
     return 2;
   } catch (const memloc::error& e) {
     // Bad input files and arguments the library rejects.

@@ -96,6 +96,13 @@ inline std::size_t item_size(dtype t) noexcept {
 
 inline bool is_integer(dtype t) noexcept { return t >= dtype::i8; }
 
+// The file type whose elements are T's bits: float16 for memloc::half, bfloat16 for
+// memloc::bfloat16.
+template <class T>
+constexpr dtype stored_type() noexcept {
+  return std::is_same_v<T, half> ? dtype::f16 : dtype::bf16;
+}
+
 struct open_options {
   // NumPy has no bfloat16, so PyTorch dumps of bf16 tensors arrive as uint16 bit patterns;
   // only the caller knows whether a uint16 file holds those or genuine integers.
@@ -476,34 +483,39 @@ inline U load(const unsigned char* p, bool swap) noexcept {
   return v;
 }
 
-// Converts `n` elements `src_step` bytes apart to T (float or double), `dst_step` apart.
+// Converts `n` elements `src_step` bytes apart to T, `dst_step` apart.
 template <class T>
 inline void convert(dtype type, bool swap, const unsigned char* src, std::size_t src_step, index_t n, T* dst,
                     index_t dst_step = 1) {
-  auto each = [&](auto load_one) {
-    for (index_t i = 0; i < n; ++i, src += src_step, dst += dst_step) *dst = static_cast<T>(load_one(src));
-  };
-  switch (type) {
-    case dtype::f16:
-      each([swap](const unsigned char* p) { return to_float(half{load<std::uint16_t>(p, swap)}); });
-      break;
-    case dtype::bf16:
-      each([swap](const unsigned char* p) { return to_float(bfloat16{load<std::uint16_t>(p, swap)}); });
-      break;
-    case dtype::f32:
-      each([swap](const unsigned char* p) { return load<float>(p, swap); });
-      break;
-    case dtype::f64:
-      each([swap](const unsigned char* p) { return load<double>(p, swap); });
-      break;
-    case dtype::i8: each([swap](const unsigned char* p) { return load<std::int8_t>(p, swap); }); break;
-    case dtype::i16: each([swap](const unsigned char* p) { return load<std::int16_t>(p, swap); }); break;
-    case dtype::i32: each([swap](const unsigned char* p) { return load<std::int32_t>(p, swap); }); break;
-    case dtype::i64: each([swap](const unsigned char* p) { return load<std::int64_t>(p, swap); }); break;
-    case dtype::u8: each([swap](const unsigned char* p) { return load<std::uint8_t>(p, swap); }); break;
-    case dtype::u16: each([swap](const unsigned char* p) { return load<std::uint16_t>(p, swap); }); break;
-    case dtype::u32: each([swap](const unsigned char* p) { return load<std::uint32_t>(p, swap); }); break;
-    case dtype::u64: each([swap](const unsigned char* p) { return load<std::uint64_t>(p, swap); }); break;
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
+    // The caller checked that the file stores T: only the byte order may change.
+    for (index_t i = 0; i < n; ++i, src += src_step, dst += dst_step) *dst = T{load<std::uint16_t>(src, swap)};
+  } else {
+    auto each = [&](auto load_one) {
+      for (index_t i = 0; i < n; ++i, src += src_step, dst += dst_step) *dst = static_cast<T>(load_one(src));
+    };
+    switch (type) {
+      case dtype::f16:
+        each([swap](const unsigned char* p) { return to_float(half{load<std::uint16_t>(p, swap)}); });
+        break;
+      case dtype::bf16:
+        each([swap](const unsigned char* p) { return to_float(bfloat16{load<std::uint16_t>(p, swap)}); });
+        break;
+      case dtype::f32:
+        each([swap](const unsigned char* p) { return load<float>(p, swap); });
+        break;
+      case dtype::f64:
+        each([swap](const unsigned char* p) { return load<double>(p, swap); });
+        break;
+      case dtype::i8: each([swap](const unsigned char* p) { return load<std::int8_t>(p, swap); }); break;
+      case dtype::i16: each([swap](const unsigned char* p) { return load<std::int16_t>(p, swap); }); break;
+      case dtype::i32: each([swap](const unsigned char* p) { return load<std::int32_t>(p, swap); }); break;
+      case dtype::i64: each([swap](const unsigned char* p) { return load<std::int64_t>(p, swap); }); break;
+      case dtype::u8: each([swap](const unsigned char* p) { return load<std::uint8_t>(p, swap); }); break;
+      case dtype::u16: each([swap](const unsigned char* p) { return load<std::uint16_t>(p, swap); }); break;
+      case dtype::u32: each([swap](const unsigned char* p) { return load<std::uint32_t>(p, swap); }); break;
+      case dtype::u64: each([swap](const unsigned char* p) { return load<std::uint64_t>(p, swap); }); break;
+    }
   }
 }
 
@@ -612,49 +624,21 @@ class npy_file {
     return n;
   }
 
-  // A zero-copy view of the mapped data. T is the stored type (float, double, memloc::half
-  // or memloc::bfloat16); the data must be native-endian and aligned for T.
-  template <class T, std::size_t Rank>
-  strided_view<const T, Rank> view() const {
-    constexpr bool known = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, half> ||
-                           std::is_same_v<T, bfloat16>;
-    static_assert(known, "view<T>: T is float, double, memloc::half or memloc::bfloat16");
-    const dtype wanted = std::is_same_v<T, float>    ? dtype::f32
-                         : std::is_same_v<T, double> ? dtype::f64
-                         : std::is_same_v<T, half>   ? dtype::f16
-                                                     : dtype::bf16;
-    if (Rank != rank()) {
-      throw logic_error(path_ + ": view of rank " + std::to_string(Rank) + " requested for an array of rank " +
-                        std::to_string(rank()));
-    }
-    if (wanted != type()) {
-      throw logic_error(path_ + ": view of " + to_string(wanted) + " requested for a file of dtype " +
-                        to_string(type()));
-    }
-    if (!native_byte_order()) {
-      throw logic_error(path_ + ": byte-swapped data cannot be viewed in place; use read_rows");
-    }
-    if (reinterpret_cast<std::uintptr_t>(data()) % alignof(T) != 0) {
-      throw logic_error(path_ + ": data offset " + std::to_string(data_offset()) + " is not aligned for a view");
-    }
-    std::array<index_t, Rank> extents{};
-    std::array<index_t, Rank> strides{};
-    for (std::size_t r = 0; r < Rank; ++r) {
-      extents[r] = header_.shape[r];
-      strides[r] = header_.strides[r];
-    }
-    return strided_view<const T, Rank>(reinterpret_cast<const T*>(data()), extents, strides);
-  }
-
   // Writes rows [first, first + count) of axis 0 to `out` as a C-order
-  // [count, shape[1], ..., shape[rank-1]] block of T (float or double).
+  // [count, shape[1], ..., shape[rank-1]] block of T: float or double from any floating-point
+  // file, memloc::half or memloc::bfloat16 from a file of that type (the bits as stored, so
+  // 16-bit data reaches the library at half the size of floats), std::int64_t from integers.
   template <class T>
   void read_rows(index_t first, index_t count, T* out) const {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t>,
-                  "read_rows<T>: T is float or double, or std::int64_t for integer files");
+    constexpr bool sixteen_bit = std::is_same_v<T, half> || std::is_same_v<T, bfloat16>;
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t> || sixteen_bit,
+                  "read_rows<T>: T is float, double, memloc::half, memloc::bfloat16, or std::int64_t for integer files");
     if (std::is_integral_v<T> != is_integer(type())) {
       throw logic_error(path_ + ": " + to_string(type()) + " data cannot be read as " +
                         (std::is_integral_v<T> ? "integers" : "floating point"));
+    }
+    if (sixteen_bit && type() != stored_type<T>()) {
+      throw logic_error(path_ + ": " + to_string(type()) + " data cannot be read as " + to_string(stored_type<T>()));
     }
     if (first < 0 || count < 0 || first > rows() || count > rows() - first) {
       throw logic_error(path_ + ": rows [" + std::to_string(first) + ", " + std::to_string(first) + " + " +
