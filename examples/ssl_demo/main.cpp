@@ -2,8 +2,7 @@
 // scikit-learn's digits), and memloc measuring where f memorizes its candidates, from
 // inside the training and inference loops.
 //
-//   memloc_ssl_demo [--dataset fashion-mnist|digits] [--quick] [--json PATH] [--data PATH]
-//                   [--subset N] [--epochs N] [--width X] [--temperature T] [--seed N] [--threads N]
+// `memloc_ssl_demo --help` lists the options; docs/demo.md explains them.
 //
 // Exit status 0 on success, 2 on bad arguments or an unreadable data file, 1 otherwise.
 
@@ -23,9 +22,11 @@
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include "analysis.hpp"
+#include "cli/arguments.hpp"
 #include "data.hpp"
 #include "measure.hpp"
 #include "model.hpp"
@@ -36,9 +37,9 @@ namespace {
 
 using namespace ssl_demo;
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using memloc::cli::add_integer;
+using memloc::cli::add_positive;
+using memloc::cli::usage_error;
 
 struct options {
   std::string dataset = "fashion-mnist";
@@ -51,83 +52,37 @@ struct options {
   int threads = 1;
 };
 
-const char* const usage =
-    "usage: memloc_ssl_demo [--dataset fashion-mnist|digits] [--quick] [--json PATH] [--data PATH]\n"
-    "                       [--subset N] [--epochs N] [--width X] [--temperature T] [--seed N] [--threads N]";
-
-// The whole text must be a decimal integer in [minimum, maximum].
-std::uint64_t unsigned_value(const std::string& flag, const std::string& text, std::uint64_t minimum, std::uint64_t maximum) {
-  std::size_t used = 0;
-  unsigned long long parsed = 0;
-  try {
-    parsed = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || text.front() == '-' || text.front() == '+' || parsed < minimum || parsed > maximum) {
-    throw usage_error(flag + ": expected an integer in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "], got '" +
-                      text + "'");
-  }
-  return parsed;
-}
-
-double positive_value(const std::string& flag, const std::string& text, double maximum) {
-  std::size_t used = 0;
-  double parsed = 0.0;
-  try {
-    parsed = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !(parsed > 0.0 && parsed <= maximum)) {
-    throw usage_error(flag + ": expected a number in (0, " + std::to_string(maximum) + "], got '" + text + "'");
-  }
-  return parsed;
-}
-
-options parse(int argc, char** argv) {
+options parse(CLI::App& app, int argc, char** argv) {
   options result;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error(arg + ": expected a value after it, got nothing");
-      return argv[++i];
-    };
-    if (arg == "--quick") {
-      result.quick = true;
-    } else if (arg == "--dataset") {
-      result.dataset = value();
-      if (result.dataset != "fashion-mnist" && result.dataset != "digits") {
-        throw usage_error("--dataset: expected fashion-mnist or digits, got '" + result.dataset + "'");
-      }
-    } else if (arg == "--json") {
-      result.json_path = value();
-      if (result.json_path.empty()) throw usage_error("--json: expected a file path, got an empty string");
-    } else if (arg == "--data") {
-      result.data_path = value();
-      if (result.data_path.empty()) throw usage_error("--data: expected a path, got an empty string");
-    } else if (arg == "--subset") {
-      // 40 images give 4 candidates, the fewest whose most / least halves hold two samples each.
-      result.subset = static_cast<std::int64_t>(unsigned_value(arg, value(), 40, 60000));
-    } else if (arg == "--epochs") {
-      result.epochs = static_cast<std::int64_t>(unsigned_value(arg, value(), 1, 10000));
-    } else if (arg == "--width") {
-      result.width = positive_value(arg, value(), 4.0);
-    } else if (arg == "--temperature") {
-      result.temperature = positive_value(arg, value(), 10.0);
-    } else if (arg == "--seed") {
-      // The JSON report writes the seed as a signed 64-bit integer.
-      result.seed = unsigned_value(arg, value(), 0, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
-    } else if (arg == "--threads") {
-      result.threads = static_cast<int>(unsigned_value(arg, value(), 1, 64));
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << usage << '\n';
-      std::exit(0);
-    } else {
-      throw usage_error("unknown argument '" + arg +
-                        "' (expected --dataset, --quick, --json, --data, --subset, --epochs, --width, --temperature, --seed or --threads)");
-    }
-  }
+  // CLI11 takes "" as a value; an empty path would fail only later, at the first read or write.
+  const CLI::Validator non_empty_path(
+      [](std::string& text) { return text.empty() ? std::string("must be a path, got an empty string") : std::string(); }, "", "");
+  std::int64_t subset = 0, epochs = 0, seed = static_cast<std::int64_t>(result.seed), threads = result.threads;
+  double width = 0.0, temperature = 0.0;
+  app.add_option("--dataset", result.dataset, "the images")
+      ->check(CLI::IsMember({"fashion-mnist", "digits"}))
+      ->capture_default_str();
+  app.add_flag("--quick", result.quick, "the same pipeline in seconds: fewer images, 3 epochs");
+  app.add_option("--json", result.json_path, "the JSON report (default: build/demo/DATASET_report.json)")->check(non_empty_path);
+  app.add_option("--data", result.data_path, "the dataset (default: where Debian installs it)")->check(non_empty_path);
+  // 40 images give 4 candidates, the fewest whose most / least halves hold two samples each.
+  auto* subset_option =
+      add_integer(app, "--subset", subset, 40, 60000, "training images drawn, split 80/10/10 (default: per dataset and mode)");
+  auto* epochs_option = add_integer(app, "--epochs", epochs, 1, 10000, "SimCLR epochs (default: per dataset and mode)");
+  auto* width_option = add_positive(app, "--width", width, 4.0, "ResNet9's width multiplier, fashion-mnist only (default: 0.5)");
+  auto* temperature_option = add_positive(app, "--temperature", temperature, 10.0, "SimCLR's temperature (default: per dataset)");
+  // The JSON report writes the seed as a signed 64-bit integer.
+  add_integer(app, "--seed", seed, 0, std::numeric_limits<std::int64_t>::max(), "of the split, the weights and the augmentations")
+      ->capture_default_str();
+  add_integer(app, "--threads", threads, 1, 64, "torch threads per encoder")->capture_default_str();
+  app.parse(argc, argv);
+
+  if (subset_option->count() > 0) result.subset = subset;
+  if (epochs_option->count() > 0) result.epochs = epochs;
+  if (width_option->count() > 0) result.width = width;
+  if (temperature_option->count() > 0) result.temperature = temperature;
+  result.seed = static_cast<std::uint64_t>(seed);
+  result.threads = static_cast<int>(threads);
   if (result.dataset == "digits" && result.width) throw usage_error("--width: applies to fashion-mnist's ResNet9, not to the digits' net");
   if (result.data_path.empty()) result.data_path = result.dataset == "digits" ? default_digits_path : default_fashion_mnist_directory;
   if (result.json_path.empty()) result.json_path = "build/demo/" + result.dataset + "_report.json";
@@ -371,15 +326,26 @@ int run(const options& opts) {
   return 0;
 }
 
+// Bad arguments, and a --subset the pools cannot serve: exit status 2.
+int refuse(const char* message) {
+  std::cerr << "memloc_ssl_demo: " << message << "\nRun memloc_ssl_demo --help for the options.\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"The main job: two SimCLR encoders trained on real images, and memloc measuring where f memorizes its candidates.",
+               "memloc_ssl_demo"};
+  app.footer("Exit status 0 on success, 2 on bad arguments or an unreadable data file, 1 otherwise. See docs/demo.md.");
   options opts;
   try {
-    opts = parse(argc, argv);
+    opts = parse(app, argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    return refuse(e.what());
   } catch (const usage_error& e) {
-    std::cerr << "memloc_ssl_demo: " << e.what() << '\n' << usage << '\n';
-    return 2;
+    return refuse(e.what());
   }
   const bool digits = opts.dataset == "digits";
   if (digits ? !std::filesystem::is_regular_file(opts.data_path) : !std::filesystem::is_directory(opts.data_path)) {
@@ -391,8 +357,7 @@ int main(int argc, char** argv) {
   try {
     return run(opts);
   } catch (const usage_error& e) {
-    std::cerr << "memloc_ssl_demo: " << e.what() << '\n' << usage << '\n';
-    return 2;
+    return refuse(e.what());
   } catch (const data_error& e) {
     std::cerr << "memloc_ssl_demo: --data: " << e.what() << '\n';
     return 2;

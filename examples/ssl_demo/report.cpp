@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cli/json_writer.hpp"
+#include "cli/report.hpp"
 
 namespace ssl_demo {
 
@@ -151,215 +151,169 @@ void print_report(std::ostream& out, const demo_results& r) {
 }
 
 void write_json(std::ostream& out, const demo_results& r) {
-  memloc::cli::json_writer json(out);
-  // An array of `count` objects under `key`, member i written by write_members(i).
-  auto object_array = [&json](std::string_view key, std::size_t count, const auto& write_members) {
-    json.key(key);
-    json.begin_array();
-    for (std::size_t i = 0; i < count; ++i) {
-      json.begin_object();
-      write_members(i);
-      json.end_object();
-    }
-    json.end_array();
+  using memloc::cli::report;
+  // An array of `count` objects, object i made by object_at(i).
+  auto object_array = [](std::size_t count, const auto& object_at) {
+    report array = report::array();
+    for (std::size_t i = 0; i < count; ++i) array.push_back(object_at(i));
+    return array;
   };
-  auto values_array = [&](std::string_view key, const auto& rows) {
-    object_array(key, rows.size(), [&](std::size_t i) { json.member("values", rows[i]); });
+  auto values_array = [&](const std::vector<std::vector<double>>& rows) {
+    return object_array(rows.size(), [&](std::size_t i) { return report{{"values", rows[i]}}; });
   };
 
-  json.begin_object();
-  json.member("report", "memloc ssl_demo");
-  json.member("mode", r.mode);
-  json.member("seed", static_cast<std::int64_t>(r.seed));
-
-  json.key("data");
-  json.begin_object();
-  json.member("dataset", r.dataset);
-  json.member("path", r.data_path);
-  json.member("classes", r.class_names);
-  json.member("train_pool", r.train_pool);
-  json.member("held_out_pool", r.held_out_pool);
-  json.member("subset", r.subset);
-  json.member("shared", r.shared);
-  json.member("candidate", r.candidates);
-  json.member("independent", r.independent);
-  json.member("held_out", r.held_out);
-  json.end_object();
-
-  json.key("encoder");
-  json.begin_object();
-  json.member("architecture", r.arch.name);
-  json.member("input_side", r.arch.input_side);
-  std::vector<std::int64_t> widths(r.arch.widths.begin(), r.arch.widths.end());
-  json.member("widths", widths);
-  object_array("points", r.points.size(), [&](std::size_t p) {
-    json.member("name", r.points[p].name);
-    json.member("conv", r.points[p].is_conv);
-    json.member("channels", r.points[p].channels);
-    json.member("height", r.points[p].height);
-    json.member("width", r.points[p].width);
-  });
-  json.end_object();
-
-  json.key("training");
-  json.begin_object();
-  json.member("epochs", r.training.epochs);
-  json.member("batch", r.training.batch);
-  json.member("learning_rate", r.training.learning_rate);
-  json.member("temperature", r.training.temperature);
-  json.member("threads_per_encoder", static_cast<std::int64_t>(r.threads_per_encoder));
-  json.member("f_loss", r.f_loss);
-  json.member("g_loss", r.g_loss);
-  json.end_object();
-
-  json.key("measurement");
-  json.begin_object();
-  json.member("views", r.views);
-  json.member("distance", "l2");
-  json.member("pairs", "all_pairs");
-  json.member("normalization", "ratio");
-  json.end_object();
+  report json;
+  json["report"] = "memloc ssl_demo";
+  json["mode"] = r.mode;
+  json["seed"] = static_cast<std::int64_t>(r.seed);
+  json["data"] = {{"dataset", r.dataset},
+                  {"path", r.data_path},
+                  {"classes", r.class_names},
+                  {"train_pool", r.train_pool},
+                  {"held_out_pool", r.held_out_pool},
+                  {"subset", r.subset},
+                  {"shared", r.shared},
+                  {"candidate", r.candidates},
+                  {"independent", r.independent},
+                  {"held_out", r.held_out}};
+  json["encoder"] = {{"architecture", r.arch.name},
+                     {"input_side", r.arch.input_side},
+                     {"widths", r.arch.widths},
+                     {"points", object_array(r.points.size(), [&](std::size_t p) {
+                        const auto& point = r.points[p];
+                        return report{{"name", point.name},
+                                      {"conv", point.is_conv},
+                                      {"channels", point.channels},
+                                      {"height", point.height},
+                                      {"width", point.width}};
+                      })}};
+  json["training"] = {{"epochs", r.training.epochs},
+                      {"batch", r.training.batch},
+                      {"learning_rate", r.training.learning_rate},
+                      {"temperature", r.training.temperature},
+                      {"threads_per_encoder", r.threads_per_encoder},
+                      {"f_loss", r.f_loss},
+                      {"g_loss", r.g_loss}};
+  json["measurement"] = {{"views", r.views}, {"distance", "l2"}, {"pairs", "all_pairs"}, {"normalization", "ratio"}};
 
   const auto& lm = r.layers;
-  json.key("layermem");
-  json.begin_object();
-  json.member("samples", lm.samples);
-  json.member("subset_size", lm.subset_size);
-  json.member("rank_point", lm.points.back());
-  json.member("points", lm.points);
-  json.member("all", lm.all);
-  json.member("delta_all", lm.delta_all);
-  json.member("top", lm.top);
-  json.member("delta_top", lm.delta_top);
-  json.member("least", lm.least);
-  json.member("delta_least", lm.delta_least);
-  json.member("held_out", r.held_out_layermem);
-  json.member("independent", r.independent_layermem);
-  json.member("top_samples", lm.top_samples);
-  json.member("least_samples", lm.least_samples);
-  values_array("scores", lm.scores);
-  json.end_object();
+  json["layermem"] = {{"samples", lm.samples},
+                      {"subset_size", lm.subset_size},
+                      {"rank_point", lm.points.back()},
+                      {"points", lm.points},
+                      {"all", lm.all},
+                      {"delta_all", lm.delta_all},
+                      {"top", lm.top},
+                      {"delta_top", lm.delta_top},
+                      {"least", lm.least},
+                      {"delta_least", lm.delta_least},
+                      {"held_out", r.held_out_layermem},
+                      {"independent", r.independent_layermem},
+                      {"top_samples", lm.top_samples},
+                      {"least_samples", lm.least_samples},
+                      {"scores", values_array(lm.scores)}};
 
-  json.key("control");
-  json.begin_object();
-  json.member("point", r.control.point);
-  json.member("candidates", r.control.candidates);
-  json.member("held_out", r.control.held_out);
-  json.member("independent", r.control.independent);
-  json.member("candidate_mean", r.control.candidate_mean);
-  json.member("held_out_mean", r.control.held_out_mean);
-  json.member("independent_mean", r.control.independent_mean);
-  json.member("test", "welch");
-  json.member("alternative", "greater");
-  json.member("t", r.control.statistic);
-  json.member("df", r.control.df);
-  json.member("p_value", r.control.p_value);
-  json.end_object();
+  const auto& c = r.control;
+  json["control"] = {{"point", c.point},
+                     {"candidates", c.candidates},
+                     {"held_out", c.held_out},
+                     {"independent", c.independent},
+                     {"candidate_mean", c.candidate_mean},
+                     {"held_out_mean", c.held_out_mean},
+                     {"independent_mean", c.independent_mean},
+                     {"test", "welch"},
+                     {"alternative", "greater"},
+                     {"t", c.statistic},
+                     {"df", c.df},
+                     {"p_value", c.p_value}};
 
-  object_array("unitmem", r.unit_rows.size(), [&](std::size_t l) {
+  json["unitmem"] = object_array(r.unit_rows.size(), [&](std::size_t l) {
     const auto& u = r.unit_rows[l];
-    json.member("layer", u.layer);
-    json.member("units", u.units);
-    json.member("samples", u.samples);
-    json.member("nan_units", u.nan_units);
-    json.member("mean", u.mean);
-    json.member("max", u.max);
-    json.member("share_above_half", u.share_above_half);
-    json.member("values", r.units.unitmem[l]);
-    json.member("argmax", r.units.argmax[l]);
+    return report{{"layer", u.layer},
+                  {"units", u.units},
+                  {"samples", u.samples},
+                  {"nan_units", u.nan_units},
+                  {"mean", u.mean},
+                  {"max", u.max},
+                  {"share_above_half", u.share_above_half},
+                  {"values", r.units.unitmem[l]},
+                  {"argmax", r.units.argmax[l]}};
   });
 
-  object_array("classmem", r.class_rows.size(), [&](std::size_t l) {
-    const auto& c = r.class_rows[l];
-    json.member("layer", c.layer);
-    json.member("mean_unitmem", c.mean_unitmem);
-    json.member("mean_classmem", c.mean_classmem);
-    json.member("share_unitmem_above_classmem", c.share_unitmem_above_classmem);
-    json.member("values", r.units.classmem[l]);
+  json["classmem"] = object_array(r.class_rows.size(), [&](std::size_t l) {
+    const auto& row = r.class_rows[l];
+    return report{{"layer", row.layer},
+                  {"mean_unitmem", row.mean_unitmem},
+                  {"mean_classmem", row.mean_classmem},
+                  {"share_unitmem_above_classmem", row.share_unitmem_above_classmem},
+                  {"values", r.units.classmem[l]}};
   });
 
-  json.key("consistency");
-  json.begin_object();
-  json.member("k", r.consistency_k);
-  object_array("pairs", r.consistency_rows.size(), [&](std::size_t i) {
-    const auto& c = r.consistency_rows[i];
-    json.member("a", c.a);
-    json.member("b", c.b);
-    json.member("overlap", c.overlap);
-    json.member("overlap_percent", c.overlap_percent);
-    json.member("tau", c.tau);
-    json.member("p_value", c.p_value);
-    json.member("n", c.n);
-  });
-  json.end_object();
+  json["consistency"] = {{"k", r.consistency_k},
+                         {"pairs", object_array(r.consistency_rows.size(), [&](std::size_t i) {
+                            const auto& row = r.consistency_rows[i];
+                            return report{{"a", row.a},
+                                          {"b", row.b},
+                                          {"overlap", row.overlap},
+                                          {"overlap_percent", row.overlap_percent},
+                                          {"tau", row.tau},
+                                          {"p_value", row.p_value},
+                                          {"n", row.n}};
+                          })}};
 
-  json.key("t_test");
-  json.begin_object();
-  json.member("group_size", lm.subset_size);
-  json.member("kind", "student");
-  json.member("alternative", "greater");
-  object_array("layers", r.t_test_rows.size(), [&](std::size_t i) {
-    const auto& t = r.t_test_rows[i];
-    json.member("layer", t.layer);
-    json.member("units", t.units);
-    json.member("top_units", t.top_units);
-    json.member("most_mean", t.most_mean);
-    json.member("least_mean", t.least_mean);
-    json.member("most_top_mean", t.most_top_mean);
-    json.member("least_top_mean", t.least_top_mean);
-    json.member("t", t.statistic);
-    json.member("df", t.df);
-    json.member("p_value", t.p_value);
-  });
-  json.end_object();
+  json["t_test"] = {{"group_size", lm.subset_size},
+                    {"kind", "student"},
+                    {"alternative", "greater"},
+                    {"layers", object_array(r.t_test_rows.size(), [&](std::size_t i) {
+                       const auto& t = r.t_test_rows[i];
+                       return report{{"layer", t.layer},
+                                     {"units", t.units},
+                                     {"top_units", t.top_units},
+                                     {"most_mean", t.most_mean},
+                                     {"least_mean", t.least_mean},
+                                     {"most_top_mean", t.most_top_mean},
+                                     {"least_top_mean", t.least_top_mean},
+                                     {"t", t.statistic},
+                                     {"df", t.df},
+                                     {"p_value", t.p_value}};
+                     })}};
 
-  object_array("units_and_samples", r.unit_sample_rows.size(), [&](std::size_t i) {
+  json["units_and_samples"] = object_array(r.unit_sample_rows.size(), [&](std::size_t i) {
     const auto& u = r.unit_sample_rows[i];
-    json.member("layer", u.layer);
-    json.member("units", u.units);
-    json.member("top_units", u.top_units);
-    json.member("distinct_argmax", u.distinct_argmax);
-    json.member("most_shared_sample", u.most_shared_sample);
-    json.member("most_shared_count", u.most_shared_count);
-    json.member("argmax_score_mean", u.argmax_score_mean);
-    json.member("candidate_score_mean", u.candidate_score_mean);
-    json.member("argmax_in_top_set", u.argmax_in_top_set);
-    json.member("tau", u.tau);
-    json.member("p_value", u.p_value);
+    return report{{"layer", u.layer},
+                  {"units", u.units},
+                  {"top_units", u.top_units},
+                  {"distinct_argmax", u.distinct_argmax},
+                  {"most_shared_sample", u.most_shared_sample},
+                  {"most_shared_count", u.most_shared_count},
+                  {"argmax_score_mean", u.argmax_score_mean},
+                  {"candidate_score_mean", u.candidate_score_mean},
+                  {"argmax_in_top_set", u.argmax_in_top_set},
+                  {"tau", u.tau},
+                  {"p_value", u.p_value}};
   });
 
-  json.key("layer_choice");
-  json.begin_object();
-  json.member("count", r.choice.count);
-  json.member("top_delta", r.choice.top_delta);
-  json.member("least_delta", r.choice.least_delta);
-  json.member("top_layermem", r.choice.top_layermem);
-  json.member("layers", r.choice.layers);
-  json.member("total_top_units", r.choice.total_top_units);
-  json.member("total_selected", r.choice.total_selected);
-  json.end_object();
+  json["layer_choice"] = {{"count", r.choice.count},
+                          {"top_delta", r.choice.top_delta},
+                          {"least_delta", r.choice.least_delta},
+                          {"top_layermem", r.choice.top_layermem},
+                          {"layers", r.choice.layers},
+                          {"total_top_units", r.choice.total_top_units},
+                          {"total_selected", r.choice.total_selected}};
 
-  json.key("unitmem_during_training");
-  json.begin_object();
-  json.member("layers", r.curve.layers);
-  json.member("epochs", r.curve.epochs);
-  values_array("mean", r.curve.mean_unitmem);
-  values_array("max", r.curve.max_unitmem);
-  json.end_object();
+  json["unitmem_during_training"] = {{"layers", r.curve.layers},
+                                     {"epochs", r.curve.epochs},
+                                     {"mean", values_array(r.curve.mean_unitmem)},
+                                     {"max", values_array(r.curve.max_unitmem)}};
 
-  json.key("seconds");
-  json.begin_object();
-  for (const auto& [phase, seconds] : r.seconds) json.member(phase, seconds);
-  json.end_object();
+  report& seconds = json["seconds"] = report::object();
+  for (const auto& [phase, duration] : r.seconds) seconds[phase] = duration;
 
-  json.key("memory");
-  json.begin_object();
-  json.member("before_measure_bytes", r.memory.before_bytes);
-  json.member("measure_peak_bytes", r.memory.measure_peak_bytes);
-  json.member("process_peak_bytes", r.memory.process_peak_bytes);
-  json.member("memloc_state_bytes", r.memory.memloc_state_bytes);
-  json.end_object();
-  json.end_object();
+  json["memory"] = {{"before_measure_bytes", r.memory.before_bytes},
+                    {"measure_peak_bytes", r.memory.measure_peak_bytes},
+                    {"process_peak_bytes", r.memory.process_peak_bytes},
+                    {"memloc_state_bytes", r.memory.memloc_state_bytes}};
+  out << memloc::cli::to_text(json);
 }
 
 }  // namespace ssl_demo

@@ -1,9 +1,11 @@
 #pragma once
 
-// The command's options on CLI11: the kinds of values memloc takes beyond CLI11's own
-// (integers with a minimum, words of an option enum, counts or percentages), each checked
-// while parsing so that a bad value is reported as "--option: what was wanted, what came".
+// The command's options on CLI11 (and the SSL demo's): the kinds of values memloc takes beyond
+// CLI11's own (integers with a minimum or in a range, numbers in (0, maximum], words of an
+// option enum, counts or percentages), each checked while parsing so that a bad value is
+// reported as "--option: what was wanted, what came".
 
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -18,11 +20,14 @@
 
 namespace memloc::cli {
 
-// An integer option of at least `minimum` (--threads 0, --classes 2, --count 1).
+// An integer option of at least `minimum` (--threads 0, --classes 2, --count 1), and of at
+// most `maximum` where one is given (the SSL demo's --threads 1..64).
 inline CLI::Option* add_integer(CLI::App& app, const std::string& name, std::int64_t& value, std::int64_t minimum,
-                                const std::string& help) {
-  const CLI::Validator at_least(
-      [minimum](std::string& text) -> std::string {
+                                std::optional<std::int64_t> maximum, const std::string& help) {
+  const std::string low = std::to_string(minimum), high = maximum ? std::to_string(*maximum) : "";
+  const std::string wanted = maximum ? "in [" + low + ", " + high + "]" : ">= " + low;
+  const CLI::Validator in_range(
+      [minimum, maximum, wanted](std::string& text) -> std::string {
         std::size_t used = 0;
         long long parsed = 0;
         try {
@@ -30,13 +35,41 @@ inline CLI::Option* add_integer(CLI::App& app, const std::string& name, std::int
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used == 0 || used != text.size() || parsed < minimum) {
-          return "must be an integer >= " + std::to_string(minimum) + ", got \"" + text + "\"";
+        if (used == 0 || used != text.size() || parsed < minimum || (maximum && parsed > *maximum)) {
+          return "must be an integer " + wanted + ", got \"" + text + "\"";
         }
         return {};
       },
       "", "");
-  return app.add_option(name, value, help)->check(at_least)->type_name("INT>=" + std::to_string(minimum));
+  return app.add_option(name, value, help)->check(in_range)->type_name(maximum ? "INT[" + low + "," + high + "]" : "INT>=" + low);
+}
+
+inline CLI::Option* add_integer(CLI::App& app, const std::string& name, std::int64_t& value, std::int64_t minimum,
+                                const std::string& help) {
+  return add_integer(app, name, value, minimum, std::nullopt, help);
+}
+
+// A number in (0, `maximum`] (the SSL demo's --width and --temperature); NaN is refused.
+inline CLI::Option* add_positive(CLI::App& app, const std::string& name, double& value, double maximum, const std::string& help) {
+  char buffer[32];
+  const std::string bound(buffer, std::to_chars(buffer, buffer + sizeof buffer, maximum).ptr);
+  const std::string wanted = "(0, " + bound + "]";
+  const CLI::Validator in_range(
+      [maximum, wanted](std::string& text) -> std::string {
+        std::size_t used = 0;
+        double parsed = 0.0;
+        try {
+          parsed = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size() || !(parsed > 0.0 && parsed <= maximum)) {
+          return "must be a number in " + wanted + ", got \"" + text + "\"";
+        }
+        return {};
+      },
+      "", "");
+  return app.add_option(name, value, help)->check(in_range)->type_name("NUM(0," + bound + "]");
 }
 
 // An option enum, parsed and printed with the words of memloc/spellings.hpp: the choices in
