@@ -47,7 +47,7 @@ class classmem_accumulator<host_space> {
     state_.merge(other.state_);
   }
 
-  // OutSpace defaults to host memory so that braced outputs ({unitmem_view, {}, argmax_view}) work.
+  // OutSpace defaults to host memory so that braced outputs ({classmem_view, {}, max_class_view}) work.
   template <class OutSpace = host_space>
   classmem_report finalize(const host_exec&, const classmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
