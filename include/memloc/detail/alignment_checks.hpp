@@ -140,9 +140,4 @@ index_t check_layermem_arguments(const std::vector<measurement_point<PointSpace>
   return samples;
 }
 
-// The measurement point whose scores rank the samples for top and least.
-inline index_t rank_point_index(const sample_subset& subset, index_t points) noexcept {
-  return subset.rank_point < 0 ? points - 1 : subset.rank_point;
-}
-
 }  // namespace memloc::detail
