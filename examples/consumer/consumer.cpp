@@ -1,5 +1,5 @@
 // A downstream program built against an installed memloc (find_package(memloc)): it must
-// find the headers, Eigen and OpenMP through the exported memloc::memloc target, and
+// find the headers and OpenMP through the exported memloc::memloc target, and
 // compute a value the spec gives by hand.
 #include <memloc/memloc.hpp>
 

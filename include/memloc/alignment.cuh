@@ -15,6 +15,7 @@
 #include "detail/alignment_checks.hpp"
 #include "detail/cuda/accumulator_support.cuh"
 #include "detail/cuda/alignment_state.cuh"
+#include "detail/shape_checks.hpp"
 
 namespace memloc {
 
@@ -24,8 +25,8 @@ template <>
 class alignment_accumulator<device_space> {
  public:
   alignment_accumulator(const cuda_exec& exec, const alignment_shape& shape, const alignment_options& options = {})
-      : shape_(shape), options_(options),
-        state_(exec.stream, detail::checked_alignment_shape(shape, options), options, "memloc::alignment_accumulator") {}
+      : shape_(detail::checked_shape(shape, options)), options_(options),
+        state_(exec.stream, shape, options, "memloc::alignment_accumulator") {}
 
   template <class TF, class SpaceF, class TG, class SpaceG, class I, class IdSpace>
   void update(const cuda_exec& exec, const representations_view<TF, SpaceF>& f_batch,

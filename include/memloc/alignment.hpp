@@ -13,6 +13,7 @@
 #include "detail/alignment_checks.hpp"
 #include "detail/host/distance.hpp"
 #include "detail/sample_set.hpp"
+#include "detail/shape_checks.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -23,7 +24,7 @@ template <>
 class alignment_accumulator<host_space> {
  public:
   alignment_accumulator(const host_exec&, const alignment_shape& shape, const alignment_options& options = {})
-      : shape_(detail::checked_alignment_shape(shape, options)), options_(options),
+      : shape_(detail::checked_shape(shape, options)), options_(options),
         ssl_f_(static_cast<std::size_t>(shape.samples), 0.0), ssl_g_(static_cast<std::size_t>(shape.samples), 0.0),
         seen_(shape.samples) {}
 

@@ -12,6 +12,7 @@
 #include "cuda_exec.cuh"
 #include "detail/cuda/classmem_state.cuh"
 #include "detail/metric_checks.hpp"
+#include "detail/shape_checks.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -20,7 +21,7 @@ template <>
 class classmem_accumulator<device_space> {
  public:
   classmem_accumulator(const cuda_exec& exec, const classmem_shape& shape, const classmem_options& options = {})
-      : shape_(detail::checked_classmem_shape(shape, options)), options_(options),
+      : shape_(detail::checked_shape(shape, options)), options_(options),
         state_(exec.stream, shape, "memloc::classmem_accumulator") {}
 
   template <class T, class Space, class I, class IdSpace, class L, class LabelSpace>

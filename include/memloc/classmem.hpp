@@ -13,6 +13,7 @@
 #include "detail/host/classmem_state.hpp"
 #include "classmem_types.hpp"
 #include "detail/metric_checks.hpp"
+#include "detail/shape_checks.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -21,7 +22,7 @@ template <>
 class classmem_accumulator<host_space> {
  public:
   classmem_accumulator(const host_exec&, const classmem_shape& shape, const classmem_options& options = {})
-      : shape_(detail::checked_classmem_shape(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
+      : shape_(detail::checked_shape(shape, options)), options_(options), state_(shape.samples, shape.units, shape.classes) {}
 
   template <class T, class Space, class I, class IdSpace, class L, class LabelSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids,
@@ -47,7 +48,7 @@ class classmem_accumulator<host_space> {
     state_.merge(other.state_);
   }
 
-  // OutSpace defaults to host memory so that braced outputs ({unitmem_view, {}, argmax_view}) work.
+  // OutSpace defaults to host memory so that braced outputs ({classmem_view, {}, max_class_view}) work.
   template <class OutSpace = host_space>
   classmem_report finalize(const host_exec&, const classmem_outputs<OutSpace>& out) const {
     static_assert(host_accessible_v<OutSpace>, "host_exec needs host or managed memory");

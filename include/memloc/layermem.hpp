@@ -11,6 +11,7 @@
 #include "core.hpp"
 #include "detail/alignment_checks.hpp"
 #include "detail/host/sslmem_scores.hpp"
+#include "detail/layermem_ranking.hpp"
 #include "detail/ranking.hpp"
 #include "detail/validate.hpp"
 #include "layermem_types.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 
-// memloc::memloc: every metric on the host backend (Eigen + OpenMP).
+// memloc::memloc: every metric on the host backend (OpenMP).
 
 #include "alignment.hpp"
 #include "analysis.hpp"

@@ -23,7 +23,7 @@
 
 namespace memloc::mpi {
 
-namespace detail {
+namespace mpi_detail {
 
 inline void check(int code, const char* call) {
   if (code == MPI_SUCCESS) return;
@@ -60,7 +60,7 @@ class errors_return_guard {
 
 // Every rank computes the same min and max, so every rank throws the same message and no
 // rank goes on to a collective the others skip.
-inline void check_signature(const memloc::detail::state_signature& s, MPI_Comm comm) {
+inline void check_signature(const detail::state_signature& s, MPI_Comm comm) {
   const std::size_t n = s.fields().size();
   // The field count itself comes first: ranks must agree on it before the arrays below
   // (whose length depends on it) are reduced.
@@ -68,10 +68,10 @@ inline void check_signature(const memloc::detail::state_signature& s, MPI_Comm c
   check(MPI_Allreduce(MPI_IN_PLACE, count, 2, MPI_INT64_T, MPI_MAX, comm), "MPI_Allreduce");
   const std::size_t max_n = static_cast<std::size_t>(count[0]);
   // max of (v, -v) gives max and -min in one collective.
-  std::vector<std::int64_t> values = memloc::detail::signature_max_input(s, max_n);
+  std::vector<std::int64_t> values = detail::signature_max_input(s, max_n);
   check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_MAX, comm),
         "MPI_Allreduce");
-  memloc::detail::check_state_signature("memloc::mpi::all_reduce", s, values, max_n, count[0] != -count[1]);
+  detail::check_state_signature("memloc::mpi::all_reduce", s, values, max_n, count[0] != -count[1]);
 }
 
 inline MPI_Datatype datatype(state_element e) {
@@ -108,13 +108,13 @@ void all_reduce(Accumulator& acc, MPI_Comm comm, std::size_t max_chunk) {
     throw logic_error("memloc::mpi::all_reduce: max_chunk must be in [1, INT_MAX]");
   }
   const std::vector<state_buffer> buffers = acc.state_buffers();
-  const auto s = memloc::detail::state_signature_of(acc, buffers);
+  const auto s = detail::state_signature_of(acc, buffers);
   errors_return_guard guard(comm);
   check_signature(s, comm);
   for (const auto& b : buffers) reduce_buffer(b, comm, max_chunk);
 }
 
-}  // namespace detail
+}  // namespace mpi_detail
 
 // Replaces acc's state, on every rank of comm, by the merge of all ranks' states; a
 // collective, so every rank must call it with the same kind of accumulator. Throws
@@ -123,7 +123,7 @@ void all_reduce(Accumulator& acc, MPI_Comm comm, std::size_t max_chunk) {
 // two ranks is not detected here but by finalize, which then throws.
 template <class Accumulator>
 void all_reduce(Accumulator& acc, MPI_Comm comm) {
-  detail::all_reduce(acc, comm, static_cast<std::size_t>(INT_MAX));
+  mpi_detail::all_reduce(acc, comm, static_cast<std::size_t>(INT_MAX));
 }
 
 }  // namespace memloc::mpi

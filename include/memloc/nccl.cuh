@@ -24,7 +24,7 @@
 
 namespace memloc::nccl {
 
-namespace detail {
+namespace nccl_detail {
 
 inline void check(ncclResult_t result, const char* call) {
   if (result == ncclSuccess) return;
@@ -45,14 +45,14 @@ inline ncclDataType_t datatype(state_element e) {
 // signature check must finish on the host before any buffer is touched.
 inline void max_on_host(std::vector<std::int64_t>& values, ncclComm_t comm, cudaStream_t stream) {
   constexpr const char* fn = "memloc::nccl::all_reduce";
-  memloc::detail::cuda::device_array<std::int64_t> device(static_cast<index_t>(values.size()), fn);
-  memloc::detail::cuda::check(cudaMemcpyAsync(device.data(), values.data(), device.bytes(), cudaMemcpyHostToDevice, stream), fn,
+  detail::cuda::device_array<std::int64_t> device(static_cast<index_t>(values.size()), fn);
+  detail::cuda::check(cudaMemcpyAsync(device.data(), values.data(), device.bytes(), cudaMemcpyHostToDevice, stream), fn,
                               "cudaMemcpyAsync");
   check(ncclAllReduce(device.data(), device.data(), values.size(), ncclInt64, ncclMax, comm, stream), "ncclAllReduce");
-  memloc::detail::cuda::copy_to_host(values.data(), device.data(), device.bytes(), stream, fn);
+  detail::cuda::copy_to_host(values.data(), device.data(), device.bytes(), stream, fn);
 }
 
-}  // namespace detail
+}  // namespace nccl_detail
 
 // Replaces acc's state, on every rank of comm, by the merge of all ranks' states, enqueued
 // on exec.stream. A collective: every rank calls it with the same kind of accumulator.
@@ -60,18 +60,18 @@ template <class Accumulator>
 void all_reduce(const cuda_exec& exec, Accumulator& acc, ncclComm_t comm) {
   if (comm == nullptr) throw logic_error("memloc::nccl::all_reduce: comm must not be null");
   const std::vector<state_buffer> buffers = acc.state_buffers();
-  const auto signature = memloc::detail::state_signature_of(acc, buffers);
+  const auto signature = detail::state_signature_of(acc, buffers);
   const auto n = static_cast<std::int64_t>(signature.fields().size());
   std::vector<std::int64_t> count{n, -n};
-  detail::max_on_host(count, comm, exec.stream);
+  nccl_detail::max_on_host(count, comm, exec.stream);
   const auto max_n = static_cast<std::size_t>(count[0]);
-  std::vector<std::int64_t> values = memloc::detail::signature_max_input(signature, max_n);
-  detail::max_on_host(values, comm, exec.stream);
-  memloc::detail::check_state_signature("memloc::nccl::all_reduce", signature, values, max_n, count[0] != -count[1]);
+  std::vector<std::int64_t> values = detail::signature_max_input(signature, max_n);
+  nccl_detail::max_on_host(values, comm, exec.stream);
+  detail::check_state_signature("memloc::nccl::all_reduce", signature, values, max_n, count[0] != -count[1]);
   for (const auto& b : buffers) {
-    detail::check(ncclAllReduce(b.data, b.data, b.count, detail::datatype(b.element),
-                                b.reduction == state_reduction::sum ? ncclSum : ncclMax, comm, exec.stream),
-                  "ncclAllReduce");
+    nccl_detail::check(ncclAllReduce(b.data, b.data, b.count, nccl_detail::datatype(b.element),
+                                     b.reduction == state_reduction::sum ? ncclSum : ncclMax, comm, exec.stream),
+                       "ncclAllReduce");
   }
 }
 

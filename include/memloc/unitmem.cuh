@@ -7,12 +7,15 @@
 // until reset.
 
 #include <cstdint>
+#include <variant>
 #include <vector>
 
 #include "core.hpp"
 #include "cuda_exec.cuh"
 #include "detail/cuda/unitmem_state.cuh"
 #include "detail/metric_checks.hpp"
+#include "detail/shape_checks.hpp"
+#include "detail/unitmem_storage.hpp"
 #include "detail/validate.hpp"
 #include "unitmem_types.hpp"
 
@@ -24,8 +27,9 @@ template <>
 class unitmem_accumulator<device_space> {
  public:
   unitmem_accumulator(const cuda_exec& exec, const unitmem_shape& shape, const unitmem_options& options = {})
-      : shape_(shape), options_(options), storage_(detail::resolve_unitmem_storage(options)),
-        state_(checked_state(exec, shape, storage_)) {}
+      : shape_(detail::checked_shape(shape, options)), options_(options), storage_(detail::resolve_unitmem_storage(options)),
+        state_(detail::make_unitmem_state<per_unit_state, per_sample_state>(storage_, exec.stream, shape_,
+                                                                             "memloc::unitmem_accumulator")) {}
 
   template <class T, class Space, class I, class IdSpace>
   void update(const cuda_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
@@ -37,12 +41,14 @@ class unitmem_accumulator<device_space> {
     detail::check_unitmem_batch(fn, shape_, storage_, acts);
     detail::check_view(fn, "sample_ids", sample_ids);
     detail::check_extent(fn, "sample_ids", 0, "one id per batch sample", acts.extent(0), sample_ids.extent(0));
-    state_.update(exec.stream, acts, sample_ids, options_.transform, fn);
+    std::visit([&](auto& s) { s.update(exec.stream, acts, sample_ids, options_.transform, fn); }, state_);
   }
 
   void merge(const cuda_exec& exec, const unitmem_accumulator& other) {
     detail::check_unitmem_mergeable(*this, other);
-    state_.merge(exec.stream, other.state_, "memloc::unitmem_accumulator::merge", "memloc::unitmem_accumulator::update");
+    detail::visit_same_storage(state_, other.state_, [&](auto& s, const auto& o) {
+      s.merge(exec.stream, o, "memloc::unitmem_accumulator::merge", "memloc::unitmem_accumulator::update");
+    });
   }
 
   template <class OutSpace = device_space>
@@ -52,7 +58,10 @@ class unitmem_accumulator<device_space> {
     detail::check_unitmem_outputs(fn, out, shape_.units);
     const detail::unit_outputs raw{out.unitmem.data_handle(), out.mu_max.data_handle(), out.argmax.data_handle(),
                                     out.mu_rest.data_handle()};
-    const auto done = state_.finalize(exec.stream, options_.rest, raw, fn, "memloc::unitmem_accumulator::update");
+    constexpr const char* updating = "memloc::unitmem_accumulator::update";
+    const auto* s = std::get_if<per_unit_state>(&state_);
+    const auto done = s ? s->finalize(exec.stream, raw, fn, updating)
+                        : std::get<per_sample_state>(state_).finalize(exec.stream, options_.rest, raw, fn, updating);
     unitmem_report report;
     report.samples = done.samples;
     report.units = shape_.units;
@@ -61,26 +70,27 @@ class unitmem_accumulator<device_space> {
     return report;
   }
 
-  void reset(const cuda_exec& exec) { state_.reset(exec.stream, "memloc::unitmem_accumulator::reset"); }
+  void reset(const cuda_exec& exec) {
+    std::visit([&](auto& s) { s.reset(exec.stream, "memloc::unitmem_accumulator::reset"); }, state_);
+  }
 
   // Device pointers, merged element-wise with the given reduction (NCCL can all-reduce them).
-  std::vector<state_buffer> state_buffers() { return state_.buffers(); }
+  std::vector<state_buffer> state_buffers() {
+    return std::visit([](auto& s) { return s.buffers(); }, state_);
+  }
 
   const unitmem_shape& shape() const noexcept { return shape_; }
   const unitmem_options& options() const noexcept { return options_; }
   unitmem_storage storage() const noexcept { return storage_; }
 
  private:
-  static detail::cuda::unitmem_state checked_state(const cuda_exec& exec, const unitmem_shape& shape,
-                                                   unitmem_storage storage) {
-    detail::check_unitmem_shape(shape, storage);
-    return detail::cuda::unitmem_state(exec.stream, shape, storage, "memloc::unitmem_accumulator");
-  }
+  using per_unit_state = detail::cuda::unitmem_per_unit_state;
+  using per_sample_state = detail::cuda::unitmem_per_sample_state;
 
   unitmem_shape shape_;
   unitmem_options options_;
   unitmem_storage storage_;
-  detail::cuda::unitmem_state state_;
+  std::variant<per_unit_state, per_sample_state> state_;
 };
 
 unitmem_accumulator(const cuda_exec&, const unitmem_shape&)->unitmem_accumulator<device_space>;

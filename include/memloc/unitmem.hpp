@@ -14,6 +14,8 @@
 #include "detail/host/unitmem_state.hpp"
 #include "unitmem_types.hpp"
 #include "detail/metric_checks.hpp"
+#include "detail/shape_checks.hpp"
+#include "detail/unitmem_storage.hpp"
 #include "detail/validate.hpp"
 
 namespace memloc {
@@ -26,8 +28,8 @@ template <>
 class unitmem_accumulator<host_space> {
  public:
   unitmem_accumulator(const host_exec&, const unitmem_shape& shape, const unitmem_options& options = {})
-      : shape_(shape), options_(options), storage_(detail::resolve_unitmem_storage(options)),
-        state_(make_state(shape, storage_)) {}
+      : shape_(detail::checked_shape(shape, options)), options_(options), storage_(detail::resolve_unitmem_storage(options)),
+        state_(detail::make_unitmem_state<per_unit_state, per_sample_state>(storage_, shape.samples, shape.units)) {}
 
   template <class T, class Space, class I, class IdSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
@@ -39,11 +41,11 @@ class unitmem_accumulator<host_space> {
     const activations_view<const T, Space> acts = batch;
     detail::check_unitmem_batch(fn, shape_, storage_, acts);
     detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
-    if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
+    if (auto* s = std::get_if<per_unit_state>(&state_)) {
       s->seen().check_new(fn, sample_ids);
       s->update(exec, acts, sample_ids, options_.transform);
     } else {
-      auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
+      auto& ps = std::get<per_sample_state>(state_);
       check_view_budget(fn, ps, sample_ids, acts.extent(1));
       ps.update(exec, acts, sample_ids, options_.transform);
     }
@@ -52,13 +54,13 @@ class unitmem_accumulator<host_space> {
   void merge(const host_exec&, const unitmem_accumulator& other) {
     constexpr const char* fn = "memloc::unitmem_accumulator::merge";
     detail::check_unitmem_mergeable(*this, other);
-    if (auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
-      const auto& o = std::get<detail::host::unitmem_per_unit_state>(other.state_);
+    if (auto* s = std::get_if<per_unit_state>(&state_)) {
+      const auto& o = std::get<per_unit_state>(other.state_);
       s->seen().check_disjoint(fn, o.seen());
       s->merge(o);
     } else {
-      auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
-      const auto& o = std::get<detail::host::unitmem_per_sample_state>(other.state_);
+      auto& ps = std::get<per_sample_state>(state_);
+      const auto& o = std::get<per_sample_state>(other.state_);
       for (index_t id = 0; id < shape_.samples; ++id) {
         if (ps.views_folded(id) + o.views_folded(id) > shape_.views) {
           detail::fail(fn, "views of sample id ", id, " across both accumulators must be at most ", shape_.views, ", got ",
@@ -81,12 +83,12 @@ class unitmem_accumulator<host_space> {
     unitmem_report report;
     report.units = shape_.units;
     detail::host::unit_counts counts;
-    if (const auto* s = std::get_if<detail::host::unitmem_per_unit_state>(&state_)) {
+    if (const auto* s = std::get_if<per_unit_state>(&state_)) {
       report.samples = s->seen().distinct(fn);
       detail::require_two_samples(fn, report.samples);
       counts = s->finalize(report.samples, raw);
     } else {
-      const auto& ps = std::get<detail::host::unitmem_per_sample_state>(state_);
+      const auto& ps = std::get<per_sample_state>(state_);
       for (index_t id = 0; id < shape_.samples; ++id) {
         const auto v = ps.views_folded(id);
         if (v != 0 && v != shape_.views) {
@@ -116,16 +118,11 @@ class unitmem_accumulator<host_space> {
   unitmem_storage storage() const noexcept { return storage_; }
 
  private:
-  using state_type = std::variant<detail::host::unitmem_per_unit_state, detail::host::unitmem_per_sample_state>;
-
-  static state_type make_state(const unitmem_shape& shape, unitmem_storage storage) {
-    detail::check_unitmem_shape(shape, storage);
-    if (storage == unitmem_storage::per_unit) return detail::host::unitmem_per_unit_state(shape.samples, shape.units);
-    return detail::host::unitmem_per_sample_state(shape.samples, shape.units);
-  }
+  using per_unit_state = detail::host::unitmem_per_unit_state;
+  using per_sample_state = detail::host::unitmem_per_sample_state;
 
   template <class IdView>
-  void check_view_budget(const char* fn, const detail::host::unitmem_per_sample_state& ps, const IdView& ids,
+  void check_view_budget(const char* fn, const per_sample_state& ps, const IdView& ids,
                          index_t batch_views) {
     // Count each id's views including repeats inside this batch before changing anything.
     sorted_ids_.resize(static_cast<std::size_t>(ids.extent(0)));
@@ -146,7 +143,7 @@ class unitmem_accumulator<host_space> {
   unitmem_shape shape_;
   unitmem_options options_;
   unitmem_storage storage_;
-  state_type state_;
+  std::variant<per_unit_state, per_sample_state> state_;
   std::vector<std::int64_t> sorted_ids_;  // scratch for the per_sample view budget check
 };
 

@@ -331,7 +331,7 @@ NB_MODULE(_memloc, m) {
   using namespace memloc;
   using namespace memloc::python;
 
-  m.doc() = "memloc's host backend (Eigen + OpenMP); use the memloc package, which wraps it";
+  m.doc() = "memloc's host backend (OpenMP); use the memloc package, which wraps it";
   m.attr("__version__") = memloc::version_string();
   m.attr("cuda_backend") = static_cast<bool>(MEMLOC_PYTHON_CUDA);
 

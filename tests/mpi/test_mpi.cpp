@@ -163,10 +163,10 @@ void test_matches_single_process(std::size_t max_chunk) {
   accumulators shard(exec), whole(exec);
   fold(exec, shard, d, [&](memloc::index_t i) { return d.owner[static_cast<std::size_t>(i)] == rank; });
   fold(exec, whole, d, [](memloc::index_t) { return true; });
-  memloc::mpi::detail::all_reduce(shard.mean, MPI_COMM_WORLD, max_chunk);
-  memloc::mpi::detail::all_reduce(shard.median, MPI_COMM_WORLD, max_chunk);
-  memloc::mpi::detail::all_reduce(shard.cls, MPI_COMM_WORLD, max_chunk);
-  memloc::mpi::detail::all_reduce(shard.align, MPI_COMM_WORLD, max_chunk);
+  memloc::mpi::mpi_detail::all_reduce(shard.mean, MPI_COMM_WORLD, max_chunk);
+  memloc::mpi::mpi_detail::all_reduce(shard.median, MPI_COMM_WORLD, max_chunk);
+  memloc::mpi::mpi_detail::all_reduce(shard.cls, MPI_COMM_WORLD, max_chunk);
+  memloc::mpi::mpi_detail::all_reduce(shard.align, MPI_COMM_WORLD, max_chunk);
   const results got = finalize(exec, shard), want = finalize(exec, whole);
   const std::string at = " (max_chunk " + std::to_string(max_chunk) + ")";
   check_exact(got.counts, want.counts, "report counts" + at);

@@ -19,17 +19,6 @@ namespace memloc::detail {
 
 // ---- alignment ---------------------------------------------------------------------------
 
-inline const alignment_shape& checked_alignment_shape(const alignment_shape& shape, const alignment_options& options) {
-  constexpr const char* fn = "memloc::alignment_accumulator";
-  check_sample_space(fn, shape.samples);
-  check_at_least(fn, "shape.views", 2, shape.views);
-  check_positive(fn, "shape.features", shape.features);
-  check_product(fn, "shape.views * shape.features", shape.views, shape.features, max_elements);
-  check_enum(fn, "options.distance", options.distance, distance_kind::angular);
-  check_enum(fn, "options.pairs", options.pairs, pair_mode::original_vs_views);
-  return shape;
-}
-
 // f_batch and g_batch against the accumulator's shape and each other.
 template <class FView, class GView>
 void check_alignment_batch(const char* fn, const alignment_shape& shape, const FView& f, const GView& g) {
@@ -138,11 +127,6 @@ index_t check_layermem_arguments(const std::vector<measurement_point<PointSpace>
   check_outputs_disjoint(fn, {range_of("layermem_out", layermem_out), range_of("delta_out", delta_out),
                               range_of("subset_out", subset_out)});
   return samples;
-}
-
-// The measurement point whose scores rank the samples for top and least.
-inline index_t rank_point_index(const sample_subset& subset, index_t points) noexcept {
-  return subset.rank_point < 0 ? points - 1 : subset.rank_point;
 }
 
 }  // namespace memloc::detail

@@ -11,31 +11,6 @@
 
 namespace memloc::detail {
 
-inline unitmem_storage resolve_unitmem_storage(const unitmem_options& options) {
-  constexpr const char* fn = "memloc::unitmem_accumulator";
-  check_enum(fn, "options.rest", options.rest, rest_reduction::median);
-  check_enum(fn, "options.transform", options.transform, activation_transform::abs);
-  check_enum(fn, "options.storage", options.storage, unitmem_storage::per_sample);
-  if (options.storage == unitmem_storage::per_unit && options.rest == rest_reduction::median) {
-    fail(fn, "options.storage must be automatic or per_sample for the median variant, got per_unit");
-  }
-  if (options.storage != unitmem_storage::automatic) return options.storage;
-  return options.rest == rest_reduction::median ? unitmem_storage::per_sample : unitmem_storage::per_unit;
-}
-
-inline void check_unitmem_shape(const unitmem_shape& shape, unitmem_storage storage) {
-  constexpr const char* fn = "memloc::unitmem_accumulator";
-  check_sample_space(fn, shape.samples);
-  check_positive(fn, "shape.units", shape.units);
-  check_positive(fn, "shape.views", shape.views);
-  check_positive(fn, "shape.positions", shape.positions);
-  check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, max_elements);
-  check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, max_elements);
-  if (storage == unitmem_storage::per_sample) {
-    check_product(fn, "shape.samples * shape.units (per_sample state)", shape.samples, shape.units, index_t{1} << 40);
-  }
-}
-
 // Extents of a batch; per_sample storage takes any number of views per batch up to all.
 template <class View>
 void check_unitmem_batch(const char* fn, const unitmem_shape& shape, unitmem_storage storage, const View& acts) {
@@ -91,20 +66,6 @@ classmem_shape one_shot_classmem_shape(const View& activations, index_t classes)
 
 inline void require_two_samples(const char* fn, index_t samples) {
   if (samples < 2) fail(fn, "folded samples must be >= 2 (mu_rest averages the other samples), got ", samples);
-}
-
-inline const classmem_shape& checked_classmem_shape(const classmem_shape& shape, const classmem_options& options) {
-  constexpr const char* fn = "memloc::classmem_accumulator";
-  check_sample_space(fn, shape.samples);
-  check_positive(fn, "shape.units", shape.units);
-  check_positive(fn, "shape.views", shape.views);
-  check_positive(fn, "shape.positions", shape.positions);
-  check_at_least(fn, "shape.classes", 2, shape.classes);
-  check_product(fn, "shape.classes * shape.units", shape.classes, shape.units, index_t{1} << 40);
-  check_product(fn, "shape.units * shape.positions", shape.units, shape.positions, max_elements);
-  check_product(fn, "shape.views * shape.positions", shape.views, shape.positions, max_elements);
-  check_enum(fn, "options.transform", options.transform, activation_transform::abs);
-  return shape;
 }
 
 template <class View>

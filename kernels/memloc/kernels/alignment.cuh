@@ -1,8 +1,10 @@
 #pragma once
 
-// Kernels of the alignment accumulator: per-sample distances between views, and the copy of
-// the state to the caller's outputs. Fold counts are checked and states merged by the
-// kernels every device accumulator shares (registration.cuh, state_merge.cuh).
+// Kernels of the alignment accumulator: per-sample distances between views (the same launch
+// counts each sample's folds, so no registration pass runs), the first id never folded for
+// finalize's message, and the copy of the state to the caller's outputs. Bad rows are
+// described, fold counts summarized and states merged by the kernels every device
+// accumulator shares (registration.cuh, state_merge.cuh).
 
 #include <cstdint>
 #include <type_traits>

@@ -44,8 +44,8 @@ __global__ void fold_units_contiguous(fold_rows<T> batch, double* __restrict__ t
   using W = working_t<T>;
   const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
   const index_t position_stride = batch.stride(3);
-  // __restrict__ as before views: nothing here writes the activations, which lets nvcc use
-  // the read-only data path.
+  // A view's handle carries no aliasing promise; on this pointer __restrict__ says nothing
+  // here writes the activations, which lets nvcc use the read-only data path.
   const T* __restrict__ data = batch.data_handle();
   for (const index_t i : grid_stride_range(batch.extent(0) * units)) {
     const index_t b = i / units, u = i % units;

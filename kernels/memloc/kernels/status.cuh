@@ -26,18 +26,6 @@ struct status_record {
   unsigned long long first_bad_row_complement;
 };
 
-// Records the first problem found; later ones are dropped so the report names the first.
-__device__ inline void record_problem(status_record* status, input_problem problem, long long batch,
-                                      long long position, long long value, long long bound, int argument = 0) {
-  if (atomicCAS(&status->problem, 0, static_cast<int>(problem)) == 0) {
-    status->batch = batch;
-    status->position = position;
-    status->value = value;
-    status->bound = bound;
-    status->argument = argument;
-  }
-}
-
 // Notes a bad row; the first one in host order wins whatever the scheduling.
 __device__ inline void note_bad_row(status_record* status, long long batch, bool is_label, std::int64_t row) {
   atomicMax(&status->first_bad_row_complement, ~detail::bad_row_key(batch, is_label, row));

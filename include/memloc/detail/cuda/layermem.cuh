@@ -15,6 +15,7 @@
 #include "memloc/detail/cuda/ranking.cuh"
 #include "memloc/detail/cuda/runtime.cuh"
 #include "memloc/detail/cuda/sslmem_scores.cuh"
+#include "memloc/detail/layermem_ranking.hpp"
 #include "memloc/detail/ranking.hpp"
 #include "memloc/kernels/sslmem.cuh"
 #include "memloc/layermem_types.hpp"

@@ -43,13 +43,6 @@ class score_order {
     return order_.data();
   }
 
-  // The first k indices of the ordering, written to top (device memory, k elements).
-  void top_k(const double* scores, index_t stride, bool descending, index_t k, Index* top, cudaStream_t stream,
-             const char* function) {
-    const Index* ordered = order(scores, stride, descending, stream, function);
-    copy_on_device(top, ordered, static_cast<std::size_t>(k) * sizeof(Index), stream, function);
-  }
-
   index_t size() const noexcept { return n_; }
 
  private:

@@ -84,10 +84,6 @@ inline void copy_to_host(void* host, const void* device, std::size_t bytes, cuda
   check(cudaStreamSynchronize(stream), function, "cudaStreamSynchronize");
 }
 
-inline void copy_on_device(void* to, const void* from, std::size_t bytes, cudaStream_t stream, const char* function) {
-  if (bytes > 0) check(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, stream), function, "cudaMemcpyAsync");
-}
-
 // What a kernel found wrong with device-resident input (memloc/kernels/status.cuh), raised
 // here as the host would have raised it.
 using kernels::input_problem;

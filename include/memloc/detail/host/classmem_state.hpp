@@ -2,6 +2,7 @@
 
 // State and arithmetic of the host ClassMem accumulator. Arguments arrive validated.
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -12,7 +13,7 @@
 #include "../formulas.hpp"
 #include "../sample_set.hpp"
 #include "fold.hpp"
-#include "unitmem_state.hpp"
+#include "unit_writer.hpp"
 
 namespace memloc::detail::host {
 

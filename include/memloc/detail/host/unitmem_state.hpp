@@ -11,27 +11,12 @@
 #include "../../view.hpp"
 #include "../formulas.hpp"
 #include "../sample_set.hpp"
-#include "../unit_outputs.hpp"
 #include "column_stats.hpp"
 #include "fold.hpp"
 #include "parallel.hpp"
+#include "unit_writer.hpp"
 
 namespace memloc::detail::host {
-
-using detail::unit_outputs;
-
-struct unit_counts {
-  index_t nan_units = 0;
-  index_t negative_denominator_units = 0;
-};
-
-// Writes one unit's results and tallies the policy cases.
-inline void write_unit(const unit_outputs& out, index_t u, double top, std::int64_t top_id, double rest,
-                       unit_counts& counts) noexcept {
-  const selectivity s = detail::write_unit(out, u, top, top_id, rest);
-  counts.negative_denominator_units += s.negative_denominator;
-  counts.nan_units += std::isnan(s.value);
-}
 
 // Units per parallel task when adding per-unit partials or per-sample rows: each task adds
 // its units' values in a fixed order, so results do not depend on the thread count.
