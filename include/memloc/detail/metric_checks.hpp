@@ -11,6 +11,19 @@
 
 namespace memloc::detail {
 
+// A host accumulator's batch of activations, read-only, after the checks every update makes
+// of it; check_shape(acts) adds the metric's own.
+template <class T, class Space, class CheckShape>
+activations_view<const T, Space> checked_host_batch(const char* fn, const host_exec& exec,
+                                                    const activations_view<T, Space>& batch, const CheckShape& check_shape) {
+  static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
+  static_assert(host_accessible_v<Space>, "host_exec needs host or managed memory");
+  check_exec(fn, exec);
+  const activations_view<const T, Space> acts = batch;
+  check_shape(acts);
+  return acts;
+}
+
 inline unitmem_storage resolve_unitmem_storage(const unitmem_options& options) {
   constexpr const char* fn = "memloc::unitmem_accumulator";
   check_enum(fn, "options.rest", options.rest, rest_reduction::median);

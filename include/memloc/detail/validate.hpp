@@ -19,6 +19,7 @@
 #include "../options.hpp"
 #include "../view.hpp"
 #include "formulas.hpp"
+#include "test_hooks.hpp"
 
 namespace memloc::detail {
 
@@ -201,13 +202,6 @@ inline void check_exec(const char* function, const host_exec& exec) {
   if (exec.threads < 0) fail(function, "exec.threads must be >= 0 (0 leaves the count to OpenMP), got ", exec.threads);
 }
 
-// Ids 0, 1, ..., n - 1: the one-shot functions name samples by their row.
-inline std::vector<std::int64_t> sequential_ids(index_t n) {
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = row_sample_id(i);
-  return ids;
-}
-
 // The number of the next update call of a device accumulator. The device orders its reports
 // of bad rows by this number (detail::bad_row_key), which has room for max_keyed_batch
 // updates between resets; one more is refused, leaving the state as it was.
@@ -244,6 +238,7 @@ void check_indices(const char* function, const char* argument, const char* meani
 
 template <class IdView>
 void check_ids(const char* function, const IdView& ids, index_t batch_samples, index_t id_space) {
+  test_hooks::count(test_hooks::sample_id_checks);
   check_indices(function, "sample_ids", "one id per batch sample", ids, batch_samples, id_space);
 }
 
