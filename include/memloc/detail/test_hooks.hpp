@@ -11,7 +11,7 @@ namespace memloc::detail::test_hooks {
 
 inline std::atomic<long> sample_id_checks{0};  // caller ids checked by check_ids
 inline std::atomic<long> score_checks{0};      // score vectors checked by analysis::check_scores
-inline std::atomic<long> score_copies{0};      // score vectors copied to host fp64 for an analysis
+inline std::atomic<long> host_copies{0};       // analysis inputs copied into host vectors
 
 inline void count(std::atomic<long>& counter) noexcept { counter.fetch_add(1, std::memory_order_relaxed); }
 

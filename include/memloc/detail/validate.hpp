@@ -218,11 +218,9 @@ template <class I>
 inline constexpr bool is_index_element_v = std::is_integral_v<std::remove_const_t<I>> &&
                                            !std::is_same_v<std::remove_const_t<I>, bool>;
 
+// Every id in [0, bound).
 template <class IdView>
-void check_indices(const char* function, const char* argument, const char* meaning, const IdView& ids,
-                   index_t batch_samples, index_t bound) {
-  check_view(function, argument, ids);
-  check_extent(function, argument, 0, meaning, batch_samples, ids.extent(0));
+void check_index_values(const char* function, const char* argument, const IdView& ids, index_t bound) {
   for (index_t i = 0; i < ids.extent(0); ++i) {
     const auto value = ids(i);
     if (value < 0 || static_cast<std::uint64_t>(value) >= static_cast<std::uint64_t>(bound)) {
@@ -234,6 +232,14 @@ void check_indices(const char* function, const char* argument, const char* meani
       }
     }
   }
+}
+
+template <class IdView>
+void check_indices(const char* function, const char* argument, const char* meaning, const IdView& ids,
+                   index_t batch_samples, index_t bound) {
+  check_view(function, argument, ids);
+  check_extent(function, argument, 0, meaning, batch_samples, ids.extent(0));
+  check_index_values(function, argument, ids, bound);
 }
 
 template <class IdView>
