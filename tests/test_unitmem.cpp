@@ -149,3 +149,56 @@ TEST_CASE("the median takes -0 as +0 (detail::selection_bits), as the device's r
 }
 
 }  // namespace testing
+
+namespace testing {
+
+// Issue 16: the one-shot functions name samples by row through detail::sequential_ids and
+// fold them without the checks of a caller's ids, which those ids cannot fail; a caller's
+// ids, given to an accumulator, are still checked.
+TEST_CASE("one-shot unitmem, classmem and alignment fold their row ids unchecked; caller ids stay checked") {
+  CHECK(memloc::detail::sequential_ids(4) == std::vector<std::int64_t>{0, 1, 2, 3});
+  CHECK(memloc::detail::sequential_ids(0).empty());
+  const auto values = random_activations(6, 2, 3, 1, 77);
+  auto stored = store_activations<float>(values, act_layout::nchw_sample_major);
+  auto reps = store_representations<float>(random_representations(6, 2, 5, 78), rep_layout::sample_major);
+  const std::vector<std::int64_t> labels{0, 1, 0, 1, 0, 1};
+  const auto label_view = memloc::make_vector_view(labels.data(), 6);
+  const memloc::host_exec exec{};
+  auto& checks = memloc::detail::test_hooks::sample_id_checks;
+
+  const long before = checks.load();
+  std::vector<double> um(3), cm(3), sf(6), sg(6);
+  for (const auto storage : {memloc::unitmem_storage::per_unit, memloc::unitmem_storage::per_sample}) {
+    memloc::unitmem(exec, stored.view, {memloc::make_vector_view(um.data(), 3)}, {memloc::rest_reduction::mean, {}, storage});
+  }
+  memloc::classmem(exec, stored.view, label_view, 2, {memloc::make_vector_view(cm.data(), 3)});
+  memloc::alignment(exec, reps.view, reps.view, memloc::make_vector_view(sf.data(), 6), memloc::make_vector_view(sg.data(), 6));
+  CHECK(checks.load() == before);
+
+  // The same rows under the caller's ids 0..5 are checked, and give the same results.
+  const auto ids = memloc::detail::sequential_ids(6);
+  const auto id_view = memloc::make_vector_view(ids.data(), 6);
+  memloc::unitmem_accumulator<memloc::host_space> u(exec, memloc::detail::one_shot_unitmem_shape(stored.view));
+  u.update(exec, stored.view, id_view);
+  std::vector<double> um2(3);
+  u.finalize(exec, {memloc::make_vector_view(um2.data(), 3)});
+  memloc::classmem_accumulator<memloc::host_space> c(exec, memloc::detail::one_shot_classmem_shape(stored.view, 2));
+  c.update(exec, stored.view, id_view, label_view);
+  std::vector<double> cm2(3);
+  c.finalize(exec, {memloc::make_vector_view(cm2.data(), 3)});
+  memloc::alignment_accumulator<memloc::host_space> a(exec, memloc::detail::one_shot_alignment_shape(reps.view));
+  a.update(exec, reps.view, reps.view, id_view);
+  CHECK(checks.load() == before + 3);
+  CHECK(um2 == um);
+  CHECK(cm2 == cm);
+
+  // A repeated or out-of-range caller id is refused as before.
+  const std::vector<std::int64_t> repeated{0, 1, 2, 3, 4, 4}, outside{0, 1, 2, 3, 4, 6};
+  memloc::unitmem_accumulator<memloc::host_space> fresh(exec, memloc::detail::one_shot_unitmem_shape(stored.view));
+  CHECK_THROWS_WITH(fresh.update(exec, stored.view, memloc::make_vector_view(repeated.data(), 6)),
+                    doctest::Contains("sample_ids must be distinct within a batch, got 4 twice"));
+  CHECK_THROWS_WITH(fresh.update(exec, stored.view, memloc::make_vector_view(outside.data(), 6)),
+                    doctest::Contains("sample_ids(5) must be in [0, 6), got 6"));
+}
+
+}  // namespace testing

@@ -13,6 +13,7 @@
 #include "detail/alignment_checks.hpp"
 #include "detail/host/distance.hpp"
 #include "detail/sample_set.hpp"
+#include "detail/sequential_ids.hpp"
 #include "detail/shape_checks.hpp"
 #include "detail/validate.hpp"
 
@@ -31,29 +32,12 @@ class alignment_accumulator<host_space> {
   template <class TF, class SpaceF, class TG, class SpaceG, class I, class IdSpace>
   void update(const host_exec& exec, const representations_view<TF, SpaceF>& f_batch,
               const representations_view<TG, SpaceG>& g_batch, const vector_view<I, IdSpace>& sample_ids) {
-    static_assert(is_supported_element_v<TF> && is_supported_element_v<TG>,
-                  "representations must be float, double, memloc::half or memloc::bfloat16");
-    static_assert(host_accessible_v<SpaceF> && host_accessible_v<SpaceG> && host_accessible_v<IdSpace>,
-                  "host_exec needs host or managed memory");
+    static_assert(host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
     static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
-    constexpr const char* fn = "memloc::alignment_accumulator::update";
-    detail::check_exec(fn, exec);
-    const representations_view<const TF, SpaceF> f = f_batch;
-    const representations_view<const TG, SpaceG> g = g_batch;
-    detail::check_alignment_batch(fn, shape_, f, g);
-    detail::check_ids(fn, sample_ids, f.extent(0), shape_.samples);
-    seen_.check_new(fn, sample_ids);
-    scratch_.resize(static_cast<std::size_t>(2 * f.extent(0)));
-    double* f_out = scratch_.data();
-    double* g_out = scratch_.data() + f.extent(0);
-    detail::host::alignment_distances(exec, f, options_, f_out);
-    detail::host::alignment_distances(exec, g, options_, g_out);
-    for (index_t b = 0; b < f.extent(0); ++b) {
-      const auto id = static_cast<std::size_t>(sample_ids(b));
-      ssl_f_[id] = f_out[b];
-      ssl_g_[id] = g_out[b];
-    }
-    seen_.insert(sample_ids);
+    check_batch(exec, f_batch, g_batch);
+    detail::check_ids(updating, sample_ids, f_batch.extent(0), shape_.samples);
+    seen_.check_new(updating, sample_ids);
+    fold(exec, f_batch, g_batch, sample_ids);
   }
 
   void merge(const host_exec&, const alignment_accumulator& other) {
@@ -100,6 +84,46 @@ class alignment_accumulator<host_space> {
   const alignment_options& options() const noexcept { return options_; }
 
  private:
+  friend struct detail::fold_sequential_ids;
+  static constexpr const char* updating = "memloc::alignment_accumulator::update";
+
+  template <class TF, class SpaceF, class TG, class SpaceG>
+  void check_batch(const host_exec& exec, const representations_view<TF, SpaceF>& f,
+                   const representations_view<TG, SpaceG>& g) const {
+    static_assert(is_supported_element_v<TF> && is_supported_element_v<TG>,
+                  "representations must be float, double, memloc::half or memloc::bfloat16");
+    static_assert(host_accessible_v<SpaceF> && host_accessible_v<SpaceG>, "host_exec needs host or managed memory");
+    detail::check_exec(updating, exec);
+    detail::check_alignment_batch(updating, shape_, representations_view<const TF, SpaceF>(f),
+                                  representations_view<const TG, SpaceG>(g));
+  }
+
+  // Ids 0 .. n-1 for the n rows of the first batch (detail::fold_sequential_ids).
+  template <class TF, class SpaceF, class TG, class SpaceG>
+  void update_sequential(const host_exec& exec, const representations_view<TF, SpaceF>& f,
+                         const representations_view<TG, SpaceG>& g, const vector_view<const std::int64_t, host_space>& ids) {
+    check_batch(exec, f, g);
+    fold(exec, f, g, ids);
+  }
+
+  template <class TF, class SpaceF, class TG, class SpaceG, class IdView>
+  void fold(const host_exec& exec, const representations_view<TF, SpaceF>& f_batch,
+            const representations_view<TG, SpaceG>& g_batch, const IdView& ids) {
+    const representations_view<const TF, SpaceF> f = f_batch;
+    const representations_view<const TG, SpaceG> g = g_batch;
+    scratch_.resize(static_cast<std::size_t>(2 * f.extent(0)));
+    double* f_out = scratch_.data();
+    double* g_out = scratch_.data() + f.extent(0);
+    detail::host::alignment_distances(exec, f, options_, f_out);
+    detail::host::alignment_distances(exec, g, options_, g_out);
+    for (index_t b = 0; b < f.extent(0); ++b) {
+      const auto id = static_cast<std::size_t>(ids(b));
+      ssl_f_[id] = f_out[b];
+      ssl_g_[id] = g_out[b];
+    }
+    seen_.insert(ids);
+  }
+
   alignment_shape shape_;
   alignment_options options_;
   std::vector<double> ssl_f_;
@@ -118,7 +142,7 @@ void alignment(const host_exec& exec, const representations_view<TF, SpaceF>& f,
                const alignment_options& options = {}) {
   alignment_accumulator<host_space> acc(exec, detail::one_shot_alignment_shape(f), options);
   const auto ids = detail::sequential_ids(f.extent(0));
-  acc.update(exec, f, g, make_vector_view(ids.data(), f.extent(0)));
+  detail::fold_sequential_ids::update(acc, exec, f, g, make_vector_view(ids.data(), f.extent(0)));
   acc.finalize(exec, ssl_f, ssl_g);
 }
 

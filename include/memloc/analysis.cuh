@@ -40,6 +40,7 @@ void check_device_scores() {
 // (stride 0) is one element repeated.
 template <class T, class Space>
 std::vector<std::remove_const_t<T>> fetch(const vector_view<T, Space>& v, cudaStream_t stream, const char* function) {
+  test_hooks::count(test_hooks::host_copies);
   using V = std::remove_const_t<T>;
   const index_t n = v.extent(0);
   std::vector<V> host(static_cast<std::size_t>(n));
@@ -68,21 +69,25 @@ vector_view<const T, host_space> host_view(const std::vector<T>& values) {
   return vector_view<const T, host_space>(values.data(), {static_cast<index_t>(values.size())});
 }
 
-// Named device score vectors copied to the host, with views over the copies.
+// Device scores as the contiguous fp64 host vector every host analysis works on, in one copy
+// to the host: float scores are widened on the device, in the same pass that packs a strided
+// vector.
 template <class T, class Space>
-struct fetched_named {
-  std::vector<std::vector<std::remove_const_t<T>>> storage;
-  std::vector<named_scores<const std::remove_const_t<T>, host_space>> views;
-};
-
-template <class T, class Space>
-fetched_named<T, Space> fetch_named(const std::vector<named_scores<T, Space>>& list, cudaStream_t stream,
-                                    const char* function) {
-  fetched_named<T, Space> out;
-  out.storage.reserve(list.size());
-  for (const auto& entry : list) out.storage.push_back(fetch(entry.scores, stream, function));
-  for (std::size_t i = 0; i < list.size(); ++i) out.views.push_back({list[i].name, host_view(out.storage[i])});
-  return out;
+std::vector<double> fetch_doubles(const vector_view<T, Space>& scores, cudaStream_t stream, const char* function) {
+  if constexpr (std::is_same_v<std::remove_const_t<T>, double>) {
+    return fetch(scores, stream, function);
+  } else {
+    test_hooks::count(test_hooks::host_copies);
+    const index_t n = scores.extent(0);
+    std::vector<double> host(static_cast<std::size_t>(n));
+    if (n == 0) return host;
+    device_array<double> widened(n, function);
+    launch(function, "the score conversion kernel", kernels::scores_to_doubles<std::remove_const_t<T>>,
+           kernels::grid_for(n), kernels::block_threads, 0, stream, scores.data_handle(), n > 1 ? scores.stride(0) : 1,
+           n, widened.data());
+    copy_to_host(host.data(), widened.data(), host.size() * sizeof(double), stream, function);
+    return host;
+  }
 }
 
 // Device scores ranked on the device: contiguous fp64 copies feed a stable radix sort.
@@ -197,9 +202,9 @@ kendall_result kendall_tau_b(const cuda_exec& exec, const vector_view<X, SX>& x,
   detail::cuda::check_device_scores<Y, SY>();
   constexpr const char* fn = "memloc::kendall_tau_b";
   detail::analysis::check_pair(fn, x, y, 2);
-  const auto hx = detail::cuda::fetch(x, exec.stream, fn);
-  const auto hy = detail::cuda::fetch(y, exec.stream, fn);
-  return kendall_tau_b(host_exec{}, detail::cuda::host_view(hx), detail::cuda::host_view(hy), options);
+  detail::analysis::check_kendall_options(fn, options, x.extent(0));
+  return detail::analysis::kendall_tau_b(detail::cuda::fetch_doubles(x, exec.stream, fn),
+                                         detail::cuda::fetch_doubles(y, exec.stream, fn), options, fn);
 }
 
 template <class X, class SX, class Y, class SY>
@@ -211,10 +216,11 @@ kendall_result kendall_tau_b_top_k_union(const cuda_exec& exec, const vector_vie
   detail::cuda::check_device_scores<Y, SY>();
   constexpr const char* fn = "memloc::kendall_tau_b_top_k_union";
   detail::analysis::check_pair(fn, x, y, 1);
-  const auto hx = detail::cuda::fetch(x, exec.stream, fn);
-  const auto hy = detail::cuda::fetch(y, exec.stream, fn);
-  return kendall_tau_b_top_k_union(host_exec{}, detail::cuda::host_view(hx), detail::cuda::host_view(hy), k, direction,
-                                   options);
+  detail::analysis::check_direction(fn, "direction", direction);
+  const index_t size = detail::analysis::resolve_k(fn, "k", k, x.extent(0));
+  return detail::analysis::kendall_tau_b_top_k_union(fn, detail::cuda::fetch_doubles(x, exec.stream, fn),
+                                                     detail::cuda::fetch_doubles(y, exec.stream, fn), size, direction,
+                                                     options);
 }
 
 template <class T, class Space>
@@ -222,8 +228,7 @@ sample_summary summarize(const cuda_exec& exec, const vector_view<T, Space>& val
   detail::cuda::check_device_scores<T, Space>();
   constexpr const char* fn = "memloc::summarize";
   detail::analysis::check_scores(fn, "values", values, 0);
-  const auto host = detail::cuda::fetch(values, exec.stream, fn);
-  return summarize(host_exec{}, detail::cuda::host_view(host));
+  return detail::analysis::summarize(detail::cuda::fetch_doubles(values, exec.stream, fn));
 }
 
 template <class A, class SA, class B, class SB>
@@ -235,9 +240,8 @@ t_test_result t_test(const cuda_exec& exec, const vector_view<A, SA>& a, const v
   detail::analysis::check_t_test_options(fn, options);
   detail::analysis::check_scores(fn, "a", a, 2);
   detail::analysis::check_scores(fn, "b", b, 2);
-  const auto ha = detail::cuda::fetch(a, exec.stream, fn);
-  const auto hb = detail::cuda::fetch(b, exec.stream, fn);
-  return t_test(host_exec{}, detail::cuda::host_view(ha), detail::cuda::host_view(hb), options);
+  return detail::analysis::t_test(detail::analysis::summarize(detail::cuda::fetch_doubles(a, exec.stream, fn)),
+                                  detail::analysis::summarize(detail::cuda::fetch_doubles(b, exec.stream, fn)), options);
 }
 
 template <class T, class Space>
@@ -249,8 +253,13 @@ unit_masks pruning_masks(const cuda_exec& exec, const std::vector<named_scores<T
   detail::check_enum(fn, "options.selection", options.selection, prune_selection::random);
   detail::check_enum(fn, "options.scope", options.scope, prune_scope::total);
   detail::analysis::check_named(fn, "layers", layers, -1);
-  const auto fetched = detail::cuda::fetch_named(layers, exec.stream, fn);
-  return pruning_masks(host_exec{}, fetched.views, options);
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> values;
+  for (const auto& layer : layers) {
+    names.push_back(layer.name);
+    values.push_back(detail::cuda::fetch_doubles(layer.scores, exec.stream, fn));
+  }
+  return detail::analysis::pruning_masks(fn, std::move(names), values, options);
 }
 
 template <class T, class Space>
@@ -259,9 +268,8 @@ layer_selection select_layers(const cuda_exec& exec, const std::vector<std::stri
                               rank_direction direction = rank_direction::top) {
   detail::cuda::check_device_scores<T, Space>();
   constexpr const char* fn = "memloc::select_layers";
-  detail::analysis::check_scores(fn, "values", values, 1);
-  const auto host = detail::cuda::fetch(values, exec.stream, fn);
-  return select_layers(host_exec{}, names, detail::cuda::host_view(host), count, direction);
+  detail::analysis::check_select_layers(fn, names, values, count, direction);
+  return detail::analysis::select_layers(names, detail::cuda::fetch_doubles(values, exec.stream, fn), count, direction);
 }
 
 template <class U, class SU, class I, class SI, class S, class SS>
@@ -276,11 +284,13 @@ unit_sample_links units_to_samples(const cuda_exec& exec, const vector_view<U, S
   detail::analysis::check_scores(fn, "unitmem", unitmem, 1);
   detail::analysis::check_scores(fn, "sample_scores", sample_scores, 1);
   detail::check_view(fn, "argmax", argmax);
-  const auto hu = detail::cuda::fetch(unitmem, exec.stream, fn);
-  const auto ha = detail::cuda::fetch(argmax, exec.stream, fn);
-  const auto hs = detail::cuda::fetch(sample_scores, exec.stream, fn);
-  return units_to_samples(host_exec{}, detail::cuda::host_view(hu), detail::cuda::host_view(ha), detail::cuda::host_view(hs),
-                          top_units);
+  detail::check_extent(fn, "argmax", 0, detail::analysis::argmax_meaning, unitmem.extent(0), argmax.extent(0));
+  // The ids are read, to be checked against the samples, on the host.
+  const auto ids = detail::cuda::fetch(argmax, exec.stream, fn);
+  detail::check_index_values(fn, "argmax", detail::cuda::host_view(ids), sample_scores.extent(0));
+  return detail::analysis::units_to_samples(fn, detail::cuda::fetch_doubles(unitmem, exec.stream, fn),
+                                            std::vector<std::int64_t>(ids.begin(), ids.end()),
+                                            detail::cuda::fetch_doubles(sample_scores, exec.stream, fn), top_units);
 }
 
 }  // namespace memloc

@@ -80,6 +80,82 @@ inline void check_summary(const char* fn, const char* argument, const sample_sum
   if (s.m2 < 0.0) fail(fn, argument, ".m2 must be >= 0 (a sum of squares), got ", s.m2);
 }
 
+template <class T, class Space>
+void check_select_layers(const char* fn, const std::vector<std::string>& names, const vector_view<T, Space>& values,
+                         index_t count, rank_direction direction) {
+  check_scores(fn, "values", values, 1);
+  check_extent(fn, "values", 0, "one per name", static_cast<index_t>(names.size()), values.extent(0));
+  check_direction(fn, "direction", direction);
+  if (count < 1 || count > values.extent(0)) fail(fn, "count must be in [1, ", values.extent(0), "], got ", count);
+}
+
+// The analyses below the public functions: their arguments checked, their score vectors
+// already fp64 copies (of host views, or fetched from the device by analysis.cuh), so that
+// each backend checks and copies its inputs once. What they still check depends on the
+// values.
+
+inline kendall_result kendall_tau_b_top_k_union(const char* fn, const std::vector<double>& xs,
+                                                const std::vector<double>& ys, index_t size, rank_direction direction,
+                                                const kendall_options& options) {
+  auto in_union = membership(head_of_ranking(xs, size, direction), static_cast<index_t>(xs.size()));
+  for (const index_t i : head_of_ranking(ys, size, direction)) in_union[static_cast<std::size_t>(i)] = 1;
+  std::vector<double> ux, uy;
+  for (std::size_t i = 0; i < in_union.size(); ++i) {
+    if (!in_union[i]) continue;
+    ux.push_back(xs[i]);
+    uy.push_back(ys[i]);
+  }
+  check_kendall_options(fn, options, static_cast<index_t>(ux.size()));
+  return kendall_tau_b(ux, uy, options, fn);
+}
+
+inline unit_masks pruning_masks(const char* fn, std::vector<std::string> names, const std::vector<std::vector<double>>& values,
+                                const pruning_options& options) {
+  const bool ranked = options.selection != prune_selection::random;
+  std::vector<index_t> ks;
+  if (options.scope == prune_scope::per_layer) {
+    for (std::size_t l = 0; l < values.size(); ++l) {
+      const auto units = static_cast<index_t>(values[l].size());
+      const std::string label = concat("options.amount (layers[", l, "], \"", names[l], "\")");
+      ks.push_back(resolve_k(fn, label.c_str(), options.amount, units));
+      if (ranked) {
+        check_enough_numbers(fn, concat("layers[", l, "] (\"", names[l], "\") scores"), ks.back(), units,
+                             count_nan(values[l]));
+      }
+    }
+  } else {
+    index_t units = 0, nan = 0;
+    for (const auto& v : values) {
+      units += static_cast<index_t>(v.size());
+      nan += count_nan(v);
+    }
+    ks.push_back(resolve_k(fn, "options.amount", options.amount, units));
+    if (ranked) check_enough_numbers(fn, "the layers together", ks.back(), units, nan);
+  }
+  return select_units(std::move(names), values, ks, options);
+}
+
+inline layer_selection select_layers(const std::vector<std::string>& names, const std::vector<double>& values,
+                                     index_t count, rank_direction direction) {
+  layer_selection selection;
+  selection.points = head_of_ranking(values, count, direction);
+  for (const index_t p : selection.points) selection.names.push_back(names[static_cast<std::size_t>(p)]);
+  selection.nan_count = count_nan(values);
+  return selection;
+}
+
+inline constexpr const char* argmax_meaning = "one sample id per unit";
+
+// argmax holds sample ids already checked against sample_scores.
+inline unit_sample_links units_to_samples(const char* fn, const std::vector<double>& unitmem,
+                                          const std::vector<std::int64_t>& argmax,
+                                          const std::vector<double>& sample_scores, const top_k& top_units) {
+  const auto units = static_cast<index_t>(unitmem.size());
+  const index_t k = resolve_k(fn, "top_units", top_units, units);
+  check_enough_numbers(fn, "unitmem", k, units, count_nan(unitmem));
+  return link_units(unitmem, argmax, sample_scores, k);
+}
+
 }  // namespace detail::analysis
 
 // k for a selection of `k` out of n >= 1 items: k.count itself, or ceil(k.fraction * n)
@@ -180,17 +256,8 @@ kendall_result kendall_tau_b_top_k_union(const host_exec&, const vector_view<X, 
   detail::analysis::check_pair(fn, x, y, 1);
   detail::analysis::check_direction(fn, "direction", direction);
   const index_t size = detail::analysis::resolve_k(fn, "k", k, x.extent(0));
-  const auto xs = detail::analysis::to_doubles(x), ys = detail::analysis::to_doubles(y);
-  auto in_union = detail::analysis::membership(detail::analysis::head_of_ranking(xs, size, direction), x.extent(0));
-  for (const index_t i : detail::analysis::head_of_ranking(ys, size, direction)) in_union[static_cast<std::size_t>(i)] = 1;
-  std::vector<double> ux, uy;
-  for (std::size_t i = 0; i < in_union.size(); ++i) {
-    if (!in_union[i]) continue;
-    ux.push_back(xs[i]);
-    uy.push_back(ys[i]);
-  }
-  detail::analysis::check_kendall_options(fn, options, static_cast<index_t>(ux.size()));
-  return detail::analysis::kendall_tau_b(ux, uy, options, fn);
+  return detail::analysis::kendall_tau_b_top_k_union(fn, detail::analysis::to_doubles(x), detail::analysis::to_doubles(y),
+                                                     size, direction, options);
 }
 
 // The summary (n, mean, m2) of raw values, in two passes; merging it with others equals the
@@ -246,28 +313,7 @@ unit_masks pruning_masks(const host_exec&, const std::vector<named_scores<T, Spa
     names.push_back(layer.name);
     values.push_back(detail::analysis::to_doubles(layer.scores));
   }
-  const bool ranked = options.selection != prune_selection::random;
-  std::vector<index_t> ks;
-  if (options.scope == prune_scope::per_layer) {
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      const index_t units = layers[l].scores.extent(0);
-      const std::string label = detail::concat("options.amount (layers[", l, "], \"", names[l], "\")");
-      ks.push_back(detail::analysis::resolve_k(fn, label.c_str(), options.amount, units));
-      if (ranked) {
-        detail::analysis::check_enough_numbers(fn, detail::concat("layers[", l, "] (\"", names[l], "\") scores"), ks.back(),
-                                               units, detail::analysis::count_nan(values[l]));
-      }
-    }
-  } else {
-    index_t units = 0, nan = 0;
-    for (const auto& v : values) {
-      units += static_cast<index_t>(v.size());
-      nan += detail::analysis::count_nan(v);
-    }
-    ks.push_back(detail::analysis::resolve_k(fn, "options.amount", options.amount, units));
-    if (ranked) detail::analysis::check_enough_numbers(fn, "the layers together", ks.back(), units, nan);
-  }
-  return detail::analysis::select_units(std::move(names), values, ks, options);
+  return detail::analysis::pruning_masks(fn, std::move(names), values, options);
 }
 
 // The `count` measurement points with the highest (top) or lowest (least) values, e.g.
@@ -278,16 +324,8 @@ layer_selection select_layers(const host_exec&, const std::vector<std::string>& 
                               index_t count, rank_direction direction = rank_direction::top) {
   detail::analysis::check_score_view<T, Space>();
   constexpr const char* fn = "memloc::select_layers";
-  detail::analysis::check_scores(fn, "values", values, 1);
-  detail::check_extent(fn, "values", 0, "one per name", static_cast<index_t>(names.size()), values.extent(0));
-  detail::analysis::check_direction(fn, "direction", direction);
-  if (count < 1 || count > values.extent(0)) detail::fail(fn, "count must be in [1, ", values.extent(0), "], got ", count);
-  const auto v = detail::analysis::to_doubles(values);
-  layer_selection selection;
-  selection.points = detail::analysis::head_of_ranking(v, count, direction);
-  for (const index_t p : selection.points) selection.names.push_back(names[static_cast<std::size_t>(p)]);
-  selection.nan_count = detail::analysis::count_nan(v);
-  return selection;
+  detail::analysis::check_select_layers(fn, names, values, count, direction);
+  return detail::analysis::select_layers(names, detail::analysis::to_doubles(values), count, direction);
 }
 
 // Units and samples (LOC Fig. 1b, Table 12): unitmem and argmax as UnitMem reports them (one
@@ -303,14 +341,11 @@ unit_sample_links units_to_samples(const host_exec&, const vector_view<U, SU>& u
   constexpr const char* fn = "memloc::units_to_samples";
   detail::analysis::check_scores(fn, "unitmem", unitmem, 1);
   detail::analysis::check_scores(fn, "sample_scores", sample_scores, 1);
-  detail::check_indices(fn, "argmax", "one sample id per unit", argmax, unitmem.extent(0), sample_scores.extent(0));
-  const index_t units = unitmem.extent(0);
-  const index_t k = detail::analysis::resolve_k(fn, "top_units", top_units, units);
-  const auto mem = detail::analysis::to_doubles(unitmem);
-  detail::analysis::check_enough_numbers(fn, "unitmem", k, units, detail::analysis::count_nan(mem));
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(units));
-  for (index_t u = 0; u < units; ++u) ids[static_cast<std::size_t>(u)] = static_cast<std::int64_t>(argmax(u));
-  return detail::analysis::link_units(mem, ids, detail::analysis::to_doubles(sample_scores), k);
+  detail::check_indices(fn, "argmax", detail::analysis::argmax_meaning, argmax, unitmem.extent(0), sample_scores.extent(0));
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(argmax.extent(0)));
+  for (index_t u = 0; u < argmax.extent(0); ++u) ids[static_cast<std::size_t>(u)] = static_cast<std::int64_t>(argmax(u));
+  return detail::analysis::units_to_samples(fn, detail::analysis::to_doubles(unitmem), ids,
+                                            detail::analysis::to_doubles(sample_scores), top_units);
 }
 
 }  // namespace memloc

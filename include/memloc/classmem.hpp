@@ -13,6 +13,7 @@
 #include "detail/host/classmem_state.hpp"
 #include "classmem_types.hpp"
 #include "detail/metric_checks.hpp"
+#include "detail/sequential_ids.hpp"
 #include "detail/shape_checks.hpp"
 #include "detail/validate.hpp"
 
@@ -27,17 +28,12 @@ class classmem_accumulator<host_space> {
   template <class T, class Space, class I, class IdSpace, class L, class LabelSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids,
               const vector_view<L, LabelSpace>& labels) {
-    static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
-    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace> && host_accessible_v<LabelSpace>,
-                  "host_exec needs host or managed memory");
-    static_assert(detail::is_index_element_v<I> && detail::is_index_element_v<L>, "sample ids and labels must be integers");
-    constexpr const char* fn = "memloc::classmem_accumulator::update";
-    detail::check_exec(fn, exec);
-    const activations_view<const T, Space> acts = batch;
-    detail::check_classmem_batch(fn, shape_, acts);
-    detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
-    detail::check_labels(fn, labels, acts.extent(0), shape_.classes);
-    state_.seen().check_new(fn, sample_ids);
+    static_assert(host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
+    static_assert(detail::is_index_element_v<I>, "sample ids and labels must be integers");
+    const auto acts = checked_batch(exec, batch);
+    detail::check_ids(updating, sample_ids, acts.extent(0), shape_.samples);
+    check_labels(acts, labels);
+    state_.seen().check_new(updating, sample_ids);
     state_.update(exec, acts, sample_ids, labels, options_.transform);
   }
 
@@ -74,6 +70,31 @@ class classmem_accumulator<host_space> {
   const classmem_options& options() const noexcept { return options_; }
 
  private:
+  friend struct detail::fold_sequential_ids;
+  static constexpr const char* updating = "memloc::classmem_accumulator::update";
+
+  template <class T, class Space>
+  activations_view<const T, Space> checked_batch(const host_exec& exec, const activations_view<T, Space>& batch) const {
+    return detail::checked_host_batch(updating, exec, batch, [&](const auto& acts) { detail::check_classmem_batch(updating, shape_, acts); });
+  }
+
+  template <class T, class Space, class L, class LabelSpace>
+  void check_labels(const activations_view<const T, Space>& acts, const vector_view<L, LabelSpace>& labels) const {
+    static_assert(host_accessible_v<LabelSpace>, "host_exec needs host or managed memory");
+    static_assert(detail::is_index_element_v<L>, "sample ids and labels must be integers");
+    detail::check_labels(updating, labels, acts.extent(0), shape_.classes);
+  }
+
+  // Ids 0 .. n-1 for the n rows of the first batch (detail::fold_sequential_ids); the
+  // labels are still the caller's.
+  template <class T, class Space, class L, class LabelSpace>
+  void update_sequential(const host_exec& exec, const activations_view<T, Space>& batch,
+                         const vector_view<const std::int64_t, host_space>& ids, const vector_view<L, LabelSpace>& labels) {
+    const auto acts = checked_batch(exec, batch);
+    check_labels(acts, labels);
+    state_.update(exec, acts, ids, labels, options_.transform);
+  }
+
   classmem_shape shape_;
   classmem_options options_;
   detail::host::classmem_state state_;
@@ -89,7 +110,7 @@ classmem_report classmem(const host_exec& exec, const activations_view<T, Space>
                          const classmem_options& options = {}) {
   classmem_accumulator<host_space> acc(exec, detail::one_shot_classmem_shape(activations, classes), options);
   const auto ids = detail::sequential_ids(activations.extent(0));
-  acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)), labels);
+  detail::fold_sequential_ids::update(acc, exec, activations, make_vector_view(ids.data(), activations.extent(0)), labels);
   return acc.finalize(exec, out);
 }
 

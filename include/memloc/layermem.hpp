@@ -37,7 +37,9 @@ void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>
   std::vector<std::vector<double>> scores(static_cast<std::size_t>(count));
   for (index_t p = 0; p < count; ++p) {
     const auto& point = points[static_cast<std::size_t>(p)];
-    detail::host::sslmem_scores(fn, point.ssl_f, point.ssl_g, options.score, scores[static_cast<std::size_t>(p)]);
+    auto& into = scores[static_cast<std::size_t>(p)];
+    into.resize(static_cast<std::size_t>(samples));
+    detail::host::sslmem_scores(fn, point.ssl_f, point.ssl_g, options.score, make_vector_view(into.data(), samples));
   }
 
   std::vector<index_t> members;

@@ -2,7 +2,7 @@
 
 // SSLMem per sample (LOC Eq. 1) and its normalisations (Eq. 2 and the authors' code).
 
-#include <vector>
+#include <type_traits>
 
 #include "core.hpp"
 #include "detail/alignment_checks.hpp"
@@ -24,7 +24,8 @@ void check_ssl_values(const char* fn, const F& ssl_f, const G& ssl_g) {
 
 }  // namespace detail
 
-// out(i) = the SSLMem score of sample i from its alignments under f and g.
+// out(i) = the SSLMem score of sample i from its alignments under f and g. out may be ssl_f
+// or ssl_g itself; it is left unchanged when the call throws.
 template <class F, class G, class SpaceF, class SpaceG, class SpaceOut>
 void sslmem(const host_exec&, const vector_view<F, SpaceF>& ssl_f, const vector_view<G, SpaceG>& ssl_g,
             const vector_view<double, SpaceOut>& out, const sslmem_options& options = {}) {
@@ -37,9 +38,7 @@ void sslmem(const host_exec&, const vector_view<F, SpaceF>& ssl_f, const vector_
   detail::check_ssl_views(fn, ssl_f, ssl_g);
   detail::check_ssl_values(fn, ssl_f, ssl_g);
   detail::check_output(fn, "out", out, ssl_f.extent(0));
-  std::vector<double> scores;
-  detail::host::sslmem_scores(fn, ssl_f, ssl_g, options, scores);
-  for (index_t i = 0; i < out.extent(0); ++i) out(i) = scores[static_cast<std::size_t>(i)];
+  detail::host::sslmem_scores(fn, ssl_f, ssl_g, options, out);
 }
 
 }  // namespace memloc

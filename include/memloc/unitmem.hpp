@@ -14,6 +14,7 @@
 #include "detail/host/unitmem_state.hpp"
 #include "unitmem_types.hpp"
 #include "detail/metric_checks.hpp"
+#include "detail/sequential_ids.hpp"
 #include "detail/shape_checks.hpp"
 #include "detail/unitmem_storage.hpp"
 #include "detail/validate.hpp"
@@ -33,22 +34,16 @@ class unitmem_accumulator<host_space> {
 
   template <class T, class Space, class I, class IdSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {
-    static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
-    static_assert(host_accessible_v<Space> && host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
+    static_assert(host_accessible_v<IdSpace>, "host_exec needs host or managed memory");
     static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
-    constexpr const char* fn = "memloc::unitmem_accumulator::update";
-    detail::check_exec(fn, exec);
-    const activations_view<const T, Space> acts = batch;
-    detail::check_unitmem_batch(fn, shape_, storage_, acts);
-    detail::check_ids(fn, sample_ids, acts.extent(0), shape_.samples);
+    const auto acts = checked_batch(exec, batch);
+    detail::check_ids(updating, sample_ids, acts.extent(0), shape_.samples);
     if (auto* s = std::get_if<per_unit_state>(&state_)) {
-      s->seen().check_new(fn, sample_ids);
-      s->update(exec, acts, sample_ids, options_.transform);
+      s->seen().check_new(updating, sample_ids);
     } else {
-      auto& ps = std::get<per_sample_state>(state_);
-      check_view_budget(fn, ps, sample_ids, acts.extent(1));
-      ps.update(exec, acts, sample_ids, options_.transform);
+      check_view_budget(updating, std::get<per_sample_state>(state_), sample_ids, acts.extent(1));
     }
+    fold(exec, acts, sample_ids);
   }
 
   void merge(const host_exec&, const unitmem_accumulator& other) {
@@ -121,6 +116,30 @@ class unitmem_accumulator<host_space> {
   using per_unit_state = detail::host::unitmem_per_unit_state;
   using per_sample_state = detail::host::unitmem_per_sample_state;
 
+  friend struct detail::fold_sequential_ids;
+  static constexpr const char* updating = "memloc::unitmem_accumulator::update";
+
+  template <class T, class Space>
+  activations_view<const T, Space> checked_batch(const host_exec& exec, const activations_view<T, Space>& batch) const {
+    return detail::checked_host_batch(updating, exec, batch, [&](const auto& acts) { detail::check_unitmem_batch(updating, shape_, storage_, acts); });
+  }
+
+  // Ids 0 .. n-1 for the n rows of the first batch (detail::fold_sequential_ids).
+  template <class T, class Space>
+  void update_sequential(const host_exec& exec, const activations_view<T, Space>& batch,
+                         const vector_view<const std::int64_t, host_space>& ids) {
+    fold(exec, checked_batch(exec, batch), ids);
+  }
+
+  template <class T, class Space, class IdView>
+  void fold(const host_exec& exec, const activations_view<const T, Space>& acts, const IdView& ids) {
+    if (auto* s = std::get_if<per_unit_state>(&state_)) {
+      s->update(exec, acts, ids, options_.transform);
+    } else {
+      std::get<per_sample_state>(state_).update(exec, acts, ids, options_.transform);
+    }
+  }
+
   template <class IdView>
   void check_view_budget(const char* fn, const per_sample_state& ps, const IdView& ids,
                          index_t batch_views) {
@@ -157,7 +176,7 @@ unitmem_report unitmem(const host_exec& exec, const activations_view<T, Space>& 
                        const unitmem_outputs<OutSpace>& out, const unitmem_options& options = {}) {
   unitmem_accumulator<host_space> acc(exec, detail::one_shot_unitmem_shape(activations), options);
   const auto ids = detail::sequential_ids(activations.extent(0));
-  acc.update(exec, activations, make_vector_view(ids.data(), activations.extent(0)));
+  detail::fold_sequential_ids::update(acc, exec, activations, make_vector_view(ids.data(), activations.extent(0)));
   return acc.finalize(exec, out);
 }
 

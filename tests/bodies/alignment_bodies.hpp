@@ -240,6 +240,32 @@ TEST_CASE_TEMPLATE_DEFINE("sslmem: every normalisation matches the oracle and th
   CHECK(std::isnan(range_nan[0]));
 }
 
+// Each score is written once, after every check and statistic (docs/metrics.md).
+TEST_CASE_TEMPLATE_DEFINE("sslmem: out may be ssl_g itself, and is unchanged when the call throws", B, sslmem_in_place) {
+  const auto f = random_values(40, 31, 0.0, 3.0);
+  const auto g = random_values(40, 32, 0.0, 3.0);
+  const auto n = static_cast<index_t>(f.size());
+  for (const auto how : {memloc::sslmem_normalization::none, memloc::sslmem_normalization::ratio,
+                         memloc::sslmem_normalization::range, memloc::sslmem_normalization::max}) {
+    typename B::arena mem;
+    std::vector<double> fc = f;
+    auto g_and_out = mem.template output<double>(n);
+    mem.write_raw(g_and_out.view().data_handle(), g.data(), g.size() * sizeof(double));
+    memloc::sslmem(B::exec(), mem.place(fc, memloc::make_vector_view(fc.data(), n)), g_and_out.view(), g_and_out.view(), {how});
+    check_close(mem.fetch(g_and_out), oracle::sslmem(f, g, to_oracle(how)), 1e-14, 1e-15,
+                "normalization " + std::to_string(static_cast<int>(how)));
+  }
+  // Equal differences: a range of 0, which cannot normalise, found before out is written.
+  typename B::arena mem;
+  std::vector<double> f2{0.5, 1.5}, g2{1.0, 2.0};
+  auto out = mem.template output<double>(2, 5.0);
+  CHECK_THROWS_WITH(memloc::sslmem(B::exec(), mem.place(f2, memloc::make_vector_view(f2.data(), 2)),
+                                   mem.place(g2, memloc::make_vector_view(g2.data(), 2)), out.view(),
+                                   {memloc::sslmem_normalization::range}),
+                    doctest::Contains("the range of SSL_g - SSL_f (max - min) must be > 0"));
+  CHECK(mem.fetch(out) == std::vector<double>{5.0, 5.0});
+}
+
 template <class B>
 struct layermem_run {
   std::vector<double> layermem, delta;

@@ -47,6 +47,19 @@ struct placed {
   }
 };
 
+// Two score vectors without NaN, on the host and, strided, on the device.
+struct score_pair {
+  std::vector<double> a, b;
+  memloc::vector_view<const double, memloc::device_space> da, db;
+};
+
+score_pair placed_pair(placed& p, std::size_t n, std::uint64_t seed) {
+  score_pair pair{tied_scores(n, seed, false), tied_scores(n, seed + 1, false), {}, {}};
+  pair.da = p.strided(pair.a);
+  pair.db = p.strided(pair.b);
+  return pair;
+}
+
 const memloc::host_exec host{};
 
 }  // namespace
@@ -97,8 +110,7 @@ TEST_CASE("cuda analysis: Kendall, t-tests, masks, layer selection and unit link
   const auto x = cuda_backend::exec();
   placed p;
   const std::size_t n = 3000;
-  const auto a = tied_scores(n, 5, false), b = tied_scores(n, 6, false);
-  const auto da = p.strided(a), db = p.strided(b);
+  const auto [a, b, da, db] = placed_pair(p, n, 5);
   const auto ha = memloc::make_vector_view(a.data(), static_cast<index_t>(n));
   const auto hb = memloc::make_vector_view(b.data(), static_cast<index_t>(n));
 
@@ -185,6 +197,64 @@ TEST_CASE("cuda analysis: broadcast (stride 0) and single-item views with any st
   CHECK(std::isnan(memloc::kendall_tau_b(x, broadcast, da).tau));
   const memloc::vector_view<const double, memloc::device_space> single(da.data_handle(), {1}, {index_t{1} << 40});
   CHECK(memloc::summarize(x, single).mean == a[0]);
+}
+
+// Issue 16: a device analysis checks each argument once and copies each input to the host
+// once (fp64 scores straight from the device, float widened there), then runs the host's
+// computation, not the host's public function, which would check and copy again.
+TEST_CASE("cuda analysis: each input is checked once and copied to the host once") {
+  const auto x = cuda_backend::exec();
+  placed p;
+  const std::size_t n = 500;
+  const auto v = placed_pair(p, n, 15);
+  std::vector<float> af = as<float>(v.a);
+  const auto daf = p.mem.place(af, memloc::make_vector_view(static_cast<const float*>(af.data()), static_cast<index_t>(n)));
+  using memloc::detail::test_hooks::host_copies;
+  using memloc::detail::test_hooks::score_checks;
+  const auto once = [](long score_vectors, long copies, const auto& call, const char* what) {
+    const long checks_before = score_checks.load(), copies_before = host_copies.load();
+    call();
+    CHECK_MESSAGE(score_checks.load() - checks_before == score_vectors, what);
+    CHECK_MESSAGE(host_copies.load() - copies_before == copies, what);
+  };
+  const auto top = memloc::top_fraction(0.1);
+  once(2, 2, [&] { memloc::kendall_tau_b(x, v.da, v.db); }, "kendall_tau_b");
+  once(2, 2, [&] { memloc::kendall_tau_b_top_k_union(x, v.da, v.db, top); }, "kendall_tau_b_top_k_union");
+  once(1, 1, [&] { memloc::summarize(x, v.da); }, "summarize");
+  once(2, 2, [&] { memloc::t_test(x, v.da, v.db); }, "t_test");
+  const std::vector<memloc::named_scores<const double, memloc::device_space>> layers{{"conv1", v.da}, {"conv2", v.db}};
+  once(2, 2, [&] { memloc::pruning_masks(x, layers, {memloc::prune_selection::top}); }, "pruning_masks");
+  const std::vector<std::string> names(n, "p");
+  once(1, 1, [&] { memloc::select_layers(x, names, v.da, 3); }, "select_layers");
+  std::vector<std::int64_t> argmax(n);
+  for (std::size_t u = 0; u < n; ++u) argmax[u] = static_cast<std::int64_t>((u * 7) % n);
+  const auto d_argmax = p.mem.place(argmax, memloc::make_vector_view(static_cast<const std::int64_t*>(argmax.data()),
+                                                                     static_cast<index_t>(n)));
+  once(2, 3, [&] { memloc::units_to_samples(x, v.da, d_argmax, v.db, top); }, "units_to_samples");
+
+  // float scores come back widened, in one copy, and equal the host's.
+  memloc::sample_summary s{};
+  once(1, 1, [&] { s = memloc::summarize(x, daf); }, "summarize (float)");
+  const auto hs = memloc::summarize(host, memloc::make_vector_view(af.data(), static_cast<index_t>(n)));
+  CHECK(same_bits(s.mean, hs.mean));
+  CHECK(same_bits(s.m2, hs.m2));
+  const auto dk = memloc::kendall_tau_b(x, daf, v.db);
+  const auto hk = memloc::kendall_tau_b(host, memloc::make_vector_view(af.data(), static_cast<index_t>(n)),
+                                        memloc::make_vector_view(v.b.data(), static_cast<index_t>(n)));
+  CHECK(same_bits(dk.tau, hk.tau));
+
+  // The argmax checks, split around the copy, say what the host says.
+  std::vector<std::int64_t> bad(n, 0);
+  bad[9] = static_cast<std::int64_t>(n);
+  const auto d_bad = p.mem.place(bad, memloc::make_vector_view(static_cast<const std::int64_t*>(bad.data()), static_cast<index_t>(n)));
+  const auto h_bad = memloc::make_vector_view(bad.data(), static_cast<index_t>(n));
+  const auto ha = memloc::make_vector_view(v.a.data(), static_cast<index_t>(n));
+  const char* message = "argmax(9) must be in [0, 500), got 500";
+  CHECK_MEMLOC_ERROR(memloc::units_to_samples(host, ha, h_bad, ha, top), message);
+  CHECK_MEMLOC_ERROR(memloc::units_to_samples(x, v.da, d_bad, v.db, top), message);
+  const memloc::vector_view<const std::int64_t, memloc::device_space> short_argmax(d_argmax.data_handle(), {3});
+  CHECK_MEMLOC_ERROR(memloc::units_to_samples(x, v.da, short_argmax, v.db, top),
+                     "argmax extent(0) (one sample id per unit) must be 500, got 3");
 }
 
 }  // namespace testing

@@ -11,6 +11,19 @@
 
 namespace memloc::detail {
 
+// A host accumulator's batch of activations, read-only, after the checks every update makes
+// of it; check_shape(acts) adds the metric's own.
+template <class T, class Space, class CheckShape>
+activations_view<const T, Space> checked_host_batch(const char* fn, const host_exec& exec,
+                                                    const activations_view<T, Space>& batch, const CheckShape& check_shape) {
+  static_assert(is_supported_element_v<T>, "activations must be float, double, memloc::half or memloc::bfloat16");
+  static_assert(host_accessible_v<Space>, "host_exec needs host or managed memory");
+  check_exec(fn, exec);
+  const activations_view<const T, Space> acts = batch;
+  check_shape(acts);
+  return acts;
+}
+
 // Extents of a batch; per_sample storage takes any number of views per batch up to all.
 template <class View>
 void check_unitmem_batch(const char* fn, const unitmem_shape& shape, unitmem_storage storage, const View& acts) {

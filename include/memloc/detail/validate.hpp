@@ -19,6 +19,7 @@
 #include "../options.hpp"
 #include "../view.hpp"
 #include "formulas.hpp"
+#include "test_hooks.hpp"
 
 namespace memloc::detail {
 
@@ -201,13 +202,6 @@ inline void check_exec(const char* function, const host_exec& exec) {
   if (exec.threads < 0) fail(function, "exec.threads must be >= 0 (0 leaves the count to OpenMP), got ", exec.threads);
 }
 
-// Ids 0, 1, ..., n - 1: the one-shot functions name samples by their row.
-inline std::vector<std::int64_t> sequential_ids(index_t n) {
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = row_sample_id(i);
-  return ids;
-}
-
 // The number of the next update call of a device accumulator. The device orders its reports
 // of bad rows by this number (detail::bad_row_key), which has room for max_keyed_batch
 // updates between resets; one more is refused, leaving the state as it was.
@@ -224,11 +218,9 @@ template <class I>
 inline constexpr bool is_index_element_v = std::is_integral_v<std::remove_const_t<I>> &&
                                            !std::is_same_v<std::remove_const_t<I>, bool>;
 
+// Every id in [0, bound).
 template <class IdView>
-void check_indices(const char* function, const char* argument, const char* meaning, const IdView& ids,
-                   index_t batch_samples, index_t bound) {
-  check_view(function, argument, ids);
-  check_extent(function, argument, 0, meaning, batch_samples, ids.extent(0));
+void check_index_values(const char* function, const char* argument, const IdView& ids, index_t bound) {
   for (index_t i = 0; i < ids.extent(0); ++i) {
     const auto value = ids(i);
     if (value < 0 || static_cast<std::uint64_t>(value) >= static_cast<std::uint64_t>(bound)) {
@@ -243,7 +235,16 @@ void check_indices(const char* function, const char* argument, const char* meani
 }
 
 template <class IdView>
+void check_indices(const char* function, const char* argument, const char* meaning, const IdView& ids,
+                   index_t batch_samples, index_t bound) {
+  check_view(function, argument, ids);
+  check_extent(function, argument, 0, meaning, batch_samples, ids.extent(0));
+  check_index_values(function, argument, ids, bound);
+}
+
+template <class IdView>
 void check_ids(const char* function, const IdView& ids, index_t batch_samples, index_t id_space) {
+  test_hooks::count(test_hooks::sample_id_checks);
   check_indices(function, "sample_ids", "one id per batch sample", ids, batch_samples, id_space);
 }
 

@@ -16,6 +16,7 @@
 
 #include "../../analysis_types.hpp"
 #include "../ranking.hpp"
+#include "../test_hooks.hpp"
 #include "../validate.hpp"
 
 namespace memloc::detail::analysis {
@@ -27,6 +28,7 @@ inline constexpr bool is_score_element_v =
 // A strided view of scores copied to contiguous fp64, the form every analysis works on.
 template <class T, class Space>
 std::vector<double> to_doubles(const vector_view<T, Space>& view) {
+  test_hooks::count(test_hooks::host_copies);
   std::vector<double> out(static_cast<std::size_t>(view.extent(0)));
   for (index_t i = 0; i < view.extent(0); ++i) out[static_cast<std::size_t>(i)] = static_cast<double>(view(i));
   return out;
@@ -34,6 +36,7 @@ std::vector<double> to_doubles(const vector_view<T, Space>& view) {
 
 template <class T, class Space>
 void check_scores(const char* fn, const char* argument, const vector_view<T, Space>& scores, index_t minimum) {
+  test_hooks::count(test_hooks::score_checks);
   check_minimum_extents<T, 1, Space>(fn, argument, scores, {minimum}, {"items"});
 }
 

@@ -4,7 +4,6 @@
 // normalisations divide by a statistic of the whole set, so they are set-level operations.
 
 #include <cmath>
-#include <vector>
 
 #include "../../options.hpp"
 #include "../../view.hpp"
@@ -14,64 +13,82 @@
 
 namespace memloc::detail::host {
 
-// Divides every value by `scale` under the policy of set_division_for.
-inline void divide_by_set_statistic(const char* function, const char* what, std::vector<double>& values, double scale) {
-  bool any_nan = false, all_zero = true;
-  for (const double v : values) {
-    any_nan |= std::isnan(v);
-    all_zero &= v == 0.0;
+// What set_division_for needs of a set of values, and its extremes, gathered one value at a
+// time so that no set is stored. The first value seeds the extremes: a NaN there stays, which
+// is harmless, since any NaN makes the division all_nan whatever the statistic.
+class set_scan {
+ public:
+  void add(double v) noexcept {
+    if (empty_) lo_ = hi_ = v;
+    empty_ = false;
+    lo_ = v < lo_ ? v : lo_;
+    hi_ = v > hi_ ? v : hi_;
+    any_nan_ |= std::isnan(v);
+    all_zero_ &= v == 0.0;
   }
-  const set_division division = set_division_for(any_nan, all_zero, scale);
-  check_set_statistic(function, what, division, scale);
-  for (double& v : values) v = divided(division, v, scale);
-}
 
-template <class F, class G>
+  double lo() const noexcept { return lo_; }
+  double hi() const noexcept { return hi_; }
+
+  // The policy for dividing this set by `scale`; throws for a scale that cannot normalise.
+  set_division division(const char* function, const char* what, double scale) const {
+    const set_division d = set_division_for(any_nan_, all_zero_, scale);
+    check_set_statistic(function, what, d, scale);
+    return d;
+  }
+
+ private:
+  bool empty_ = true, any_nan_ = false, all_zero_ = true;
+  double lo_ = 0.0, hi_ = 0.0;
+};
+
+// out(i) = the score of sample i. The set statistics are gathered by reading the alignments
+// again rather than by storing intermediate sets, and out(i) is written once, last, from
+// ssl_f(i) and ssl_g(i) alone: so out may be one of the alignments, and is left unchanged
+// when a statistic cannot normalise.
+template <class F, class G, class Out>
 void sslmem_scores(const char* function, const F& ssl_f, const G& ssl_g, const sslmem_options& options,
-                   std::vector<double>& scores) {
+                   const Out& out) {
   const index_t n = ssl_f.extent(0);
-  scores.resize(static_cast<std::size_t>(n));
-  auto minmax = [&](const std::vector<double>& v, double& lo, double& hi) {
-    lo = v.empty() ? 0.0 : v[0];
-    hi = lo;
-    for (const double x : v) {
-      lo = x < lo ? x : lo;
-      hi = x > hi ? x : hi;
+  const auto write = [&](const auto& score_of) {
+    for (index_t i = 0; i < n; ++i) {
+      const double s = score_of(i);
+      out(i) = options.clamp01 ? clamp01(s) : s;
     }
   };
+  const auto difference = [&](index_t i) { return sslmem_difference(ssl_f(i), ssl_g(i)); };
   switch (options.normalization) {
     case sslmem_normalization::none:
-      for (index_t i = 0; i < n; ++i) scores[static_cast<std::size_t>(i)] = sslmem_difference(ssl_f(i), ssl_g(i));
+      write(difference);
       break;
     case sslmem_normalization::ratio:
-      for (index_t i = 0; i < n; ++i) scores[static_cast<std::size_t>(i)] = sslmem_ratio(ssl_f(i), ssl_g(i));
+      write([&](index_t i) { return sslmem_ratio(ssl_f(i), ssl_g(i)); });
       break;
     case sslmem_normalization::range: {
-      for (index_t i = 0; i < n; ++i) scores[static_cast<std::size_t>(i)] = sslmem_difference(ssl_f(i), ssl_g(i));
-      double lo = 0.0, hi = 0.0;
-      minmax(scores, lo, hi);
-      divide_by_set_statistic(function, range_statistic, scores, hi - lo);
+      set_scan d;
+      for (index_t i = 0; i < n; ++i) d.add(difference(i));
+      const double range = d.hi() - d.lo();
+      const set_division division = d.division(function, range_statistic, range);
+      write([&](index_t i) { return divided(division, difference(i), range); });
       break;
     }
     case sslmem_normalization::max: {
-      std::vector<double> f(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(n));
+      set_scan f, g;
       for (index_t i = 0; i < n; ++i) {
-        f[static_cast<std::size_t>(i)] = ssl_f(i);
-        g[static_cast<std::size_t>(i)] = ssl_g(i);
+        f.add(ssl_f(i));
+        g.add(ssl_g(i));
       }
-      double lo = 0.0, f_max = 0.0, g_max = 0.0, d_max = 0.0;
-      minmax(f, lo, f_max);
-      minmax(g, lo, g_max);
-      divide_by_set_statistic(function, max_f_statistic, f, f_max);
-      divide_by_set_statistic(function, max_g_statistic, g, g_max);
-      for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = sslmem_difference(f[i], g[i]);
-      minmax(scores, lo, d_max);
-      divide_by_set_statistic(function, max_difference_statistic, scores, d_max);
+      const set_division f_division = f.division(function, max_f_statistic, f.hi());
+      const set_division g_division = g.division(function, max_g_statistic, g.hi());
+      const auto scaled = [&](index_t i) {
+        return sslmem_difference(divided(f_division, ssl_f(i), f.hi()), divided(g_division, ssl_g(i), g.hi()));
+      };
+      set_scan d;
+      for (index_t i = 0; i < n; ++i) d.add(scaled(i));
+      const set_division d_division = d.division(function, max_difference_statistic, d.hi());
+      write([&](index_t i) { return divided(d_division, scaled(i), d.hi()); });
       break;
     }
-  }
-  if (options.clamp01) {
-    for (double& s : scores) s = clamp01(s);
   }
 }
 
