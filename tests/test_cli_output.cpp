@@ -18,6 +18,7 @@
 
 #include "cli/atomic_file.hpp"
 #include "cli/folds.hpp"
+#include "cli/layer_scores.hpp"
 #include "cli/report.hpp"
 
 namespace {
@@ -220,8 +221,7 @@ TEST_CASE("folds: 16-bit files go to the backend as stored, in the chunks asked 
 
   const memloc::host_exec exec{};
   memloc::cli::sample_info samples_info;
-  samples_info.ids.resize(static_cast<std::size_t>(samples));
-  std::iota(samples_info.ids.begin(), samples_info.ids.end(), std::int64_t{0});
+  samples_info.ids = memloc::detail::sequential_ids(samples);
   samples_info.id_space = samples;
   for (const auto& [stored, as_float, options, element_bytes] :
        {std::tuple{half_file, float_half, memloc::npy::open_options{}, std::size_t{2}},
@@ -258,6 +258,32 @@ TEST_CASE("folds: 16-bit files go to the backend as stored, in the chunks asked 
   CHECK(widened.staged.front().first == sizeof(float));
   CHECK(point.ssl_f == mixed.ssl_f);
   for (const auto& file : {half_file, bf16_file, float_half, float_bf16}) std::remove(file.c_str());
+}
+
+TEST_CASE("layermem in the command: each point scored once, the report's scores are LayerMem's") {
+  std::vector<memloc::cli::point_result> points(3);
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    points[p].name = "point" + std::to_string(p);
+    for (int i = 0; i < 20; ++i) {
+      points[p].ssl_f.push_back(0.5 + 0.1 * ((i * 7 + static_cast<int>(p)) % 11));
+      points[p].ssl_g.push_back(0.5 + 0.1 * ((i * 3 + 2 * static_cast<int>(p)) % 13));
+    }
+  }
+  memloc::layermem_options options;
+  options.subset = {memloc::subset_kind::top, 5};
+  const long before = memloc::detail::test_hooks::sslmem_score_sets.load();
+  const auto r = memloc::cli::score_points(memloc::host_exec{}, points, options);
+  CHECK(memloc::detail::test_hooks::sslmem_score_sets.load() - before == 3);
+  REQUIRE(r.members.size() == 5);
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    double sum = 0.0;
+    for (const auto i : r.members) sum += points[p].scores[static_cast<std::size_t>(i)];
+    CHECK(r.layermem[p] == doctest::Approx(sum / 5).epsilon(1e-15));
+    std::vector<double> alone(points[p].ssl_f.size());
+    memloc::sslmem(memloc::host_exec{}, memloc::make_vector_view(points[p].ssl_f.data(), 20),
+                   memloc::make_vector_view(points[p].ssl_g.data(), 20), memloc::make_vector_view(alone.data(), 20));
+    CHECK(points[p].scores == alone);
+  }
 }
 
 }  // namespace

@@ -22,18 +22,24 @@ namespace memloc {
 // layermem(p) and delta(p) per point p (delta(0) is NaN: the first point has no
 // predecessor). subset, when given, receives the samples averaged over: in rank order for
 // top and least (most / least memorized first), in increasing index order otherwise.
+// sslmem_out, when given (one view per point), receives each point's SSLMem scores, the
+// values LayerMem averages, so a caller who reports them does not score the points again.
+// Every output is written after every check and score has succeeded.
 template <class PointSpace, class OutSpace>
 void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>& points,
               const vector_view<double, OutSpace>& layermem_out, const vector_view<double, OutSpace>& delta_out,
-              const vector_view<std::int64_t, OutSpace>& subset_out, const layermem_options& options = {}) {
+              const vector_view<std::int64_t, OutSpace>& subset_out, const layermem_options& options = {},
+              const std::vector<vector_view<double, OutSpace>>& sslmem_out = {}) {
   static_assert(host_accessible_v<PointSpace> && host_accessible_v<OutSpace>, "host_exec needs host or managed memory");
   constexpr const char* fn = "memloc::layermem";
   const index_t count = static_cast<index_t>(points.size());
   const index_t samples = detail::check_layermem_arguments(
-      points, layermem_out, delta_out, subset_out, options,
+      points, layermem_out, delta_out, subset_out, options, sslmem_out,
       [&](const measurement_point<PointSpace>& point) { detail::check_ssl_values(fn, point.ssl_f, point.ssl_g); });
   const sample_subset& subset = options.subset;
 
+  // Scored into scratch, not into sslmem_out directly: an output may alias a later point's
+  // alignments, and a later point's normalisation may still fail.
   std::vector<std::vector<double>> scores(static_cast<std::size_t>(count));
   for (index_t p = 0; p < count; ++p) {
     const auto& point = points[static_cast<std::size_t>(p)];
@@ -68,6 +74,9 @@ void layermem(const host_exec&, const std::vector<measurement_point<PointSpace>>
   }
   if (detail::is_given(subset_out)) {
     for (std::size_t i = 0; i < members.size(); ++i) subset_out(static_cast<index_t>(i)) = members[i];
+  }
+  for (std::size_t p = 0; p < sslmem_out.size(); ++p) {
+    for (index_t i = 0; i < samples; ++i) sslmem_out[p](i) = scores[p][static_cast<std::size_t>(i)];
   }
 }
 

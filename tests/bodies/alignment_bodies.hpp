@@ -270,6 +270,7 @@ template <class B>
 struct layermem_run {
   std::vector<double> layermem, delta;
   std::vector<std::int64_t> subset;
+  std::vector<std::vector<double>> sslmem;  // each point's scores, as layermem gave them
 };
 
 template <class B>
@@ -287,8 +288,19 @@ layermem_run<B> run_layermem(std::vector<std::vector<double>>& f, std::vector<st
   auto lm = mem.template output<double>(count);
   auto delta = mem.template output<double>(count);
   auto subset = mem.template output<std::int64_t>(memloc::layermem_subset_size(options.subset, n), -1);
-  memloc::layermem(B::exec(), points, lm.view(), delta.view(), subset.view(), options);
-  return {mem.fetch(lm), mem.fetch(delta), mem.fetch(subset)};
+  // Every second run also asks for the scores, so both forms of the call are exercised.
+  static int calls = 0;
+  const bool with_scores = calls++ % 2 == 0;
+  std::vector<decltype(mem.template output<double>(n))> scores;
+  std::vector<memloc::vector_view<double, typename B::space>> score_views;
+  for (std::size_t p = 0; with_scores && p < f.size(); ++p) {
+    scores.push_back(mem.template output<double>(n));
+    score_views.push_back(scores.back().view());
+  }
+  memloc::layermem(B::exec(), points, lm.view(), delta.view(), subset.view(), options, score_views);
+  layermem_run<B> run{mem.fetch(lm), mem.fetch(delta), mem.fetch(subset), {}};
+  for (auto& s : scores) run.sslmem.push_back(mem.fetch(s));
+  return run;
 }
 
 TEST_CASE_TEMPLATE_DEFINE("layermem: means over every subset kind and deltas to the previous point", B, layermem_cases) {
@@ -308,6 +320,7 @@ TEST_CASE_TEMPLATE_DEFINE("layermem: means over every subset kind and deltas to 
     }
     check_close(run.layermem, expected_lm, 1e-12, 1e-14, what + " layermem");
     check_close(run.delta, expected_delta, 1e-12, 1e-14, what + " delta");
+    for (std::size_t p = 0; p < run.sslmem.size(); ++p) check_close(run.sslmem[p], scores[p], 1e-12, 1e-14, what + " sslmem_out");
   };
   using memloc::subset_kind;
   {

@@ -506,6 +506,23 @@ TEST_CASE_TEMPLATE_DEFINE("validation: alignment, sslmem and layermem", B, valid
                      "subset_out extent(0) (elements) must be 1, got 2");
   CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), lm.view(), no_subset),
                      "layermem_out and delta_out must not share memory, got overlapping buffers");
+  {
+    using out_view = memloc::vector_view<double, typename B::space>;
+    auto scores0 = mem.template output<double>(2, -1.0);
+    CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), delta.view(), no_subset, {}, std::vector<out_view>{scores0.view()}),
+                       "sslmem_out.size() must be 0 (no scores wanted) or 2 (one per point), got 1");
+    CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), delta.view(), no_subset, {},
+                                        std::vector<out_view>{scores0.view(), out_f.view()}),
+                       "sslmem_out[1] extent(0) (elements) must be 2, got 6");
+    CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), delta.view(), no_subset, {},
+                                        std::vector<out_view>{scores0.view(), scores0.view()}),
+                       "sslmem_out[0] and sslmem_out[1] must not share memory, got overlapping buffers");
+    CHECK_MEMLOC_ERROR(memloc::layermem(x, two, lm.view(), delta.view(), no_subset, {},
+                                        std::vector<out_view>{scores0.view(), lm.view()}),
+                       "layermem_out and sslmem_out[1] must not share memory, got overlapping buffers");
+    // A refused call writes none of them.
+    CHECK(mem.fetch(scores0) == std::vector<double>{-1.0, -1.0});
+  }
   const memloc::vector_view<const double, typename B::space> empty{};
   CHECK_MEMLOC_ERROR(memloc::layermem(x, std::vector<point>{{"conv1", empty, empty}}, lm.view(), delta.view(), no_subset),
                      "samples at each point must be >= 1, got 0");

@@ -19,6 +19,7 @@
 #include <memloc/alignment_types.hpp>
 #include <memloc/classmem_types.hpp>
 #include <memloc/core.hpp>
+#include <memloc/detail/sequential_ids.hpp>
 #include <memloc/unitmem_types.hpp>
 
 #include "layout.hpp"
@@ -80,6 +81,8 @@ struct host_memory {
   const U* place(const std::vector<U>& values) {
     return values.data();
   }
+  template <class U>
+  const U* place(std::vector<U>&&) = delete;  // the pointer would outlive a temporary
   template <class U>
   const U* stage(const U* host, index_t, int) {
     return host;
@@ -192,9 +195,8 @@ void fold_alignment(const npy::npy_stream& f, const npy::npy_stream& g, Memory& 
   const index_t row_size = f.row_size();
   const index_t per_chunk = chunk_rows(samples, 2 * row_size, requested_rows);
   std::vector<T> f_buffer(static_cast<std::size_t>(per_chunk * row_size)), g_buffer(f_buffer.size());
-  std::vector<std::int64_t> all_ids(static_cast<std::size_t>(samples));
-  for (index_t i = 0; i < samples; ++i) all_ids[static_cast<std::size_t>(i)] = i;
-  const std::int64_t* ids = memory.place(all_ids);
+  const std::vector<std::int64_t> row_ids = detail::sequential_ids(samples);  // place() may hand back its data
+  const std::int64_t* ids = memory.place(row_ids);
   const progress bar("aligning " + point.name, samples);
   for (index_t first = 0; first < samples; first += per_chunk) {
     const index_t count = std::min(per_chunk, samples - first);

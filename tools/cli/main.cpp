@@ -26,6 +26,7 @@
 #include "arguments.hpp"
 #include "device.hpp"
 #include "folds.hpp"
+#include "layer_scores.hpp"
 #include "layout.hpp"
 #include "npy.hpp"
 #include "report.hpp"
@@ -185,8 +186,7 @@ struct unitmem_command {
         samples.id_space = std::max<index_t>(samples.id_space, id + 1);
       }
     } else {
-      samples.ids.resize(static_cast<std::size_t>(shape.samples));
-      std::iota(samples.ids.begin(), samples.ids.end(), std::int64_t{0});
+      samples.ids = memloc::detail::sequential_ids(shape.samples);
       samples.id_space = shape.samples;
     }
     if (!labels.empty()) {
@@ -336,17 +336,10 @@ struct layermem_command {
       points.push_back(std::move(point));
     }
     const auto samples = static_cast<index_t>(points.front().ssl_f.size());
-    std::vector<memloc::measurement_point<>> measured;
-    for (auto& p : points) {
-      p.scores.resize(p.ssl_f.size());
-      memloc::sslmem(exec, view_of(p.ssl_f), view_of(p.ssl_g), memloc::make_vector_view(p.scores.data(), samples), options.score);
-      measured.push_back({p.name, view_of(p.ssl_f), view_of(p.ssl_g)});
-    }
-    const auto count = static_cast<index_t>(points.size());
-    std::vector<double> layermem(static_cast<std::size_t>(count)), delta(static_cast<std::size_t>(count));
-    std::vector<std::int64_t> members(static_cast<std::size_t>(memloc::layermem_subset_size(options.subset, samples)));
-    memloc::layermem(exec, measured, memloc::make_vector_view(layermem.data(), count), memloc::make_vector_view(delta.data(), count),
-                     memloc::make_vector_view(members.data(), static_cast<index_t>(members.size())), options);
+    const layer_scores scored = score_points(exec, points, options);
+    const auto& layermem = scored.layermem;
+    const auto& delta = scored.delta;
+    const auto& members = scored.members;
     std::printf("%-16s %12s %12s\n", "point", "LayerMem", "ΔLayerMem");
     for (std::size_t p = 0; p < points.size(); ++p) {
       std::printf("%-16s %12.6f %12.6f\n", points[p].name.c_str(), layermem[p], delta[p]);

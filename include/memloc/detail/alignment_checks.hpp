@@ -97,7 +97,7 @@ index_t check_layermem_arguments(const std::vector<measurement_point<PointSpace>
                                  const vector_view<double, OutSpace>& layermem_out,
                                  const vector_view<double, OutSpace>& delta_out,
                                  const vector_view<std::int64_t, OutSpace>& subset_out, const layermem_options& options,
-                                 CheckValues&& check_values) {
+                                 const std::vector<vector_view<double, OutSpace>>& sslmem_out, CheckValues&& check_values) {
   constexpr const char* fn = "memloc::layermem";
   const index_t count = static_cast<index_t>(points.size());
   check_at_least(fn, "points.size()", 1, count);
@@ -124,8 +124,18 @@ index_t check_layermem_arguments(const std::vector<measurement_point<PointSpace>
   check_output(fn, "layermem_out", layermem_out, count);
   check_output(fn, "delta_out", delta_out, count);
   check_optional_output(fn, "subset_out", subset_out, layermem_subset_size(subset, samples));
-  check_outputs_disjoint(fn, {range_of("layermem_out", layermem_out), range_of("delta_out", delta_out),
-                              range_of("subset_out", subset_out)});
+  if (!sslmem_out.empty() && static_cast<index_t>(sslmem_out.size()) != count) {
+    fail(fn, "sslmem_out.size() must be 0 (no scores wanted) or ", count, " (one per point), got ", sslmem_out.size());
+  }
+  std::vector<std::string> names_out;
+  for (std::size_t p = 0; p < sslmem_out.size(); ++p) names_out.push_back("sslmem_out[" + std::to_string(p) + "]");
+  std::vector<output_range> outputs{range_of("layermem_out", layermem_out), range_of("delta_out", delta_out),
+                                    range_of("subset_out", subset_out)};
+  for (std::size_t p = 0; p < sslmem_out.size(); ++p) {
+    check_output(fn, names_out[p].c_str(), sslmem_out[p], samples);
+    outputs.push_back(range_of(names_out[p].c_str(), sslmem_out[p]));
+  }
+  check_outputs_disjoint(fn, outputs);
   return samples;
 }
 

@@ -173,7 +173,8 @@ inline bool outputs_overlap(const output_range& a, const output_range& b) {
   return phase < a.element_size || pitch - phase < a.element_size;
 }
 
-inline void check_outputs_disjoint(const char* function, std::initializer_list<output_range> outputs) {
+template <class Outputs>
+void check_outputs_disjoint(const char* function, const Outputs& outputs) {
   for (auto a = outputs.begin(); a != outputs.end(); ++a) {
     if (a->data == nullptr || a->extent == 0) continue;
     for (auto b = a + 1; b != outputs.end(); ++b) {
@@ -181,6 +182,9 @@ inline void check_outputs_disjoint(const char* function, std::initializer_list<o
       if (outputs_overlap(*a, *b)) fail(function, a->name, " and ", b->name, " must not share memory, got overlapping buffers");
     }
   }
+}
+inline void check_outputs_disjoint(const char* function, std::initializer_list<output_range> outputs) {
+  check_outputs_disjoint<std::initializer_list<output_range>>(function, outputs);
 }
 
 template <class T, class Space>

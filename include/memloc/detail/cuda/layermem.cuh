@@ -2,7 +2,8 @@
 
 // LayerMem on the device: every point's SSLMem scores into one scratch buffer, the subset
 // (all, the host's random draw, or the top / least by a stable sort), fixed-order means, and
-// the outputs, written only if no problem was found. Scratch is allocated per call.
+// the outputs (and the scores, where the caller wants them), written only if no problem was
+// found. Scratch is allocated per call.
 
 #include <cuda_runtime_api.h>
 
@@ -26,7 +27,7 @@ template <class PointSpace, class OutSpace>
 void layermem(cudaStream_t stream, const std::vector<measurement_point<PointSpace>>& points, index_t samples,
               const vector_view<double, OutSpace>& layermem_out, const vector_view<double, OutSpace>& delta_out,
               const vector_view<std::int64_t, OutSpace>& subset_out, const layermem_options& options,
-              const char* function) {
+              const std::vector<vector_view<double, OutSpace>>& sslmem_out, const char* function) {
   const auto count = static_cast<index_t>(points.size());
   sslmem_scoring scoring(count, samples, stream, function);
   for (const auto& point : points) scoring.score(point.ssl_f, point.ssl_g, options.score, stream, function);
@@ -64,6 +65,11 @@ void layermem(cudaStream_t stream, const std::vector<measurement_point<PointSpac
   launch(function, "the LayerMem output kernel", kernels::write_layermem<>,
          kernels::grid_for(count > chosen ? count : chosen), kernels::block_threads, 0, stream, means.data(), count,
          members, chosen, out, scoring.report());
+  for (std::size_t p = 0; p < sslmem_out.size(); ++p) {
+    launch(function, "the output kernel", kernels::store_scores<>, kernels::grid_for(samples), kernels::block_threads, 0,
+           stream, scoring.scores(static_cast<index_t>(p)), samples, sslmem_out[p].data_handle(), sslmem_out[p].stride(0),
+           scoring.report());
+  }
   scoring.raise_problems(options.score, stream, function);
 }
 

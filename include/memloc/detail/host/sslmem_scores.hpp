@@ -9,6 +9,7 @@
 #include "../../view.hpp"
 #include "../alignment_checks.hpp"
 #include "../formulas.hpp"
+#include "../test_hooks.hpp"
 #include "../validate.hpp"
 
 namespace memloc::detail::host {
@@ -49,6 +50,7 @@ class set_scan {
 template <class F, class G, class Out>
 void sslmem_scores(const char* function, const F& ssl_f, const G& ssl_g, const sslmem_options& options,
                    const Out& out) {
+  test_hooks::count(test_hooks::sslmem_score_sets);
   const index_t n = ssl_f.extent(0);
   const auto write = [&](const auto& score_of) {
     for (index_t i = 0; i < n; ++i) {
