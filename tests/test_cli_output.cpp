@@ -216,6 +216,13 @@ TEST_CASE("folds: 16-bit files go to the backend as stored, in the chunks asked 
   const auto bf16_file = write_npy("memloc_fold_bf16.npy", "<u2", shape, bhalves);
   const auto float_half = write_npy("memloc_fold_f4_half.npy", "<f4", shape, rounded_half);
   const auto float_bf16 = write_npy("memloc_fold_f4_bf16.npy", "<f4", shape, rounded_bf16);
+  // Removed however the test ends, so a failure leaves no files behind.
+  struct removed_at_exit {
+    std::vector<std::string> files;
+    ~removed_at_exit() {
+      for (const auto& file : files) std::remove(file.c_str());
+    }
+  } const cleanup{{half_file, bf16_file, float_half, float_bf16}};
   memloc::npy::open_options bf16;
   bf16.uint16_as_bfloat16 = true;
 
@@ -257,7 +264,6 @@ TEST_CASE("folds: 16-bit files go to the backend as stored, in the chunks asked 
   memloc::cli::fold_alignment_files(f, g_float, widened, memloc::alignment_options{}, mixed, 0);
   CHECK(widened.staged.front().first == sizeof(float));
   CHECK(point.ssl_f == mixed.ssl_f);
-  for (const auto& file : {half_file, bf16_file, float_half, float_bf16}) std::remove(file.c_str());
 }
 
 TEST_CASE("layermem in the command: each point scored once, the report's scores are LayerMem's") {
