@@ -179,4 +179,35 @@ TEST_CASE_TEMPLATE_DEFINE("classmem: streaming in random batches and merges equa
   }
 }
 
+// More than 24 classes: the device groups a chunk's rows by label and adds each class's rows
+// in row order, as the host does and as metrics.md asks, so with one view and one position
+// (μ is the fp32 value itself on every backend) each class mean, and so μ_max and the top
+// class, equals the oracle's (which adds in row order) exactly; the mean of the other classes
+// to fp64 addition order. Classes repeat within the batch (one class takes every third
+// row), some classes get no sample, a NaN reaches one unit, and units are not a multiple of
+// a warp.
+TEST_CASE_TEMPLATE_DEFINE("classmem: many classes with repeated labels add rows in row order", B,
+                          classmem_many_classes) {
+  for (const index_t C : {index_t{25}, index_t{40}, index_t{1000}}) {
+    const index_t N = 300, U = 37;
+    auto values = random_activations(N, 1, U, 1, 60 + static_cast<std::uint64_t>(C), -0.5, 2.0);
+    for (double& x : values.values) x = static_cast<double>(static_cast<float>(x));  // what the fp32 batch holds
+    values.values[static_cast<std::size_t>(11 * U + 4)] = std::nan("");
+    std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
+    for (index_t i = 0; i < N; ++i) labels[static_cast<std::size_t>(i)] = i % 3 == 0 ? 5 : (i * 13 + i / 7) % (C - 1);
+    const auto got = classmem_dense<B>(values, labels, C);
+    const auto expected = oracle::classmem(oracle::mu(values, oracle::transform::none), labels, C);
+    const std::string what = std::string(B::name) + " " + std::to_string(C) + " classes";
+    CHECK(got.report.nan_units == expected.nan_units);
+    CHECK(got.report.nan_units >= 1);
+    CHECK(got.max_class == expected.top_index);
+    check_equal_values(got.mu_max, expected.top, what + " mu_max");
+    check_close(got.mu_rest, expected.rest, 1e-13, 1e-15, what + " mu_rest");
+    check_close(got.classmem, expected.value, 1e-13, 1e-15, what + " classmem");
+    const auto again = classmem_dense<B>(values, labels, C);
+    check_same_bits(again.classmem, got.classmem, what + " again classmem");
+    check_same_bits(again.mu_rest, got.mu_rest, what + " again mu_rest");
+  }
+}
+
 }  // namespace testing

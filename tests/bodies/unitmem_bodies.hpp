@@ -3,6 +3,7 @@
 // UnitMem test bodies, shared by every backend (instantiated per backend in a .cpp / .cu).
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -379,6 +380,127 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, mis
     const auto run = unitmem_one_batch<B, float>(values, layout, iota_ids(N), N, {rest}, &logical);
     check_units_against(run, oracle::unitmem(oracle::mu(logical, oracle::transform::none), rest == memloc::rest_reduction::median),
                         iota_ids(N), "many units");
+  }
+}
+
+// Equal values (-0 equal to +0) or both NaN, element by element: for results that every
+// backend must compute exactly.
+inline void check_equal_values(const std::vector<double>& actual, const std::vector<double>& expected,
+                               const std::string& what) {
+  REQUIRE(actual.size() == expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    INFO(what, "[", i, "]: actual ", actual[i], ", expected ", expected[i]);
+    CHECK((actual[i] == expected[i] || (std::isnan(actual[i]) && std::isnan(expected[i]))));
+  }
+}
+
+// Bit for bit, with any NaN equal to any NaN (a NaN's payload is not part of the contract).
+inline void check_same_bits(const std::vector<double>& actual, const std::vector<double>& expected,
+                            const std::string& what) {
+  REQUIRE(actual.size() == expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    INFO(what, "[", i, "]: actual ", actual[i], ", expected ", expected[i]);
+    if (std::isnan(expected[i])) {
+      CHECK(std::isnan(actual[i]));
+    } else {
+      CHECK(std::memcmp(&actual[i], &expected[i], sizeof(double)) == 0);
+    }
+  }
+}
+
+// per_sample storage fed one view per row (every activation one position, so a row's μ
+// total is its fp32 value exactly on every backend): row r holds a view of sample
+// row_ids[r], and a sample's views may sit in several rows of the batch.
+template <class B>
+unit_run unitmem_view_rows(const oracle::activations& rows, const std::vector<std::int64_t>& row_ids, index_t id_space,
+                           index_t views, memloc::rest_reduction rest) {
+  typename B::arena mem;
+  auto stored = store_activations<float>(rows, act_layout::dense);
+  std::vector<std::int64_t> id_storage = row_ids;
+  auto acts = mem.place(stored.storage, stored.view);
+  auto id_view = mem.place(id_storage, memloc::make_vector_view(id_storage.data(), static_cast<index_t>(row_ids.size())));
+  const memloc::unitmem_options options{rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample};
+  memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{id_space, rows.units, views, 1}, options);
+  acc.update(B::exec(), acts, id_view);
+  return finalize_units<B>(mem, acc, rows.units);
+}
+
+// The device's per_sample update groups a batch's rows by id and its median finalize reads
+// tiles of 16 units. Every backend must add a sample's views in row order (metrics.md), so
+// with one position per view each sample's μ is known exactly here (the fp64 sum of its
+// rows' fp32 values in row order, kept in fp32), and the maximum, its id and the median of
+// the others must equal the oracle's on those μ exactly (the mean of the others to fp64
+// addition order): the host and the device are held to the same values. Units not a
+// multiple of the tile, odd and even counts of others, ties (values on a grid of quarters),
+// signed zeros, a NaN in one unit, ids scattered over a larger id space, views of a sample
+// spread over the batch, and a batch longer than the device's chunk of rows (8195 units:
+// views of a sample on both sides of a cut).
+TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the median finalize are exact", B,
+                          unitmem_per_sample_shapes) {
+  struct shape { index_t samples, views, units; };
+  for (const shape sh : {shape{50, 1, 37}, shape{51, 3, 37}, shape{40, 4, 16}, shape{50, 3, 8195}}) {
+    const index_t rows = sh.samples * sh.views;
+    auto values = random_activations(rows, 1, sh.units, 1, 900 + static_cast<std::uint64_t>(sh.units + rows), -1.0, 2.0);
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t u = 0; u < sh.units; ++u) {
+        double& x = values.values[static_cast<std::size_t>(r * sh.units + u)];
+        x = static_cast<double>(static_cast<float>(x));  // what the fp32 batch holds
+        if (u % 3 == 1) x = std::round(x * 4.0) / 4.0;  // ties
+        if (u % 3 == 1 && x == 0.0 && r % 2 == 0) x = -0.0;
+      }
+    }
+    values.values[static_cast<std::size_t>(7 * sh.units + 5)] = std::nan("");
+    const index_t id_space = sh.samples + 13;
+    std::vector<std::int64_t> sample_ids(static_cast<std::size_t>(id_space));
+    std::iota(sample_ids.begin(), sample_ids.end(), std::int64_t{0});
+    std::shuffle(sample_ids.begin(), sample_ids.end(), std::mt19937_64(static_cast<std::uint64_t>(rows)));
+    sample_ids.resize(static_cast<std::size_t>(sh.samples));
+    std::sort(sample_ids.begin(), sample_ids.end());
+    std::vector<std::int64_t> row_ids(static_cast<std::size_t>(rows));
+    for (index_t r = 0; r < rows; ++r) row_ids[static_cast<std::size_t>(r)] = sample_ids[static_cast<std::size_t>(r % sh.samples)];
+    std::shuffle(row_ids.begin(), row_ids.end(), std::mt19937_64(static_cast<std::uint64_t>(rows) + 1));
+    // μ per sample, samples in id order (so the oracle's first maximum is the smallest id).
+    std::vector<std::vector<double>> mu(static_cast<std::size_t>(sh.samples), std::vector<double>(static_cast<std::size_t>(sh.units)));
+    for (index_t n = 0; n < sh.samples; ++n) {
+      for (index_t u = 0; u < sh.units; ++u) {
+        double sum = 0.0;
+        for (index_t r = 0; r < rows; ++r) {
+          if (row_ids[static_cast<std::size_t>(r)] == sample_ids[static_cast<std::size_t>(n)]) {
+            sum += values.values[static_cast<std::size_t>(r * sh.units + u)];
+          }
+        }
+        mu[static_cast<std::size_t>(n)][static_cast<std::size_t>(u)] =
+            static_cast<double>(memloc::detail::mu_from_total(sum, sh.views));
+      }
+    }
+    for (const auto rest : {memloc::rest_reduction::median, memloc::rest_reduction::mean}) {
+      const bool median = rest == memloc::rest_reduction::median;
+      const std::string what = std::string(B::name) + " N " + std::to_string(sh.samples) + " V " +
+                               std::to_string(sh.views) + " U " + std::to_string(sh.units) + (median ? " median" : " mean");
+      const auto got = unitmem_view_rows<B>(values, row_ids, id_space, sh.views, rest);
+      const auto expected = oracle::unitmem(mu, median);
+      CHECK(got.report.samples == sh.samples);
+      CHECK(got.report.nan_units == expected.nan_units);
+      CHECK(got.report.nan_units >= 1);
+      CHECK(got.report.negative_denominator_units == expected.negative_denominator_units);
+      for (std::size_t u = 0; u < got.argmax.size(); ++u) {
+        INFO(what, " argmax[", u, "]");
+        // A NaN wins the maximum (the oracle only marks the unit NaN): row 7's sample.
+        CHECK(got.argmax[u] == (u == 5 ? row_ids[7] : sample_ids[static_cast<std::size_t>(expected.top_index[u])]));
+      }
+      check_equal_values(got.mu_max, expected.top, what + " mu_max");
+      if (median) {
+        check_equal_values(got.mu_rest, expected.rest, what + " mu_rest");
+        check_close(got.unitmem, expected.value, 1e-15, 1e-300, what + " unitmem");
+      } else {
+        check_close(got.mu_rest, expected.rest, 1e-12, 1e-14, what + " mu_rest");
+        check_close(got.unitmem, expected.value, 1e-12, 1e-14, what + " unitmem");
+      }
+      // Run to run, bit for bit.
+      const auto again = unitmem_view_rows<B>(values, row_ids, id_space, sh.views, rest);
+      check_same_bits(again.mu_rest, got.mu_rest, what + " again mu_rest");
+      check_same_bits(again.unitmem, got.unitmem, what + " again unitmem");
+    }
   }
 }
 

@@ -15,4 +15,5 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_fold_paths, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_deterministic, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_per_sample_shapes, cuda_backend);
 }  // namespace testing

@@ -2,8 +2,9 @@
 
 // UnitMem and ClassMem state kernels: adding a chunk of μ totals to the state and the
 // per-unit statistics of finalize. Floating-point sums are added in an order fixed by the
-// shapes alone (a thread per unit over rows or row segments, segments in order), so they do
-// not depend on scheduling; only exact operations (integer counts, max of packed keys) use
+// shapes alone (a thread per unit over rows or row segments, segments in order, or a thread
+// per (key group, unit) over the group's rows in row order), so they do not depend on
+// scheduling; only exact operations (integer counts, max of packed keys, histograms) use
 // atomics. Registration of rows and state merges are shared by every accumulator
 // (registration.cuh, state_merge.cuh).
 
@@ -60,30 +61,52 @@ __global__ void add_partials(const double* __restrict__ partials, index_t segmen
   }
 }
 
-// per_sample storage: activation sums per (sample, unit). Ids may repeat within a batch
-// (views of one sample in several rows); one thread per unit keeps their order.
+// per_sample storage and ClassMem with many classes add each chunk row into a state row
+// chosen by a key (the sample id, or the label), and keys may repeat within a chunk (views of
+// one sample in several rows, many samples of a class). To spread the work over rows and
+// units and still add every state cell's rows in row order, the rows are grouped by key
+// first: group_keys writes (key, row) pairs, a stable radix sort orders them by key with rows
+// in increasing order within a key, and add_grouped_rows gives one thread to each
+// (group, unit). A row that is not accepted (an id outside the id space, or a label outside
+// the classes) gets the key `key_limit`, sorted last and skipped.
 template <int = 0>
-__global__ void add_rows_per_sample(const double* __restrict__ totals, index_t rows, index_t units, index_list ids,
-                                    index_t id_space, double* __restrict__ sums) {
-  for (const index_t u : grid_stride_range(units)) {
-    for (index_t b = 0; b < rows; ++b) {
-      if (!ids.in_range(b, id_space)) continue;
-      sums[ids(b) * units + u] += totals[b * units + u];
+__global__ void group_keys(index_list ids, index_list labels, index_t rows, index_t id_space, index_t classes,
+                          std::uint64_t* __restrict__ keys, std::int32_t* __restrict__ row_numbers) {
+  for (const index_t b : grid_stride_range(rows)) {
+    std::uint64_t key = 0;
+    if (labels.present()) {
+      key = row_accepted(ids, labels, b, id_space, classes) ? static_cast<std::uint64_t>(labels(b))
+                                                            : static_cast<std::uint64_t>(classes);
+    } else {
+      key = ids.in_range(b, id_space) ? static_cast<std::uint64_t>(ids(b)) : static_cast<std::uint64_t>(id_space);
     }
+    keys[b] = key;
+    row_numbers[b] = static_cast<std::int32_t>(b);
   }
 }
 
-// ClassMem: sums of μ per (class, unit).
+// Thread (p, u) of the sorted positions and units: the first position of each accepted group
+// adds its rows' values of unit u to sums[key * units + u], one after another in row order,
+// as a sequential loop over the chunk would. Neighbouring threads take neighbouring units of
+// one row, so the reads of totals and the state are contiguous. `elements` > 0 adds each
+// row's μ (ClassMem), `elements` == 0 its activation total (per_sample storage).
 template <int = 0>
-__global__ void add_rows_per_class(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
-                                   index_list ids, index_list labels, index_t id_space, index_t classes,
-                                   double* __restrict__ class_sums) {
-  for (const index_t u : grid_stride_range(units)) {
-    for (index_t b = 0; b < rows; ++b) {
-      if (!row_accepted(ids, labels, b, id_space, classes)) continue;
-      const float mu = detail::mu_from_total(totals[b * units + u], elements);
-      class_sums[labels(b) * units + u] += static_cast<double>(mu);
+__global__ void add_grouped_rows(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
+                                 const std::uint64_t* __restrict__ sorted_keys,
+                                 const std::int32_t* __restrict__ sorted_rows, std::uint64_t key_limit,
+                                 double* __restrict__ sums) {
+  for (const index_t i : grid_stride_range(rows * units)) {
+    const index_t p = i / units;
+    const index_t u = i % units;
+    const std::uint64_t key = sorted_keys[p];
+    if (key >= key_limit || (p > 0 && sorted_keys[p - 1] == key)) continue;
+    double* const cell = sums + static_cast<index_t>(key) * units + u;
+    double sum = *cell;
+    for (index_t q = p; q < rows && sorted_keys[q] == key; ++q) {
+      const double total = totals[static_cast<index_t>(sorted_rows[q]) * units + u];
+      sum += elements > 0 ? static_cast<double>(detail::mu_from_total(total, elements)) : total;
     }
+    *cell = sum;
   }
 }
 
@@ -185,62 +208,108 @@ __global__ void finalize_per_sample_mean(const double* __restrict__ partials, in
   }
 }
 
-// The rank-th smallest (0-based) μ of a unit among the folded ids other than `skipped`, by
-// a most-significant-digit radix selection: four passes of 8 bits, each counting the
-// candidates that share the digits chosen so far. Needs no copy and no sort of the column.
-__device__ inline float select_rank(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
-                                    index_t id_space, index_t units, index_t elements, index_t u, index_t skipped,
-                                    unsigned long long rank, unsigned long long* histogram, std::uint32_t* chosen) {
-  std::uint32_t prefix = 0, mask = 0;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    for (const index_t d : block_stride_range(256)) histogram[d] = 0;
-    __syncthreads();
-    for (const index_t id : block_stride_range(id_space)) {
-      if (id == skipped || views[id] == 0) continue;
-      const std::uint32_t bits = detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements));
-      if ((bits & mask) == prefix) atomicAdd(histogram + ((bits >> shift) & 0xffu), 1ull);
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      *chosen = detail::digit_holding_rank([&](std::uint32_t d) { return histogram[d]; }, 256u, rank);
-    }
-    __syncthreads();
-    prefix |= *chosen << shift;
-    mask |= 0xffu << shift;
-    __syncthreads();  // *chosen is rewritten by the next pass
-  }
-  return detail::value_from_order_preserving_bits(prefix);
-}
+// per_sample median finalize: a block per tile of median_tile_units consecutive units, its
+// threads in median_tile_rows rows of median_tile_units lanes. Lane l of every row handles
+// unit first + l and row r reads ids r, r + median_tile_rows, ..., so a warp reads two ids'
+// tiles, each a contiguous 128 bytes of the [ids, units] state, instead of one id per block
+// at a stride of `units` doubles.
+constexpr int median_tile_units = 16;
+constexpr int median_tile_rows = block_threads / median_tile_units;
 
-// per_sample storage, median of the others: a block per unit. The maximum comes from the
-// packed keys of column_partials (first id on ties, a NaN wins), then the median of the
-// remaining samples by radix selection (the mean of the two middle values for an even
-// count, as numpy does).
+// A tile's shared memory: a 256-bin histogram per unit, laid out [digit][lane] so that the
+// lanes of a row count into distinct banks, and each unit's selection so far.
+struct median_tile_shared {
+  unsigned long long histogram[256][median_tile_units];
+  std::uint32_t prefix[median_tile_units];         // selection bits chosen so far
+  unsigned long long rank[median_tile_units];      // rank left within the chosen bucket
+  std::uint32_t lower_bits[median_tile_units];     // even count: largest bits below the upper middle
+};
+
+// The median of the others per unit, by a most-significant-digit radix selection on
+// selection_bits (four passes of 8 bits, each counting the candidates that share the digits
+// chosen so far; no copy and no sort of a column). The maximum comes from the packed keys of
+// column_partials (first id on ties, a NaN wins, and then the median is NaN too, so the
+// selection never meets a NaN). For an even count the lower middle value takes at most one
+// more pass: it equals the upper one when the upper's bucket holds a value of lower rank,
+// and is otherwise the largest value below the upper one. Selection is exact, so the result
+// does not depend on the tiling.
 template <int = 0>
-__global__ void finalize_per_sample_median(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
-                                           const unsigned long long* __restrict__ keys, index_t id_space, index_t units,
-                                           index_t elements, index_t samples, unit_outputs out,
-                                           unsigned long long* counters) {
-  struct histogram_tag;
-  struct chosen_tag;
-  unsigned long long* const histogram = static_shared<unsigned long long[256], histogram_tag>();
-  std::uint32_t& chosen = static_shared<std::uint32_t, chosen_tag>();
-  for (const index_t u : grid_blocks_range(units)) {
-    const std::uint64_t key = keys[u];
+__global__ void __launch_bounds__(block_threads)
+    finalize_per_sample_median(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
+                               const unsigned long long* __restrict__ keys, index_t id_space, index_t units,
+                               index_t elements, index_t samples, unit_outputs out, unsigned long long* counters) {
+  struct tile_tag;
+  median_tile_shared& shared = static_shared<median_tile_shared, tile_tag>();
+  const int lane = static_cast<int>(threadIdx.x) % median_tile_units;
+  const int row = static_cast<int>(threadIdx.x) / median_tile_units;
+  const auto others = static_cast<unsigned long long>(samples - 1);
+  const index_t tiles = (units + median_tile_units - 1) / median_tile_units;
+  for (const index_t tile : grid_blocks_range(tiles)) {
+    const index_t u = tile * median_tile_units + lane;
+    const bool in_tile = u < units;
+    const std::uint64_t key = in_tile ? keys[u] : detail::empty_max_key;
     const float top = detail::key_value(key);
     const std::int64_t top_id = detail::key_id(key);
-    double rest = static_cast<double>(NAN);
-    if (top == top) {
-      const auto others = static_cast<unsigned long long>(samples - 1);
-      const double upper = select_rank(sums, views, id_space, units, elements, u, top_id, others / 2, histogram, &chosen);
-      rest = upper;
-      if (others % 2 == 0) {
-        const double lower =
-            select_rank(sums, views, id_space, units, elements, u, top_id, others / 2 - 1, histogram, &chosen);
-        rest = detail::middle_mean(lower, upper);
-      }
+    const bool selecting = in_tile && top == top;
+    if (row == 0) {
+      shared.prefix[lane] = 0;
+      shared.rank[lane] = others / 2;
+      shared.lower_bits[lane] = 0;
     }
-    if (threadIdx.x == 0) write_unit(out, u, top, top_id, rest, counters);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      unsigned long long* const bins = &shared.histogram[0][0];
+      for (const index_t d : block_stride_range(256 * median_tile_units)) bins[d] = 0;
+      __syncthreads();  // bins zeroed; the previous pass's prefix and rank written
+      const std::uint32_t mask = shift == 24 ? 0u : ~0u << (shift + 8);
+      const std::uint32_t prefix = shared.prefix[lane];
+      if (selecting) {
+        for (index_t id = row; id < id_space; id += median_tile_rows) {
+          if (id == top_id || views[id] == 0) continue;
+          const std::uint32_t bits = detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements));
+          if ((bits & mask) == prefix) atomicAdd(&shared.histogram[(bits >> shift) & 0xffu][lane], 1ull);
+        }
+      }
+      __syncthreads();  // histograms complete
+      if (row == 0 && selecting) {
+        unsigned long long rank = shared.rank[lane];
+        const std::uint32_t digit =
+            detail::digit_holding_rank([&](std::uint32_t d) { return shared.histogram[d][lane]; }, 256u, rank);
+        shared.rank[lane] = rank;
+        shared.prefix[lane] = prefix | digit << shift;
+      }
+      __syncthreads();  // the choice is read by every row, and the bins are zeroed next
+    }
+    const std::uint32_t upper_bits = shared.prefix[lane];
+    // Even count with no value of the upper's bits below it: the lower middle is the largest
+    // value below. The pass runs for the whole block (it holds barriers), counting for the
+    // units that need it.
+    const bool even = others % 2 == 0;
+    if (even) {
+      if (selecting && shared.rank[lane] == 0) {
+        std::uint32_t largest = 0;
+        for (index_t id = row; id < id_space; id += median_tile_rows) {
+          if (id == top_id || views[id] == 0) continue;
+          const std::uint32_t bits = detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements));
+          if (bits < upper_bits && bits > largest) largest = bits;
+        }
+        if (largest != 0) atomicMax(&shared.lower_bits[lane], largest);
+      }
+      __syncthreads();
+    }
+    if (row == 0 && in_tile) {
+      double rest = static_cast<double>(NAN);
+      if (selecting) {
+        const double upper = detail::value_from_order_preserving_bits(upper_bits);
+        rest = upper;
+        if (even) {
+          const double lower =
+              shared.rank[lane] > 0 ? upper : detail::value_from_order_preserving_bits(shared.lower_bits[lane]);
+          rest = detail::middle_mean(lower, upper);
+        }
+      }
+      write_unit(out, u, top, top_id, rest, counters);
+    }
+    __syncthreads();  // the tile's shared state is reset by the next tile
   }
 }
 

@@ -12,6 +12,7 @@
 #include "memloc/detail/cuda/fold.cuh"
 #include "memloc/detail/metric_checks.hpp"
 #include "memloc/detail/cuda/launch.cuh"
+#include "memloc/detail/cuda/row_groups.cuh"
 #include "memloc/kernels/unitmem.cuh"
 #include "memloc/state.hpp"
 
@@ -19,7 +20,8 @@ namespace memloc::detail::cuda {
 
 // ClassMem with at most this many classes keeps each thread's class sums in shared memory
 // (classes x 256 doubles within the 48 KB every device grants) and folds row segments in
-// parallel; with more, one thread per unit adds the rows into the state directly.
+// parallel; with more, a chunk's rows are grouped by label and a thread per (label, unit)
+// adds its rows into the state in row order (keyed_row_adder).
 inline constexpr index_t private_class_limit = 24;
 inline constexpr index_t class_row_segments = 64;
 
@@ -30,7 +32,7 @@ class classmem_state {
         folds_(shape.samples, function), chunk_rows_(chunk_rows_for(shape.units, shape.samples)),
         totals_(chunk_rows_ * shape.units, function),
         partials_(shape.classes <= private_class_limit ? class_row_segments * shape.classes * shape.units : 0, function),
-        books_(function) {
+        adder_(shape.classes > private_class_limit ? chunk_rows_ : 0, shape.classes, function), books_(function) {
     reset(stream, function);
   }
 
@@ -59,10 +61,8 @@ class classmem_state {
                kernels::grid_for(shape_.classes * shape_.units), kernels::block_threads, 0, stream, partials_.data(),
                segments, shape_.classes, shape_.units, class_sums_.data());
       } else {
-        launch(function, "the state update kernel", kernels::add_rows_per_class<>, kernels::grid_for(shape_.units),
-               kernels::block_threads, 0, stream, totals_.data(), count, shape_.units, elements,
-               index_list_of(ids, first), index_list_of(labels, first), shape_.samples, shape_.classes,
-               class_sums_.data());
+        adder_.add(stream, totals_.data(), count, shape_.units, elements, index_list_of(ids, first),
+                   index_list_of(labels, first), shape_.samples, shape_.classes, class_sums_.data(), function);
       }
     }
   }
@@ -130,6 +130,7 @@ class classmem_state {
   index_t chunk_rows_;
   device_array<double> totals_;         // μ totals of one chunk of a batch: scratch, not state
   device_array<double> partials_;       // few classes: per-segment class sums of a chunk: scratch
+  keyed_row_adder adder_;               // many classes: the chunk's rows grouped by label: scratch
   mutable device_bookkeeping books_;    // finalize is const but counts NaN units on the device
 };
 

@@ -11,6 +11,7 @@
 #include "memloc/detail/cuda/fold.cuh"
 #include "memloc/detail/metric_checks.hpp"
 #include "memloc/detail/cuda/launch.cuh"
+#include "memloc/detail/cuda/row_groups.cuh"
 #include "memloc/kernels/unitmem.cuh"
 #include "memloc/options.hpp"
 #include "memloc/state.hpp"
@@ -42,6 +43,7 @@ class unitmem_folding {
 
   // Mutable: finalize is const but counts NaN units on the device.
   device_bookkeeping& books() const noexcept { return books_; }
+  index_t chunk_rows() const noexcept { return chunk_rows_; }
 
   // Registers the batch's ids on the device (counts[id] += increment), then folds the batch
   // chunk by chunk; add(first, count, totals) adds each chunk to the state.
@@ -159,7 +161,8 @@ class unitmem_per_sample_state {
   unitmem_per_sample_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.samples * shape.units, function), views_(shape.samples, function),
         partials_(id_segments * shape.units, function), column_keys_(shape.units, function),
-        folding_(shape.units, shape.samples * shape.views, function) {
+        folding_(shape.units, shape.samples * shape.views, function),
+        adder_(folding_.chunk_rows(), shape.samples, function) {
     reset(stream, function);
   }
 
@@ -168,9 +171,10 @@ class unitmem_per_sample_state {
               activation_transform transform, const char* function) {
     folding_.fold(stream, batch, ids, shape_.samples, views_.data(), static_cast<std::int64_t>(batch.extent(1)), transform,
                   function, [&](index_t first, index_t count, const double* totals) {
-      launch(function, "the state update kernel", kernels::add_rows_per_sample<>, kernels::grid_for(shape_.units),
-             kernels::block_threads, 0, stream, totals, count, shape_.units, index_list_of(ids, first), shape_.samples,
-             sums_.data());
+      // Ids may repeat within a chunk (views of one sample in several rows): grouped by id,
+      // each (id, unit) adds its rows in row order.
+      adder_.add(stream, totals, count, shape_.units, 0, index_list_of(ids, first), no_labels(), shape_.samples, 0,
+                 sums_.data(), function);
     });
   }
 
@@ -219,8 +223,9 @@ class unitmem_per_sample_state {
              kernels::block_threads, 0, stream, partials_.data(), segments, keys, shape_.units, samples, out,
              books.counters());
     } else {
-      const unsigned blocks = static_cast<unsigned>(shape_.units < (index_t{1} << 20) ? shape_.units : index_t{1} << 20);
-      launch(function, "the finalize kernel", kernels::finalize_per_sample_median<>, blocks, kernels::block_threads, 0,
+      const index_t tiles = (shape_.units + kernels::median_tile_units - 1) / kernels::median_tile_units;
+      launch(function, "the finalize kernel", kernels::finalize_per_sample_median<>, kernels::grid_for(tiles, 1),
+             kernels::block_threads, 0,
              stream, sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements, samples, out,
              books.counters());
     }
@@ -248,6 +253,7 @@ class unitmem_per_sample_state {
   mutable device_array<double> partials_;
   mutable device_array<std::uint64_t> column_keys_;
   unitmem_folding folding_;
+  keyed_row_adder adder_;  // scratch of an update: the chunk's rows grouped by id
 };
 
 }  // namespace memloc::detail::cuda
