@@ -19,6 +19,7 @@ TEST_CASE_TEMPLATE_INVOKE(alignment_hand, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_double, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_nan, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_streaming, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(alignment_many_views, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_cases, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_in_place, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(layermem_cases, cuda_backend);

@@ -24,8 +24,11 @@ namespace memloc::kernels {
 template <class T>
 using representation_rows = representations_view<const T, device_space>;
 
-// Inverse norms of up to this many views per sample are kept in shared memory; those of
-// further views (samples with very many augmentations) are recomputed where they are used.
+// Every view's inverse norm is computed once per sample and kept for its pairs: in shared
+// memory for up to this many views, beyond that in the block's own slice of a global scratch
+// (views doubles per block, so the block count of such a launch is capped; see
+// alignment_state.cuh). Recomputing a norm per pair instead would read each view V - 1
+// times more.
 constexpr int cached_inverse_norms = 64;
 
 struct alignment_shared {
@@ -72,25 +75,24 @@ __device__ double pair_distance(const T* a, const T* b, index_t features, index_
 }
 
 // Sum over the chosen view pairs of sample b's distances, in thread 0, pairs in the host's
-// order. Called by the whole block.
+// order. Called by the whole block. `norms` holds `views` doubles for the block: its shared
+// cache, or its slice of the global scratch when views > cached_inverse_norms.
 template <class Op, class T>
 __device__ double sample_pair_total(const representation_rows<T>& rows, index_t b, index_t views, index_t features,
-                                    pair_mode pairs, alignment_shared& shared) {
+                                    pair_mode pairs, alignment_shared& shared, double* norms) {
   using W = working_t<T>;
   const T* sample = rows.data_handle() + b * rows.stride(0);
   auto row = [&](index_t v) { return sample + v * rows.stride(1); };
-  const index_t cached = views < cached_inverse_norms ? views : index_t{cached_inverse_norms};
   if constexpr (Op::needs_inverse_norms) {
-    for (index_t v = 0; v < cached; ++v) {
+    for (index_t v = 0; v < views; ++v) {
       const W inv = view_inverse_norm<W>(row(v), features, rows.stride(2), shared);
-      if (threadIdx.x == 0) shared.inverse_norms[v] = static_cast<double>(inv);
+      if (threadIdx.x == 0) norms[v] = static_cast<double>(inv);
     }
-    __syncthreads();
+    __syncthreads();  // thread 0's writes, shared or global, are seen by the block after the barrier
   }
   auto inverse_norm_of = [&](index_t v) -> W {
     if constexpr (Op::needs_inverse_norms) {
-      if (v < cached) return static_cast<W>(shared.inverse_norms[v]);
-      return view_inverse_norm<W>(row(v), features, rows.stride(2), shared);
+      return static_cast<W>(norms[v]);
     } else {
       return W(0);
     }
@@ -114,14 +116,17 @@ __device__ double sample_pair_total(const representation_rows<T>& rows, index_t 
 
 // One block per (sample, encoder) item, f and g of a batch in one launch. Each item writes
 // SSL of its sample id straight into the state; an id outside [0, id_space) is recorded and
-// its sample skipped. The f item of a sample counts the fold.
+// its sample skipped. The f item of a sample counts the fold. With more than
+// cached_inverse_norms views, `norm_scratch` holds views doubles per block of the grid.
 template <class Op, class TF, class TG>
 __global__ void __launch_bounds__(block_threads)
     fold_alignments(representation_rows<TF> f, representation_rows<TG> g, index_list ids, index_t batch,
                     index_t views, index_t features, pair_mode pairs, index_t id_space, double* ssl_f, double* ssl_g,
-                    std::int32_t* folds, status_record* status, long long batch_number) {
+                    std::int32_t* folds, status_record* status, long long batch_number, double* norm_scratch) {
   struct alignment_tag;
   alignment_shared& shared = static_shared<alignment_shared, alignment_tag>();
+  double* const norms =
+      views <= cached_inverse_norms ? shared.inverse_norms : norm_scratch + static_cast<index_t>(blockIdx.x) * views;
   const double pair_count = static_cast<double>(detail::pair_count(pairs, views));
   for (const index_t item : grid_blocks_range(2 * batch)) {
     const index_t b = item / 2;
@@ -134,10 +139,10 @@ __global__ void __launch_bounds__(block_threads)
     double total = 0.0;
     if constexpr (std::is_same_v<TF, TG>) {
       // One copy of the (inlined) sample loop when f and g share an element type.
-      total = sample_pair_total<Op>(reference ? g : f, b, views, features, pairs, shared);
+      total = sample_pair_total<Op>(reference ? g : f, b, views, features, pairs, shared, norms);
     } else {
-      total = reference ? sample_pair_total<Op>(g, b, views, features, pairs, shared)
-                        : sample_pair_total<Op>(f, b, views, features, pairs, shared);
+      total = reference ? sample_pair_total<Op>(g, b, views, features, pairs, shared, norms)
+                        : sample_pair_total<Op>(f, b, views, features, pairs, shared, norms);
     }
     if (threadIdx.x == 0) {
       if (reference) {

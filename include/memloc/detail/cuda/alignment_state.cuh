@@ -26,12 +26,23 @@ kernels::representation_rows<std::remove_const_t<T>> rows_of(const representatio
   return device_view_of(v);
 }
 
+// With more views than the kernel caches in shared memory, each block keeps its inverse
+// norms in a slice of a global scratch, so such launches use at most this many blocks (a
+// grid-stride loop over the items): enough to fill a GPU, for views x 32 KB of scratch.
+inline constexpr index_t norm_scratch_blocks =
+    kernels::grid_block_cap < index_t{4096} ? kernels::grid_block_cap : index_t{4096};
+
+inline index_t norm_scratch_size(index_t views) {
+  return views > kernels::cached_inverse_norms ? norm_scratch_blocks * views : 0;
+}
+
 class alignment_state {
  public:
   alignment_state(cudaStream_t stream, const alignment_shape& shape, const alignment_options& options,
                   const char* function)
       : shape_(shape), options_(options), ssl_f_(shape.samples, function), ssl_g_(shape.samples, function),
-        folds_(shape.samples, function), missing_(1, function), books_(function) {
+        folds_(shape.samples, function), missing_(1, function), norms_(norm_scratch_size(shape.views), function),
+        books_(function) {
     reset(stream, function);
   }
 
@@ -45,11 +56,13 @@ class alignment_state {
     const kernels::index_list id_list = index_list_of(ids);
     using TFE = std::remove_const_t<TF>;
     using TGE = std::remove_const_t<TG>;
+    unsigned blocks = kernels::grid_for(2 * batch, 1);
+    if (norms_.size() > 0 && blocks > norm_scratch_blocks) blocks = static_cast<unsigned>(norm_scratch_blocks);
     dispatch_distance(options_.distance, [&](auto op) {
-      launch(function, "the alignment kernel", kernels::fold_alignments<decltype(op), TFE, TGE>,
-             kernels::grid_for(2 * batch, 1), kernels::block_threads, 0, stream, rows_of(f), rows_of(g), id_list, batch,
-             shape_.views, shape_.features, options_.pairs, shape_.samples, ssl_f_.data(), ssl_g_.data(),
-             folds_.data(), books_.status(), batch_number);
+      launch(function, "the alignment kernel", kernels::fold_alignments<decltype(op), TFE, TGE>, blocks,
+             kernels::block_threads, 0, stream, rows_of(f), rows_of(g), id_list, batch, shape_.views, shape_.features,
+             options_.pairs, shape_.samples, ssl_f_.data(), ssl_g_.data(), folds_.data(), books_.status(),
+             batch_number, norms_.data());
     });
     launch(function, "the bad row report kernel", kernels::describe_bad_row<>, 1, 1, 0, stream, id_list, no_labels(),
            shape_.samples, index_t{0}, batch_number, books_.status());
@@ -113,6 +126,7 @@ class alignment_state {
   device_array<double> ssl_g_;
   device_array<std::int32_t> folds_;
   device_array<unsigned long long> missing_;  // finalize's first missing id
+  device_array<double> norms_;                // scratch: inverse norms, views > kernels::cached_inverse_norms
   device_bookkeeping books_;
 };
 
