@@ -1,6 +1,7 @@
 // perf-goals C and D on the device: SSL_f and SSL_g of a batch of 1024 samples (V = 10) in
 // one alignment update, for feature counts from 128 to 49 344, fp32 and bf16, l2 and cosine;
-// and top-k selections of device scores at N = 50 000 and 1 281 167. Timed with CUDA
+// the same with V = 128 views (past the 64 whose inverse norms the kernel keeps in shared
+// memory, so they sit in its global scratch); and top-k selections of device scores at N = 50 000 and 1 281 167. Timed with CUDA
 // events (manual time); registered by cuda_fold.cu's main once a device is found.
 
 #include <benchmark/benchmark.h>
@@ -24,8 +25,8 @@ using namespace bench;
 // updates. Small feature counts rotate among copies of the batch, so at least 256 MB pass
 // through the card between two reads of one copy and L2 does not serve them.
 template <class T>
-void alignment_update(benchmark::State& state, index_t features, memloc::distance_kind distance) {
-  const index_t samples = 1024, views = 10;
+void alignment_update(benchmark::State& state, index_t features, memloc::distance_kind distance, index_t views) {
+  const index_t samples = 1024;
   const index_t n = samples * views * features;
   const index_t batch_bytes = 2 * n * static_cast<index_t>(sizeof(T));
   const index_t copies = std::max<index_t>(1, ((index_t{256} << 20) + batch_bytes - 1) / batch_bytes);
@@ -66,14 +67,15 @@ void top_k(benchmark::State& state, index_t n, double fraction) {
 }
 
 template <class T>
-void register_distance(index_t features, memloc::distance_kind distance) {
-  const std::string name = "distances/C_D" + std::to_string(features) + "_" + memloc::to_string(distance) + "_" +
+void register_distance(index_t features, memloc::distance_kind distance, index_t views = 10) {
+  const std::string name = "distances/C_" + (views != 10 ? "V" + std::to_string(views) + "_" : std::string()) + "D" +
+                           std::to_string(features) + "_" + memloc::to_string(distance) + "_" +
                            (std::is_same_v<T, float> ? "fp32" : "bf16") + "/";
-  const index_t bytes = 2 * 1024 * 10 * features * static_cast<index_t>(sizeof(T));
+  const index_t bytes = 2 * 1024 * views * features * static_cast<index_t>(sizeof(T));
   benchmark::RegisterBenchmark((name + "roofline_read").c_str(), roofline_bytes, bytes, false)
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark((name + "memloc").c_str(), alignment_update<T>, features, distance)
+  benchmark::RegisterBenchmark((name + "memloc").c_str(), alignment_update<T>, features, distance, views)
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond);
 }
@@ -88,6 +90,10 @@ void bench::register_alignment_cases() {
     register_distance<float>(features, cosine);
     register_distance<memloc::bfloat16>(features, l2);
   }
+  // More than 64 views: every pair (8128 per sample) reads its views' inverse norms from the
+  // kernel's global scratch, each computed once per view.
+  register_distance<float>(512, cosine, 128);
+  register_distance<float>(512, l2, 128);
   for (const index_t n : {index_t{50000}, index_t{1281167}}) {
     for (const int percent : {1, 10}) {
       const std::string name = "ranking/D_top" + std::to_string(percent) + "pct_N" + std::to_string(n) + "/memloc";

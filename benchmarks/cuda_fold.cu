@@ -93,8 +93,10 @@ void classmem_update(benchmark::State& state, fold_case c, index_t classes) {
 // B: UnitMem from a μ[N, U] matrix (one view, one position): the mean variant's update
 // keeps the per-unit maxima and sums, its finalize is O(U); the median variant keeps every
 // μ and selects the medians at finalize. Both are timed update plus finalize; bytes are the
-// μ matrix read once.
-void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bool median) {
+// μ matrix read once. `finalize_only` times the finalize alone after one update outside the
+// timing (the median's tiled radix selection over the [N, U] fp64 state, which each of its
+// four or five passes reads; bytes are then that state read once).
+void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bool median, bool finalize_only) {
   const fold_case c{samples, 1, units, 1};
   device_memory<float> data(c.elements());
   device_memory<std::int64_t> ids(samples);
@@ -109,6 +111,14 @@ void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bo
   const auto id_view = memloc::make_vector_view<memloc::device_space>(ids.data, samples);
   const memloc::unitmem_outputs<memloc::device_space> outputs{memloc::make_vector_view<memloc::device_space>(out.data, units)};
   event_timer timer;
+  if (finalize_only) {
+    acc.update(exec, mu, id_view);
+    for (auto _ : state) {
+      state.SetIterationTime(timer.seconds(stream, [&] { benchmark::DoNotOptimize(acc.finalize(exec, outputs)); }));
+    }
+    set_throughput(state, samples * units * 8, samples * units);
+    return;
+  }
   for (auto _ : state) {
     acc.reset(exec);
     state.SetIterationTime(timer.seconds(stream, [&] {
@@ -117,6 +127,31 @@ void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bo
     }));
   }
   set_throughput(state, samples * units * 4, samples * units);
+}
+
+// The per_sample update of a batch whose rows carry one view each: `rows` rows over
+// `samples` ids (row r is a view of sample r % samples), so with rows > samples every id
+// repeats within the batch and the rows are grouped by id before they are added. Timed
+// update (fold, grouping, state), state reset between iterations.
+void per_sample_update(benchmark::State& state, index_t rows, index_t samples, index_t units) {
+  const fold_case c{rows, 1, units, 1};
+  device_memory<float> data(c.elements());
+  device_memory<std::int64_t> ids(rows);
+  const auto stream = bench_stream();
+  fill_random_async(data.data, c.elements(), stream);
+  fill_ids_async(ids.data, rows, samples, 64, stream);
+  const memloc::cuda_exec exec{stream};
+  const memloc::unitmem_options options{memloc::rest_reduction::median, memloc::activation_transform::none,
+                                        memloc::unitmem_storage::per_sample};
+  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, rows / samples, 1}, options);
+  const auto batch = memloc::dense_sample_major<memloc::device_space>(static_cast<const float*>(data.data), rows, 1, units);
+  const auto id_view = memloc::make_vector_view<memloc::device_space>(ids.data, rows);
+  event_timer timer;
+  for (auto _ : state) {
+    acc.reset(exec);
+    state.SetIterationTime(timer.seconds(stream, [&] { acc.update(exec, batch, id_view); }));
+  }
+  set_throughput(state, c.elements() * 4, c.elements());
 }
 
 // What a user composes from CUB for the μ fold of an NCHW batch: one segmented sum over
@@ -212,12 +247,25 @@ void register_all() {
   for (const index_t units : {index_t{64}, index_t{256}, index_t{512}, index_t{3072}}) {
     const std::string n = "stats/B_mean_N50000_U" + std::to_string(units) + "/";
     add(n + "roofline_read", roofline<float>, fold_case{50000, 1, units, 1}, false);
-    add(n + "memloc", unitmem_from_mu, index_t{50000}, units, false);
+    add(n + "memloc", unitmem_from_mu, index_t{50000}, units, false, false);
   }
   add("stats/B_mean_N1281167_U512/roofline_read", roofline<float>, fold_case{1281167, 1, 512, 1}, false);
-  add("stats/B_mean_N1281167_U512/memloc", unitmem_from_mu, index_t{1281167}, index_t{512}, false);
+  add("stats/B_mean_N1281167_U512/memloc", unitmem_from_mu, index_t{1281167}, index_t{512}, false, false);
   add("stats/B_median_N50000_U512/roofline_read", roofline<float>, fold_case{50000, 1, 512, 1}, false);
-  add("stats/B_median_N50000_U512/memloc", unitmem_from_mu, index_t{50000}, index_t{512}, true);
+  add("stats/B_median_N50000_U512/memloc", unitmem_from_mu, index_t{50000}, index_t{512}, true, false);
+  // The median finalize on its own, at the B shape and at ImageNet scale (a 5.2 GB fp64
+  // state, plus the 2.6 GB fp32 batch it was folded from).
+  for (const index_t n : {index_t{50000}, index_t{1281167}}) {
+    const std::string name = "stats/B_median_finalize_N" + std::to_string(n) + "_U512/";
+    add(name + "roofline_read", roofline<double>, fold_case{n, 1, 512, 1}, false);
+    add(name + "memloc", unitmem_from_mu, n, index_t{512}, true, true);
+  }
+  // per_sample updates: every id once in the batch, and each id's two views in two rows.
+  for (const index_t repeats : {index_t{1}, index_t{2}}) {
+    const std::string name = "fold/E_per_sample_rows8192_ids" + std::to_string(8192 / repeats) + "_U512_fp32/";
+    add(name + "roofline_read", roofline<float>, fold_case{8192, 1, 512, 1}, false);
+    add(name + "memloc", per_sample_update, index_t{8192}, 8192 / repeats, index_t{512});
+  }
 }
 
 }  // namespace
