@@ -68,7 +68,8 @@ __global__ void add_partials(const double* __restrict__ partials, index_t segmen
 // first: group_keys writes (key, row) pairs, a stable radix sort orders them by key with rows
 // in increasing order within a key, and add_grouped_rows gives one thread to each
 // (group, unit). A row that is not accepted (an id outside the id space, or a label outside
-// the classes) gets the key `key_limit`, sorted last and skipped.
+// the classes) gets the key `key_limit`, sorted last and skipped. Row numbers are int32: a
+// chunk holds at most totals_budget (2^20) rows.
 template <int = 0>
 __global__ void group_keys(index_list ids, index_list labels, index_t rows, index_t id_space, index_t classes,
                           std::uint64_t* __restrict__ keys, std::int32_t* __restrict__ row_numbers) {
