@@ -193,6 +193,10 @@ TEST_CASE_TEMPLATE_DEFINE("classmem: many classes with repeated labels add rows 
     auto values = random_activations(N, 1, U, 1, 60 + static_cast<std::uint64_t>(C), -0.5, 2.0);
     for (double& x : values.values) x = static_cast<double>(static_cast<float>(x));  // what the fp32 batch holds
     values.values[static_cast<std::size_t>(11 * U + 4)] = std::nan("");
+    // A sum that depends on the order of its rows: in unit 3, rows 3 and 6 of class 5 hold
+    // +2^60 and -2^60, so in row order the class loses row 0's value and keeps the later ones.
+    values.values[static_cast<std::size_t>(3 * U + 3)] = std::ldexp(1.0, 60);
+    values.values[static_cast<std::size_t>(6 * U + 3)] = -std::ldexp(1.0, 60);
     std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
     for (index_t i = 0; i < N; ++i) labels[static_cast<std::size_t>(i)] = i % 3 == 0 ? 5 : (i * 13 + i / 7) % (C - 1);
     const auto got = classmem_dense<B>(values, labels, C);

@@ -430,11 +430,12 @@ unit_run unitmem_view_rows(const oracle::activations& rows, const std::vector<st
 // with one position per view each sample's μ is known exactly here (the fp64 sum of its
 // rows' fp32 values in row order, kept in fp32), and the maximum, its id and the median of
 // the others must equal the oracle's on those μ exactly (the mean of the others to fp64
-// addition order): the host and the device are held to the same values. Units not a
-// multiple of the tile, odd and even counts of others, ties (values on a grid of quarters),
-// signed zeros, a NaN in one unit, ids scattered over a larger id space, views of a sample
-// spread over the batch, and a batch longer than the device's chunk of rows (8195 units:
-// views of a sample on both sides of a cut).
+// addition order): the host and the device are held to the same values, and sums built to
+// depend on their order of addition (±2^60 among a sample's views) catch any other order.
+// Units not a multiple of the tile, odd and even counts of others, ties (values on a grid of
+// quarters), signed zeros, a NaN in one unit, ids scattered over a larger id space, views of
+// a sample spread over the batch, and a batch longer than the device's chunk of rows (8195
+// units: views of a sample on both sides of a cut).
 TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the median finalize are exact", B,
                           unitmem_per_sample_shapes) {
   struct shape { index_t samples, views, units; };
@@ -459,6 +460,28 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the
     std::vector<std::int64_t> row_ids(static_cast<std::size_t>(rows));
     for (index_t r = 0; r < rows; ++r) row_ids[static_cast<std::size_t>(r)] = sample_ids[static_cast<std::size_t>(r % sh.samples)];
     std::shuffle(row_ids.begin(), row_ids.end(), std::mt19937_64(static_cast<std::uint64_t>(rows) + 1));
+    // Sums whose value depends on the order of their rows, so that the exact comparisons see
+    // it: in every third unit a sample's first three rows hold +2^60, -2^60 and its own value
+    // (|value| <= 2, lost when added to 2^60) in an order chosen by the sample, so its sum is
+    // the value or 0 depending on the order its rows are added in.
+    if (sh.views >= 3) {
+      const double big = std::ldexp(1.0, 60);
+      for (index_t n = 0; n < sh.samples; ++n) {
+        std::vector<index_t> own;
+        for (index_t r = 0; r < rows; ++r) {
+          if (row_ids[static_cast<std::size_t>(r)] == sample_ids[static_cast<std::size_t>(n)]) own.push_back(r);
+        }
+        for (index_t u = 2; u < sh.units; u += 3) {
+          if (u == 5) continue;  // the NaN's unit
+          int placed = 0;
+          for (index_t j = 0; j < 3; ++j) {
+            if (j == n % 3) continue;  // this row keeps the sample's value
+            values.values[static_cast<std::size_t>(own[static_cast<std::size_t>(j)] * sh.units + u)] =
+                placed++ == 0 ? big : -big;
+          }
+        }
+      }
+    }
     // μ per sample, samples in id order (so the oracle's first maximum is the smallest id).
     std::vector<std::vector<double>> mu(static_cast<std::size_t>(sh.samples), std::vector<double>(static_cast<std::size_t>(sh.units)));
     for (index_t n = 0; n < sh.samples; ++n) {
