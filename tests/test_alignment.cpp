@@ -7,6 +7,7 @@ TEST_CASE_TEMPLATE_INVOKE(alignment_oracle, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_hand, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_double, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_nan, host_backend);
+TEST_CASE_TEMPLATE_INVOKE(alignment_cancellation, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_streaming, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_cases, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_in_place, host_backend);
