@@ -119,6 +119,10 @@ struct read_ahead {
 // keeps the products of the size of the distances, and the pairs where they still cancel are
 // summed directly. Written with the vector extensions of GCC and Clang: the tile's sums must
 // stay in registers, which GCC 12 did not do for plain loops over pairs.
+// Sums the upper triangle of a Gram matrix (gram_upper below), for one instruction set.
+template <class W>
+using gram_function = void (*)(const W* const*, index_t, index_t, double*, read_ahead&) noexcept;
+
 #if defined(__GNUC__)
 #define MEMLOC_HOST_GRAM 1
 
@@ -126,48 +130,59 @@ struct read_ahead {
 // and 3 divides the 9 centred rows of 10 views; 4 x 4 under AVX-512 summed 78 products
 // where 45 were needed, and ran slower.
 inline constexpr int gram_tile = 3;
-inline constexpr int gram_vector_bytes = vector_bytes;
 
-// One specialisation per working type: GCC ignores vector_size on a dependent type.
-template <class W>
+// Vectors of the working type, one specialisation per type and width: GCC ignores
+// vector_size on a dependent type or size. `in_rows` reads the centred rows, written as
+// elements (hence may_alias) at 64-byte aligned addresses: through memcpy GCC 12 copied
+// 32-byte vectors via the stack and kept the tile's sums there, and Clang does not honour a
+// lowered alignment on a vector type.
+template <class W, int Bytes>
 struct gram_vector;
-// `unaligned` reads a vector from any element: through memcpy, GCC 12 copied 32-byte
-// vectors via the stack and kept the tile's sums there.
-template <>
-struct gram_vector<float> {
-  using type = float __attribute__((vector_size(gram_vector_bytes)));
-  using unaligned = float __attribute__((vector_size(gram_vector_bytes), aligned(4), may_alias));
-  static constexpr index_t lanes = gram_vector_bytes / 4;
-};
-template <>
-struct gram_vector<double> {
-  using type = double __attribute__((vector_size(gram_vector_bytes)));
-  using unaligned = double __attribute__((vector_size(gram_vector_bytes), aligned(8), may_alias));
-  static constexpr index_t lanes = gram_vector_bytes / 8;
-};
+#define MEMLOC_GRAM_VECTOR(W, BYTES)                                          \
+  template <>                                                                 \
+  struct gram_vector<W, BYTES> {                                              \
+    using type = W __attribute__((vector_size(BYTES)));                       \
+    using in_rows = W __attribute__((vector_size(BYTES), may_alias));         \
+    static constexpr index_t lanes = BYTES / static_cast<index_t>(sizeof(W)); \
+  };
+MEMLOC_GRAM_VECTOR(float, 16)
+MEMLOC_GRAM_VECTOR(float, 32)
+MEMLOC_GRAM_VECTOR(float, 64)
+MEMLOC_GRAM_VECTOR(double, 16)
+MEMLOC_GRAM_VECTOR(double, 32)
+MEMLOC_GRAM_VECTOR(double, 64)
+#undef MEMLOC_GRAM_VECTOR
 
-// Features per block of working-type sums (added in fp64 across blocks): each lane adds 64
-// terms, as many as the direct sums' fp32 lanes do, whatever the vector width.
+// Rows start at 64-byte boundaries and are zero-padded to a multiple of 64 bytes, the widest
+// vector, whichever width runs.
+inline constexpr std::size_t gram_row_alignment = 64;
 template <class W>
-inline constexpr index_t gram_block = 64 * gram_vector<W>::lanes;
+inline constexpr index_t gram_row_multiple = static_cast<index_t>(gram_row_alignment / sizeof(W));
+
+template <class W>
+W* aligned_for_gram(W* p) noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  return p + (gram_row_alignment - address % gram_row_alignment) % gram_row_alignment / sizeof(W);
+}
 
 // Adds the products of rows a[p] and b[q] over features [begin, end) (a multiple of the
 // vector width, the rows zero-padded to it) to g[p * ld + q]. On a diagonal tile a == b and
-// only q >= p is summed.
-template <bool Diagonal, class W>
-void gram_tile_sums(const W* const* a, const W* const* b, index_t begin, index_t end, double* g, index_t ld,
-                    read_ahead& ahead) noexcept {
-  using vec = typename gram_vector<W>::type;
-  using unaligned = typename gram_vector<W>::unaligned;
-  constexpr index_t lanes = gram_vector<W>::lanes;
+// only q >= p is summed. Always inlined, so that it is compiled for the instruction set of
+// the function that calls it (see gram_upper_avx2).
+template <int Bytes, bool Diagonal, class W>
+[[gnu::always_inline]] inline void gram_tile_sums(const W* const* a, const W* const* b, index_t begin, index_t end,
+                                                  double* g, index_t ld, read_ahead& ahead) noexcept {
+  using vec = typename gram_vector<W, Bytes>::type;
+  using in_rows = typename gram_vector<W, Bytes>::in_rows;
+  constexpr index_t lanes = gram_vector<W, Bytes>::lanes;
   constexpr int T = gram_tile;
   vec sums[T][T] = {};
   for (index_t k = begin; k < end; k += lanes) {
     ahead.step();
     vec x[T], y[T];
-    for (int p = 0; p < T; ++p) x[p] = *reinterpret_cast<const unaligned*>(a[p] + k);
+    for (int p = 0; p < T; ++p) x[p] = *reinterpret_cast<const in_rows*>(a[p] + k);
     if constexpr (!Diagonal) {
-      for (int q = 0; q < T; ++q) y[q] = *reinterpret_cast<const unaligned*>(b[q] + k);
+      for (int q = 0; q < T; ++q) y[q] = *reinterpret_cast<const in_rows*>(b[q] + k);
     }
     for (int p = 0; p < T; ++p) {
       for (int q = Diagonal ? p : 0; q < T; ++q) sums[p][q] += x[p] * (Diagonal ? x[q] : y[q]);
@@ -183,19 +198,50 @@ void gram_tile_sums(const W* const* a, const W* const* b, index_t begin, index_t
 }
 
 // g (m_pad x m_pad, m_pad a multiple of the tile) = the upper triangle of the products of
-// rows[0 .. m_pad), each padded_features long.
-template <class W>
-void gram_upper(const W* const* rows, index_t m_pad, index_t padded_features, double* g, read_ahead& ahead) noexcept {
+// rows[0 .. m_pad), each padded_features long. Blocks of working-type sums, added in fp64
+// across blocks, hold 64 terms per lane, as many as the direct sums' fp32 lanes do,
+// whatever the vector width.
+template <int Bytes, class W>
+[[gnu::always_inline]] inline void gram_upper(const W* const* rows, index_t m_pad, index_t padded_features, double* g,
+                                              read_ahead& ahead) noexcept {
   constexpr int T = gram_tile;
+  constexpr index_t block = 64 * gram_vector<W, Bytes>::lanes;
   for (index_t i = 0; i < m_pad * m_pad; ++i) g[i] = 0.0;
-  for (index_t start = 0; start < padded_features; start += gram_block<W>) {
-    const index_t end = start + gram_block<W> < padded_features ? start + gram_block<W> : padded_features;
+  for (index_t start = 0; start < padded_features; start += block) {
+    const index_t end = start + block < padded_features ? start + block : padded_features;
     for (index_t ti = 0; ti < m_pad; ti += T) {
-      gram_tile_sums<true>(rows + ti, rows + ti, start, end, g + ti * m_pad + ti, m_pad, ahead);
+      gram_tile_sums<Bytes, true>(rows + ti, rows + ti, start, end, g + ti * m_pad + ti, m_pad, ahead);
       for (index_t tj = ti + T; tj < m_pad; tj += T)
-        gram_tile_sums<false>(rows + ti, rows + tj, start, end, g + ti * m_pad + tj, m_pad, ahead);
+        gram_tile_sums<Bytes, false>(rows + ti, rows + tj, start, end, g + ti * m_pad + tj, m_pad, ahead);
     }
   }
+}
+
+template <class W>
+void gram_upper_build_isa(const W* const* rows, index_t m_pad, index_t padded_features, double* g,
+                          read_ahead& ahead) noexcept {
+  gram_upper<vector_bytes>(rows, m_pad, padded_features, g, ahead);
+}
+
+// A build for baseline x86-64 (SSE2 only, the default) still runs the products with AVX2
+// and FMA where the CPU has them: eight lanes and one instruction per multiply-add, where
+// SSE2 has four lanes and two. Only this function is compiled for AVX2; the CPU is asked
+// once per call of the alignment.
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX2__)
+#define MEMLOC_HOST_GRAM_AVX2 1
+template <class W>
+__attribute__((target("avx2,fma"))) void gram_upper_avx2(const W* const* rows, index_t m_pad, index_t padded_features,
+                                                         double* g, read_ahead& ahead) noexcept {
+  gram_upper<32>(rows, m_pad, padded_features, g, ahead);
+}
+#endif
+
+template <class W>
+gram_function<W> gram_for_this_cpu() noexcept {
+#if defined(MEMLOC_HOST_GRAM_AVX2)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gram_upper_avx2<W>;
+#endif
+  return gram_upper_build_isa<W>;
 }
 
 inline index_t round_up(index_t n, index_t multiple) noexcept { return (n + multiple - 1) / multiple * multiple; }
@@ -206,7 +252,7 @@ struct alignment_scratch {
   std::vector<W> block;
   std::vector<const W*> rows;
   std::vector<W> inverse_norms;
-  std::vector<W> centred;           // views 1.. minus view 0, padded; then one zero row
+  std::vector<W> centred;  // views 1.. minus view 0, padded, from a 64-byte boundary; then a zero row
   std::vector<const W*> centred_rows;
   std::vector<double> gram;
 };
@@ -216,12 +262,12 @@ struct alignment_scratch {
 // where it would cancel.
 template <class Op, class W>
 double all_pairs_from_gram(const W* const* rows, const W* inv, index_t views, index_t features,
-                           alignment_scratch<W>& scratch, read_ahead ahead) noexcept {
+                           alignment_scratch<W>& scratch, gram_function<W> gram, read_ahead ahead) noexcept {
 #if defined(MEMLOC_HOST_GRAM)
   const index_t m = views - 1;
   const index_t m_pad = round_up(m, gram_tile);
-  const index_t padded = round_up(features, gram_vector<W>::lanes);
-  W* centred = scratch.centred.data();
+  const index_t padded = round_up(features, gram_row_multiple<W>);
+  W* centred = aligned_for_gram(scratch.centred.data());
   const W* zero_row = centred + m * padded;
   const W one = W(1);
   const W inv0 = Op::needs_inverse_norms ? inv[0] : one;
@@ -240,7 +286,7 @@ double all_pairs_from_gram(const W* const* rows, const W* inv, index_t views, in
   }
   for (index_t v = m; v < m_pad; ++v) scratch.centred_rows[static_cast<std::size_t>(v)] = zero_row;
   double* g = scratch.gram.data();
-  gram_upper(scratch.centred_rows.data(), m_pad, padded, g, ahead);
+  gram(scratch.centred_rows.data(), m_pad, padded, g, ahead);
   double total = 0.0;
   for (index_t i = 0; i < views; ++i) {
     for (index_t j = i + 1; j < views; ++j) {
@@ -259,6 +305,7 @@ double all_pairs_from_gram(const W* const* rows, const W* inv, index_t views, in
   return total;
 #else
   (void)scratch;
+  (void)gram;
   (void)ahead;
   double total = 0.0;
   for (index_t i = 0; i < views; ++i)
@@ -281,8 +328,8 @@ void alignment_distances(const host_exec& exec, const representations_view<const
 #if defined(MEMLOC_HOST_GRAM)
   if (options.pairs == pair_mode::all_pairs && views > 1) {
     const index_t m_pad = round_up(views - 1, gram_tile);
-    const index_t padded = round_up(features, gram_vector<W>::lanes);
-    prototype.centred.resize(static_cast<std::size_t>(views * padded));
+    const index_t padded = round_up(features, gram_row_multiple<W>);
+    prototype.centred.resize(static_cast<std::size_t>(views * padded + gram_row_multiple<W>));
     prototype.centred_rows.resize(static_cast<std::size_t>(m_pad));
     prototype.gram.resize(static_cast<std::size_t>(m_pad * m_pad));
   }
@@ -298,6 +345,11 @@ void alignment_distances(const host_exec& exec, const representations_view<const
     }
     return ahead;
   };
+#if defined(MEMLOC_HOST_GRAM)
+  const gram_function<W> gram = gram_for_this_cpu<W>();
+#else
+  const gram_function<W> gram = nullptr;
+#endif
   dispatch_distance(options.distance, [&](auto op) {
     using Op = decltype(op);
     parallel_for_with_scratch(exec, samples, prototype, [&](index_t b, alignment_scratch<W>& scratch) {
@@ -314,7 +366,7 @@ void alignment_distances(const host_exec& exec, const representations_view<const
       double total = 0.0;
       if (options.pairs == pair_mode::all_pairs) {
         if constexpr (Op::gram_form) {
-          if (views > 1) total = all_pairs_from_gram<Op>(rows, inv, views, features, scratch, next_sample(b));
+          if (views > 1) total = all_pairs_from_gram<Op>(rows, inv, views, features, scratch, gram, next_sample(b));
         } else {
           for (index_t i = 0; i < views; ++i)
             for (index_t j = i + 1; j < views; ++j)
