@@ -163,6 +163,83 @@ TEST_CASE_TEMPLATE_DEFINE("alignment: double inputs are computed in double preci
   }
 }
 
+// Views that share a large offset and differ little, in the shapes where a sum of products
+// (the host's Gram form for all pairs, |a|² + |b|² - 2 a.b) would lose every digit of the
+// distance: near-identical views; views 1.. close together but far from view 0 (what is
+// left after centring on view 0); V = 2 and V = 70; D = 49 344 (ViT-Tiny's 257 x 192).
+// value(n, v, k) builds each case from a shared pattern, an offset and per-view noise.
+template <class B, class T, class Value>
+void alignment_matches_oracle_on(index_t N, index_t V, index_t D, Value value, const std::string& what) {
+  oracle::representations r{N, V, D, {}};
+  r.values.reserve(static_cast<std::size_t>(N * V * D));
+  for (index_t n = 0; n < N; ++n)
+    for (index_t v = 0; v < V; ++v)
+      for (index_t k = 0; k < D; ++k) r.values.push_back(value(n, v, k));
+  for (const auto distance : all_distances()) {
+    for (const auto pairs : {memloc::pair_mode::all_pairs, memloc::pair_mode::original_vs_views}) {
+      oracle::representations logical;
+      const auto got = alignment_one_shot<B, T>(r, r, rep_layout::sample_major, {distance, pairs}, &logical).first;
+      const bool original = pairs == memloc::pair_mode::original_vs_views;
+      // l1 and l2 are differences of nearby values, exact in every type, so relative error
+      // alone; normalised vectors are rounded to the working type before they are
+      // subtracted, an error of about its epsilon in each, which no order of summation
+      // removes: an absolute 1e-6 admits that and still catches a cancelled Gram product
+      // (an error near sqrt(epsilon) = 3e-4 in a distance between unit vectors).
+      const bool normalised = distance != memloc::distance_kind::l2 && distance != memloc::distance_kind::l1;
+      check_close(got, oracle::alignment(logical, to_oracle(distance), original), distance_tolerance,
+                  normalised ? 1e-6 : 0.0,
+                  what + " " + type_name<T>() + " distance " + std::to_string(static_cast<int>(distance)) +
+                      (original ? " original" : " all"));
+    }
+  }
+}
+
+template <class B, class T>
+void alignment_where_products_cancel() {
+  // A pattern in [-1, 1] and noise in [-1, 1], both pinned by (n, v, k).
+  auto unit = [](std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+    std::uint64_t x = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (c * 0x165667B19E3779F9ull);
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 32;
+    return static_cast<double>(x >> 11) * 0x1.0p-52 - 1.0;
+  };
+  const auto u = [](index_t i) { return static_cast<std::uint64_t>(i); };
+  // Near-identical views on an offset of 1000: 0.05 apart per feature (bf16 keeps some of
+  // them apart, fp32 all).
+  alignment_matches_oracle_on<B, T>(
+      5, 10, 515,
+      [&](index_t n, index_t v, index_t k) { return 1000.0 + 10.0 * unit(u(n), 0, u(k)) + 0.05 * unit(u(n), u(v) + 1, u(k)); },
+      "near-identical");
+  // Views 1.. within 0.01 of each other and 40 from view 0.
+  alignment_matches_oracle_on<B, T>(
+      5, 10, 515,
+      [&](index_t n, index_t v, index_t k) {
+        return 3.0 * unit(u(n), 0, u(k)) + (v == 0 ? 0.0 : 40.0 + 0.01 * unit(u(n), u(v) + 1, u(k)));
+      },
+      "clustered");
+  alignment_matches_oracle_on<B, T>(
+      3, 2, 700, [&](index_t n, index_t v, index_t k) { return 50.0 + unit(u(n), u(v) + 1, u(k)); }, "V = 2");
+  alignment_matches_oracle_on<B, T>(
+      2, 70, 300,
+      [&](index_t n, index_t v, index_t k) {
+        return 20.0 * unit(u(n), 0, u(k)) + (v % 2 ? 0.01 : 1.0) * unit(u(n), u(v) + 1, u(k));
+      },
+      "V = 70");
+  alignment_matches_oracle_on<B, T>(
+      2, 4, 49344,
+      [&](index_t n, index_t v, index_t k) {
+        return 5.0 + unit(u(n), 0, u(k)) + (v == 3 ? 0.001 : 0.1) * unit(u(n), u(v) + 1, u(k));
+      },
+      "D = 49344");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("alignment: accurate where sums of products would cancel", B, alignment_cancellation) {
+  alignment_where_products_cancel<B, float>();
+  alignment_where_products_cancel<B, memloc::bfloat16>();
+  alignment_where_products_cancel<B, double>();
+}
+
 TEST_CASE_TEMPLATE_DEFINE("alignment: streaming in random batches and merges equals one shot exactly", B, alignment_streaming) {
   const index_t N = 29, V = 3, D = 19;
   const auto f = random_representations(N, V, D, 1);

@@ -18,6 +18,7 @@ TEST_CASE_TEMPLATE_INVOKE(alignment_oracle, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_hand, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_double, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_nan, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(alignment_cancellation, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_streaming, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(alignment_many_views, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(sslmem_cases, cuda_backend);

@@ -262,6 +262,7 @@ MEMLOC_HD inline double value_from_order_preserving_bits64(std::uint64_t ordered
 struct l2_distance_op {
   static constexpr bool needs_inverse_norms = false;
   static constexpr bool needs_second_sum = false;
+  static constexpr bool gram_form = true;
   template <class W>
   MEMLOC_HD static W term(W a, W b, W, W) noexcept {
     const W d = a - b;
@@ -276,6 +277,7 @@ struct l2_distance_op {
 struct l1_distance_op {
   static constexpr bool needs_inverse_norms = false;
   static constexpr bool needs_second_sum = false;
+  static constexpr bool gram_form = false;
   template <class W>
   MEMLOC_HD static W term(W a, W b, W, W) noexcept {
     const W d = a - b;
@@ -297,6 +299,7 @@ MEMLOC_HD inline W normalized_difference_term(W a, W b, W inv_norm_a, W inv_norm
 struct l2_normalized_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = false;
+  static constexpr bool gram_form = true;
   template <class W>
   MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
@@ -310,6 +313,7 @@ struct l2_normalized_distance_op {
 struct cosine_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = false;
+  static constexpr bool gram_form = true;
   template <class W>
   MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
@@ -323,9 +327,12 @@ struct cosine_distance_op {
   }
 };
 
+// Not in Gram form: |â + b̂|² = 4 - |â - b̂|² cancels near antipodal vectors, where the
+// angle depends on it.
 struct angular_distance_op {
   static constexpr bool needs_inverse_norms = true;
   static constexpr bool needs_second_sum = true;
+  static constexpr bool gram_form = false;
   template <class W>
   MEMLOC_HD static W term(W a, W b, W inv_a, W inv_b) noexcept {
     return normalized_difference_term(a, b, inv_a, inv_b);
@@ -341,6 +348,22 @@ struct angular_distance_op {
     return 2.0 * std::atan2(std::sqrt(squared_difference), std::sqrt(squared_sum)) / 3.14159265358979323846;
   }
 };
+
+// The Gram form (the host's all-pairs alignment, for the distances with gram_form): the
+// squared difference of views i and j from the products of the views centred on view 0,
+// c_v = y_v - y_0 (y the view, or the normalised view): |c_i - c_j|² = g_ii + g_jj - 2 g_ij.
+// Its rounding error is a small multiple of the working type's epsilon times g_ii + g_jj, so
+// it is taken only when the result is at least a quarter of that; otherwise (views i and j
+// close together but far from view 0, or a NaN) the pair is summed directly.
+inline constexpr double gram_min_fraction = 0.25;
+
+MEMLOC_HD inline double squared_difference_from_gram(double g_ii, double g_jj, double g_ij) noexcept {
+  return g_ii + g_jj - 2.0 * g_ij;
+}
+
+MEMLOC_HD inline bool gram_difference_is_accurate(double squared_difference, double g_ii, double g_jj) noexcept {
+  return squared_difference >= gram_min_fraction * (g_ii + g_jj);
+}
 
 // 0 marks a zero vector; a NaN norm stays NaN so that NaN features make the distance NaN
 // rather than passing for a zero vector.
