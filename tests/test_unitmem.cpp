@@ -176,6 +176,26 @@ TEST_CASE("unitmem over a μ matrix with edge columns matches the oracle for eve
   }
 }
 
+TEST_CASE("mu_from_totals gives mu_from_total's bits, multiplying only for power-of-two counts") {
+  // The finalize of per_sample storage converts every total through it; a power-of-two
+  // count's reciprocal is exact, so the product must round to the same fp32 as the quotient.
+  std::mt19937 gen(1718);
+  std::uniform_real_distribution<double> wide(-1e6, 1e6);
+  const std::vector<double> specials = {0.0, -0.0, 1e-300, -1e-310, 3.4e38 * 1024, 1e-45, std::numeric_limits<double>::infinity(),
+                                        std::numeric_limits<double>::quiet_NaN()};
+  for (const std::int64_t count : {1, 2, 3, 4, 5, 6, 7, 8, 10, 16, 197, 1024, 1970, 4096}) {
+    const memloc::detail::mu_from_totals to_mu(count);
+    CHECK(to_mu.exact == ((count & (count - 1)) == 0));
+    std::vector<double> totals = specials;
+    for (int i = 0; i < 2000; ++i) totals.push_back(wide(gen));
+    for (const double total : totals) {
+      const float expected = memloc::detail::mu_from_total(total, count), got = to_mu(total);
+      INFO("count " << count << ", total " << total);
+      CHECK(std::memcmp(&expected, &got, sizeof got) == 0);
+    }
+  }
+}
+
 TEST_CASE("the host median by radix selection matches a sort, with ties, signs, zeros and infinities") {
   std::mt19937 gen(2024);
   const std::vector<float> specials = {0.0f, -0.0f, 1.0f, -1.0f, 1e-38f, -1e-38f, 3e38f, -3e38f,

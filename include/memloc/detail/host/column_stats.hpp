@@ -84,14 +84,14 @@ inline double median_of(const float* values, index_t n) {
   return median_of_smallest(bits.data(), n, n, histogram.data(), candidates.data());
 }
 
-// Units per block: enough to sweep rows with long contiguous reads. For the median, 16: a
-// block's top-digit histograms (128 KB) stay in L2 while its rows are swept, and U = 64
-// makes four blocks for the threads to share rather than one; its transposed columns take
-// 64 bytes per row.
+// Units per block: enough to sweep rows with long contiguous reads (64 units read 512 bytes
+// of each row; a narrower block visits every row's page as often for less data). The median
+// of at most 256 units takes blocks of a quarter of them, at least 16, so that U = 64 makes
+// four tasks for the threads to share rather than one.
 inline index_t unit_block(index_t units, rest_reduction rest) noexcept {
   // 64 at most: the sweep keeps a block's running maxima and sums in fixed local arrays.
-  const index_t widest = rest == rest_reduction::median ? 16 : 64;
-  return std::max<index_t>(1, std::min<index_t>(widest, units));
+  const index_t widest = rest == rest_reduction::median ? std::max<index_t>(16, units / 4) : 64;
+  return std::max<index_t>(1, std::min<index_t>({64, widest, units}));
 }
 
 // The μ matrix a finalize reads, without materialising it: row r is the sums of sample
@@ -135,8 +135,9 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
     index_t top_row[64];
     double sum[64];
     bool has_nan[64];
+    const mu_from_totals to_mu(mu.elements);
     for (index_t j = 0; j < width; ++j) {
-      top[j] = mu_from_total(mu.row(0)[first + j], mu.elements);
+      top[j] = to_mu(mu.row(0)[first + j]);
       top_row[j] = 0;
       sum[j] = 0.0;
       has_nan[j] = false;
@@ -150,11 +151,10 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
         std::uint32_t* column = median ? s.columns.data() + j * rows + r0 : nullptr;
         std::uint32_t* histogram = median ? s.histograms.data() + j * 2048 : nullptr;
         for (index_t i = 0; i < height; ++i) {
-          const float x = mu_from_total(tile[i][j], mu.elements);
+          const float x = to_mu(tile[i][j]);
           // The first NaN wins the maximum, as it does for the packed keys of per_unit storage.
           const bool first_nan = x != x && !has_nan[j];
           has_nan[j] |= x != x;
-          sum[j] += static_cast<double>(x);
           if (x > top[j] || first_nan) {
             top[j] = x;
             top_row[j] = r0 + i;
@@ -163,6 +163,8 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
             const std::uint32_t bits = selection_bits(x);
             column[i] = bits;
             ++histogram[bits >> 21];
+          } else {
+            sum[j] += static_cast<double>(x);
           }
         }
       }
