@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -98,6 +99,104 @@ TEST_CASE("unitmem over a folded μ matrix: the direct read and the strided fold
 
 namespace testing {
 
+// Issue 17: the per-unit update reads units in groups of 16 over tiles of 16 rows, and the
+// median finalize selects over blocks of 16 units from histograms counted while the block
+// is read. Unit counts off those multiples, sample counts around a tile and odd or even
+// counts of others, ties, signed zeros, NaN and constant columns, against the oracle: μ is
+// the input itself here (one view, one position), so the maximum, its argmax and the
+// median are exact, and the mean is exact up to fp64 addition order.
+TEST_CASE("unitmem over a μ matrix with edge columns matches the oracle for every block and tile remainder") {
+  std::mt19937 gen(1717);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const memloc::index_t units : {1, 15, 16, 17, 37, 300}) {
+    for (const memloc::index_t samples : {2, 3, 4, 17, 34, 35, 700}) {
+      std::uniform_real_distribution<float> wide(-0.5f, 2.0f);
+      std::uniform_int_distribution<int> level(0, 2);
+      std::vector<float> mu(static_cast<std::size_t>(samples * units));
+      for (memloc::index_t b = 0; b < samples; ++b) {
+        for (memloc::index_t u = 0; u < units; ++u) {
+          float x = 0.0f;
+          switch (u % 6) {
+            case 0: x = wide(gen); break;
+            case 1: x = static_cast<float>(level(gen)); break;  // ties, also of the maximum
+            case 2: x = level(gen) == 0 ? -0.0f : 0.0f; break;  // a dead unit: signed zeros
+            case 3: x = 1.5f; break;                             // constant
+            case 4: x = b == samples / 2 ? nan : wide(gen); break;
+            default: x = b == 0 ? nan : wide(gen); break;  // NaN in the first sample
+          }
+          mu[static_cast<std::size_t>(b * units + u)] = x;
+        }
+      }
+      std::vector<std::vector<double>> rows(static_cast<std::size_t>(samples));
+      for (memloc::index_t b = 0; b < samples; ++b) {
+        rows[static_cast<std::size_t>(b)].assign(mu.begin() + b * units, mu.begin() + (b + 1) * units);
+      }
+      const memloc::activations_view<const float> view = memloc::dense_sample_major(mu.data(), samples, 1, units);
+      for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+        const auto expected = oracle::unitmem(rows, rest == memloc::rest_reduction::median);
+        std::vector<double> first_run;
+        for (const int threads : {1, 2, 3}) {
+          std::vector<double> um(static_cast<std::size_t>(units)), top(um.size()), others(um.size());
+          std::vector<std::int64_t> argmax(um.size());
+          memloc::unitmem(memloc::host_exec{threads}, view,
+                          {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
+                           memloc::make_vector_view(argmax.data(), units), memloc::make_vector_view(others.data(), units)},
+                          {rest});
+          INFO("units " << units << ", samples " << samples << ", threads " << threads << ", median "
+                        << (rest == memloc::rest_reduction::median));
+          for (memloc::index_t u = 0; u < units; ++u) {
+            const auto i = static_cast<std::size_t>(u);
+            INFO("unit " << u);
+            if (std::isnan(expected.top[i])) {
+              CHECK(std::isnan(top[i]));
+              CHECK(std::isnan(others[i]));
+              CHECK(std::isnan(um[i]));
+              continue;
+            }
+            CHECK(top[i] == expected.top[i]);
+            CHECK(argmax[i] == expected.top_index[i]);
+            if (rest == memloc::rest_reduction::median) {
+              CHECK(others[i] == expected.rest[i]);
+            } else {
+              CHECK(others[i] == doctest::Approx(expected.rest[i]).epsilon(1e-12));
+            }
+          }
+          // Any thread count gives the same bits.
+          std::vector<double> all = um;
+          all.insert(all.end(), top.begin(), top.end());
+          all.insert(all.end(), others.begin(), others.end());
+          for (const auto id : argmax) all.push_back(static_cast<double>(id));
+          if (threads == 1) {
+            first_run = all;
+          } else {
+            CHECK(std::memcmp(all.data(), first_run.data(), all.size() * sizeof(double)) == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("mu_from_totals gives mu_from_total's bits, multiplying only for power-of-two counts") {
+  // The finalize of per_sample storage converts every total through it; a power-of-two
+  // count's reciprocal is exact, so the product must round to the same fp32 as the quotient.
+  std::mt19937 gen(1718);
+  std::uniform_real_distribution<double> wide(-1e6, 1e6);
+  const std::vector<double> specials = {0.0, -0.0, 1e-300, -1e-310, 3.4e38 * 1024, 1e-45, std::numeric_limits<double>::infinity(),
+                                        std::numeric_limits<double>::quiet_NaN()};
+  for (const std::int64_t count : {1, 2, 3, 4, 5, 6, 7, 8, 10, 16, 197, 1024, 1970, 4096}) {
+    const memloc::detail::mu_from_totals to_mu(count);
+    CHECK(to_mu.exact == ((count & (count - 1)) == 0));
+    std::vector<double> totals = specials;
+    for (int i = 0; i < 2000; ++i) totals.push_back(wide(gen));
+    for (const double total : totals) {
+      const float expected = memloc::detail::mu_from_total(total, count), got = to_mu(total);
+      INFO("count " << count << ", total " << total);
+      CHECK(std::memcmp(&expected, &got, sizeof got) == 0);
+    }
+  }
+}
+
 TEST_CASE("the host median by radix selection matches a sort, with ties, signs, zeros and infinities") {
   std::mt19937 gen(2024);
   const std::vector<float> specials = {0.0f, -0.0f, 1.0f, -1.0f, 1e-38f, -1e-38f, 3e38f, -3e38f,
@@ -123,8 +222,7 @@ TEST_CASE("the host median by radix selection matches a sort, with ties, signs, 
       const double expected = n % 2 == 1 ? static_cast<double>(sorted[static_cast<std::size_t>(n / 2)])
                                          : 0.5 * (static_cast<double>(sorted[static_cast<std::size_t>(n / 2 - 1)]) +
                                                   static_cast<double>(sorted[static_cast<std::size_t>(n / 2)]));
-      std::vector<std::uint32_t> candidates(values.size());
-      const double got = memloc::detail::host::median_of(values.data(), n, candidates.data());
+      const double got = memloc::detail::host::median_of(values.data(), n);
       INFO("n = " << n << ", trial " << trial);
       CHECK(got == expected);
     }
@@ -134,13 +232,12 @@ TEST_CASE("the host median by radix selection matches a sort, with ties, signs, 
 TEST_CASE("the median takes -0 as +0 (detail::selection_bits), as the device's radix selection does") {
   // Odd count: the middle of {-0, -0, +0} is a zero; the rule makes it +0 whatever the signs.
   std::vector<float> odd = {-0.0f, -0.0f, 0.0f};
-  std::vector<std::uint32_t> candidates(4);
-  const double odd_median = memloc::detail::host::median_of(odd.data(), 3, candidates.data());
+  const double odd_median = memloc::detail::host::median_of(odd.data(), 3);
   CHECK(odd_median == 0.0);
   CHECK_FALSE(std::signbit(odd_median));
   // Even count: the two middle values of {-0, 1, -0, -0} are negative zeros.
   std::vector<float> even = {-0.0f, 1.0f, -0.0f, -0.0f};
-  const double even_median = memloc::detail::host::median_of(even.data(), 4, candidates.data());
+  const double even_median = memloc::detail::host::median_of(even.data(), 4);
   CHECK(even_median == 0.0);
   CHECK_FALSE(std::signbit(even_median));
   // The two zeros are one selection value, so they tie and count as one rank.

@@ -50,6 +50,22 @@ MEMLOC_HD inline float mu_from_total(double total, std::int64_t elements) noexce
   return static_cast<float>(total / static_cast<double>(elements));
 }
 
+// mu_from_total for many totals of one element count, without a division per value where
+// none is needed: for a power-of-two count (one view and one position above all) the
+// reciprocal is exact, and the product is the same correctly rounded quotient.
+struct mu_from_totals {
+  double elements, reciprocal;
+  bool exact;
+
+  MEMLOC_HD explicit mu_from_totals(std::int64_t count) noexcept
+      : elements(static_cast<double>(count)), reciprocal(1.0 / static_cast<double>(count)),
+        exact(count > 0 && (count & (count - 1)) == 0) {}
+
+  MEMLOC_HD float operator()(double total) const noexcept {
+    return static_cast<float>(exact ? total * reciprocal : total / elements);
+  }
+};
+
 // ---- selectivity index: UnitMem (Eq. 8) and ClassMem (Eq. 16) ------------------------
 
 struct selectivity {

@@ -39,62 +39,59 @@ inline index_t narrow_by_digit(std::uint32_t* candidates, index_t count, index_t
   return kept;
 }
 
-// The k-th smallest (0-based) of n values that hold no NaN, as selection_bits (-0 taken as +0), by
-// radix selection on three digits (11, 11 and 10 bits): a histogram of every value for the
-// top digit, then of ever fewer candidates. About two sweeps of the values where
-// std::nth_element's partitions cost several, with a mispredicted branch per comparison.
-// candidates has room for n values.
-inline std::uint32_t kth_smallest_bits(const float* values, index_t n, index_t k, std::uint32_t* candidates) noexcept {
-  // Four interleaved histograms, so that a run of equal top digits (values of one sign and
-  // binade) does not chain every increment through one counter. Sample ids fit in 32 bits
-  // (the packed argmax keys hold them), and so do these counts.
-  std::uint32_t histogram[4][2048] = {};
-  index_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (int l = 0; l < 4; ++l) ++histogram[l][selection_bits(values[i + l]) >> 21];
-  }
-  for (; i < n; ++i) ++histogram[0][selection_bits(values[i]) >> 21];
-  const std::uint32_t top = digit_holding_rank(
-      [&](std::uint32_t d) { return index_t{histogram[0][d]} + histogram[1][d] + histogram[2][d] + histogram[3][d]; },
-      2048u, k);
+// The k-th smallest (0-based) of a column's n selection bits (no NaN), given the histogram
+// of their top 11-bit digits, counted while the column was written: a sweep that keeps the
+// candidates of the digit holding rank k, then two lower digits (11 and 10 bits) on ever
+// fewer candidates. About two sweeps of the values where std::nth_element's partitions cost
+// several, with a mispredicted branch per comparison. candidates has room for n values.
+inline std::uint32_t kth_smallest_counted(const std::uint32_t* bits, index_t n, index_t k,
+                                          const std::uint32_t* top_histogram, std::uint32_t* candidates) noexcept {
+  const std::uint32_t top = digit_holding_rank([&](std::uint32_t d) { return index_t{top_histogram[d]}; }, 2048u, k);
   index_t count = 0;
-  for (i = 0; i < n; ++i) {
-    const std::uint32_t bits = selection_bits(values[i]);
-    if ((bits >> 21) == top) candidates[count++] = bits;
+  for (index_t i = 0; i < n; ++i) {
+    // Written without a branch: which values share the digit is data, not a pattern.
+    candidates[count] = bits[i];
+    count += (bits[i] >> 21) == top ? 1 : 0;
   }
   count = narrow_by_digit(candidates, count, k, 10, 11);
   narrow_by_digit(candidates, count, k, 0, 10);
   return candidates[0];
 }
 
-// Median of values[0, n) (n >= 1, no NaN), the mean of the two middle values when n is even,
-// as numpy does.
-inline double median_of(const float* values, index_t n, std::uint32_t* candidates) noexcept {
-  const index_t k = n / 2;
-  const std::uint32_t upper = kth_smallest_bits(values, n, k, candidates);
-  const double upper_value = value_from_order_preserving_bits(upper);
-  if (n % 2 == 1) return upper_value;
-  // The lower middle value is the largest below the upper one, unless fewer than k values
-  // lie below it: then it ties with the upper one.
-  index_t below = 0;
-  std::uint32_t lower = 0;
-  for (index_t i = 0; i < n; ++i) {
-    const std::uint32_t bits = selection_bits(values[i]);
-    if (bits < upper) {
-      ++below;
-      lower = std::max(lower, bits);
-    }
-  }
-  if (below < k) return upper_value;
-  return middle_mean(static_cast<double>(value_from_order_preserving_bits(lower)), upper_value);
+// The median of the m smallest (1 <= m <= n) of a column's n selection bits, the mean of
+// the two middle values when m is even, as numpy does. With m = n - 1 it is the median of
+// the others: without one instance of its maximum, the largest value, a column's values in
+// sorted order are its m smallest, so the others' middle ranks are ranks of the whole
+// column and nothing has to be removed.
+inline double median_of_smallest(const std::uint32_t* bits, index_t n, index_t m, const std::uint32_t* top_histogram,
+                                 std::uint32_t* candidates) noexcept {
+  const index_t middle = m / 2;
+  const double upper = value_from_order_preserving_bits(kth_smallest_counted(bits, n, middle, top_histogram, candidates));
+  if (m % 2 == 1) return upper;
+  const double lower =
+      value_from_order_preserving_bits(kth_smallest_counted(bits, n, middle - 1, top_histogram, candidates));
+  return middle_mean(lower, upper);
 }
 
-// Units per block: enough to sweep rows with long contiguous reads and, for the median,
-// few enough that a block's transposed columns stay around 16 MB per thread.
-inline index_t unit_block(index_t rows, index_t units, rest_reduction rest) noexcept {
+// Median of values[0, n) (n >= 1, no NaN) by the same selection, for a caller without a
+// counted column (the tests check the selection through it).
+inline double median_of(const float* values, index_t n) {
+  std::vector<std::uint32_t> bits(static_cast<std::size_t>(n)), candidates(bits.size()), histogram(2048, 0u);
+  for (index_t i = 0; i < n; ++i) {
+    bits[static_cast<std::size_t>(i)] = selection_bits(values[i]);
+    ++histogram[bits[static_cast<std::size_t>(i)] >> 21];
+  }
+  return median_of_smallest(bits.data(), n, n, histogram.data(), candidates.data());
+}
+
+// Units per block: enough to sweep rows with long contiguous reads (64 units read 512 bytes
+// of each row; a narrower block visits every row's page as often for less data). The median
+// of at most 256 units takes blocks of a quarter of them, at least 16, so that U = 64 makes
+// four tasks for the threads to share rather than one.
+inline index_t unit_block(index_t units, rest_reduction rest) noexcept {
   // 64 at most: the sweep keeps a block's running maxima and sums in fixed local arrays.
-  const index_t by_memory = rest == rest_reduction::median ? (index_t{1} << 22) / (rows > 0 ? rows : 1) : 64;
-  return std::max<index_t>(1, std::min<index_t>({64, units, by_memory}));
+  const index_t widest = rest == rest_reduction::median ? std::max<index_t>(16, units / 4) : 64;
+  return std::max<index_t>(1, std::min<index_t>({64, widest, units}));
 }
 
 // The μ matrix a finalize reads, without materialising it: row r is the sums of sample
@@ -117,18 +114,20 @@ inline constexpr index_t column_tile_rows = 16;
 inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t rows, rest_reduction rest,
                          unit_column_stats* stats) {
   const index_t units = mu.units;
-  const index_t block = unit_block(rows, units, rest);
+  const index_t block = unit_block(units, rest);
   const index_t blocks = (units + block - 1) / block;
+  const bool median = rest == rest_reduction::median;
   struct scratch_type {
-    std::vector<float> columns;  // the block transposed, for the median
+    std::vector<std::uint32_t> columns;     // the block transposed as selection bits, for the median
+    std::vector<std::uint32_t> histograms;  // per unit of the block, counts of the top 11-bit digit
     std::vector<std::uint32_t> candidates;
   };
   scratch_type prototype;
-  if (rest == rest_reduction::median) {
+  if (median) {
     prototype.columns.resize(static_cast<std::size_t>(block * rows));
+    prototype.histograms.resize(static_cast<std::size_t>(block * 2048));
     prototype.candidates.resize(static_cast<std::size_t>(rows));
   }
-  const bool keep_columns = rest == rest_reduction::median;
   parallel_for_with_scratch(exec, blocks, prototype, [&](index_t k, scratch_type& s) {
     const index_t first = k * block;
     const index_t width = std::min(block, units - first);
@@ -136,29 +135,37 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
     index_t top_row[64];
     double sum[64];
     bool has_nan[64];
+    const mu_from_totals to_mu(mu.elements);
     for (index_t j = 0; j < width; ++j) {
-      top[j] = mu_from_total(mu.row(0)[first + j], mu.elements);
+      top[j] = to_mu(mu.row(0)[first + j]);
       top_row[j] = 0;
       sum[j] = 0.0;
       has_nan[j] = false;
     }
+    if (median) std::fill(s.histograms.begin(), s.histograms.end(), 0u);
     const double* tile[column_tile_rows];
     for (index_t r0 = 0; r0 < rows; r0 += column_tile_rows) {
       const index_t height = std::min(column_tile_rows, rows - r0);
       for (index_t i = 0; i < height; ++i) tile[i] = mu.row(r0 + i) + first;
       for (index_t j = 0; j < width; ++j) {
-        float* column = keep_columns ? s.columns.data() + j * rows + r0 : nullptr;
+        std::uint32_t* column = median ? s.columns.data() + j * rows + r0 : nullptr;
+        std::uint32_t* histogram = median ? s.histograms.data() + j * 2048 : nullptr;
         for (index_t i = 0; i < height; ++i) {
-          const float x = mu_from_total(tile[i][j], mu.elements);
+          const float x = to_mu(tile[i][j]);
           // The first NaN wins the maximum, as it does for the packed keys of per_unit storage.
           const bool first_nan = x != x && !has_nan[j];
           has_nan[j] |= x != x;
-          sum[j] += static_cast<double>(x);
           if (x > top[j] || first_nan) {
             top[j] = x;
             top_row[j] = r0 + i;
           }
-          if (keep_columns) column[i] = x;
+          if (median) {
+            const std::uint32_t bits = selection_bits(x);
+            column[i] = bits;
+            ++histogram[bits >> 21];
+          } else {
+            sum[j] += static_cast<double>(x);
+          }
         }
       }
     }
@@ -170,14 +177,12 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
         continue;
       }
       out.top = top[j];
-      if (rest == rest_reduction::mean) {
+      if (!median) {
         out.rest = mean_of_others(sum[j], out.top, rows);
-      } else {
-        // Move the one argmax instance to the end, then take the median of the others.
-        float* column = s.columns.data() + j * rows;
-        std::swap(column[out.top_row], column[rows - 1]);
-        out.rest = median_of(column, rows - 1, s.candidates.data());
+        continue;
       }
+      out.rest = median_of_smallest(s.columns.data() + j * rows, rows, rows - 1, s.histograms.data() + j * 2048,
+                                    s.candidates.data());
     }
   });
 }

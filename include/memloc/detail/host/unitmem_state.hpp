@@ -3,7 +3,13 @@
 // State and arithmetic of the host UnitMem accumulator. Arguments arrive validated.
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../../exec.hpp"
 #include "../../options.hpp"
@@ -45,32 +51,141 @@ struct max_keys {
   }
 };
 
-// Units whose new values are compared with their maxima at once: a group is looked at one
-// unit at a time only when one of its values can win, which after the first samples is rare.
+// Units whose new values are compared with their maxima at once, and whose fp64 sums stay
+// in registers while a tile of rows is added: a group is looked at one unit at a time only
+// when one of its values can win, which after the first samples is rare.
 inline constexpr index_t max_check_group = 16;
 
-// Adds one sample's μ row to the sums and raises the maxima with (μ, id). The straight-line
-// passes vectorize; the key update does not, and runs only for the groups that need it.
-inline void add_mu_row(const float* mu, index_t units, std::int64_t id, double* sums, max_keys& maxima) noexcept {
-  for (index_t u = 0; u < units; ++u) sums[u] += static_cast<double>(mu[u]);
-  const float* current = maxima.current.data();
-  for (index_t first = 0; first < units; first += max_check_group) {
-    const index_t last = std::min(units, first + max_check_group);
-    // NaN compares false and so always takes the exact path, as does a unit's first sample
-    // (the empty key's value is NaN).
+// Rows added per pass over a group: the group's sums are loaded and stored once per tile
+// rather than once per row, and the tile's rows are read as that many sequential streams.
+inline constexpr index_t mu_tile_rows = 16;
+
+// Raises the maxima of units [first, first + width) with one row's μ (x[j] for unit
+// first + j). The exact path, taken for the few rows where some value is not below its
+// unit's maximum: NaN compares false and so always takes it, as does a unit's first sample
+// (the empty key's value is NaN).
+inline void raise_maxima(const float* x, index_t first, index_t width, std::int64_t id, max_keys& maxima) noexcept {
+  for (index_t j = 0; j < width; ++j) {
+    const auto u = static_cast<std::size_t>(first + j);
+    if (x[j] < maxima.current[u]) continue;
+    const std::uint64_t key = pack_max_key(x[j], id);
+    if (key > maxima.keys[u]) {
+      maxima.keys[u] = key;
+      maxima.current[u] = key_value(key);
+    }
+  }
+}
+
+// One full group of units over a tile of rows: their sums in registers across the tile, one
+// vector comparison per four values against the maxima, and the exact path only for the
+// rows that need it. Each unit's sum is still added in row order. Written with SSE2
+// intrinsics: from plain loops GCC 12 kept the sums and maxima on the stack and tested
+// every unit with its own scalar comparison and branch, and its vector extensions widened
+// fp32 to fp64 one value at a time.
+#if defined(__SSE2__)
+template <class Source, class Id>
+void add_mu_group(const Source& source, index_t r0, index_t height, index_t first, Id id_of, double* sums,
+                  max_keys& maxima) noexcept {
+  static_assert(max_check_group % 4 == 0, "the group is read four values at a time");
+  constexpr index_t quads = max_check_group / 4;
+  float buffer[max_check_group];
+  __m128d acc[2 * quads];
+  __m128 top[quads];
+  for (index_t q = 0; q < quads; ++q) {
+    acc[2 * q] = _mm_loadu_pd(sums + first + 4 * q);
+    acc[2 * q + 1] = _mm_loadu_pd(sums + first + 4 * q + 2);
+    top[q] = _mm_loadu_ps(maxima.current.data() + first + 4 * q);
+  }
+  for (index_t i = 0; i < height; ++i) {
+    const float* x = source.mu(r0 + i, first, buffer, max_check_group);
+    // All lanes below their maximum (so neither NaN nor a unit's first sample) is the
+    // usual case.
+    __m128 below = _mm_castsi128_ps(_mm_set1_epi32(-1));
+    for (index_t q = 0; q < quads; ++q) {
+      const __m128 four = _mm_loadu_ps(x + 4 * q);
+      acc[2 * q] = _mm_add_pd(acc[2 * q], _mm_cvtps_pd(four));
+      acc[2 * q + 1] = _mm_add_pd(acc[2 * q + 1], _mm_cvtps_pd(_mm_movehl_ps(four, four)));
+      below = _mm_and_ps(below, _mm_cmplt_ps(four, top[q]));
+    }
+    if (_mm_movemask_ps(below) == 0xF) continue;
+    raise_maxima(x, first, max_check_group, id_of(r0 + i), maxima);
+    for (index_t q = 0; q < quads; ++q) top[q] = _mm_loadu_ps(maxima.current.data() + first + 4 * q);
+  }
+  for (index_t q = 0; q < quads; ++q) {
+    _mm_storeu_pd(sums + first + 4 * q, acc[2 * q]);
+    _mm_storeu_pd(sums + first + 4 * q + 2, acc[2 * q + 1]);
+  }
+}
+#else
+template <class Source, class Id>
+void add_mu_group(const Source& source, index_t r0, index_t height, index_t first, Id id_of, double* sums,
+                  max_keys& maxima) noexcept {
+  float buffer[max_check_group];
+  for (index_t i = 0; i < height; ++i) {
+    const float* x = source.mu(r0 + i, first, buffer, max_check_group);
+    for (index_t j = 0; j < max_check_group; ++j) sums[first + j] += static_cast<double>(x[j]);
     int candidates = 0;
-    for (index_t u = first; u < last; ++u) candidates |= mu[u] < current[u] ? 0 : 1;
-    if (candidates == 0) continue;
-    for (index_t u = first; u < last; ++u) {
-      if (mu[u] < current[u]) continue;
-      const std::uint64_t key = pack_max_key(mu[u], id);
-      if (key > maxima.keys[static_cast<std::size_t>(u)]) {
-        maxima.keys[static_cast<std::size_t>(u)] = key;
-        maxima.current[static_cast<std::size_t>(u)] = key_value(key);
+    for (index_t j = 0; j < max_check_group; ++j) {
+      candidates |= x[j] < maxima.current[static_cast<std::size_t>(first + j)] ? 0 : 1;
+    }
+    if (candidates != 0) raise_maxima(x, first, max_check_group, id_of(r0 + i), maxima);
+  }
+}
+#endif
+
+// Adds rows [0, count) of a μ source to sums (in row order, so each unit's sum is added
+// exactly as one row at a time would add it) and raises the maxima with (μ, id_of(row)).
+// source.mu(r, first, buffer, width) points at the fp32 μ of units [first, first + width)
+// of row r: in place where the source holds fp32 μ, else converted into buffer.
+template <class Source, class Id>
+void add_mu_rows(const Source& source, index_t count, index_t units, Id id_of, double* sums, max_keys& maxima) noexcept {
+  for (index_t r0 = 0; r0 < count; r0 += mu_tile_rows) {
+    const index_t height = std::min(mu_tile_rows, count - r0);
+    index_t first = 0;
+    for (; first + max_check_group <= units; first += max_check_group) {
+      add_mu_group(source, r0, height, first, id_of, sums, maxima);
+    }
+    if (first < units) {
+      const index_t width = units - first;
+      float buffer[max_check_group];
+      for (index_t i = 0; i < height; ++i) {
+        const float* x = source.mu(r0 + i, first, buffer, width);
+        for (index_t j = 0; j < width; ++j) sums[first + j] += static_cast<double>(x[j]);
+        raise_maxima(x, first, width, id_of(r0 + i), maxima);
       }
     }
   }
 }
+
+// μ read directly from a batch with one view and one position: row r of the task is
+// sample begin + r. fp32 without a transform is μ as it lies.
+template <class Op, class W, class T>
+struct direct_mu_source {
+  const T* data;
+  index_t stride, begin;
+
+  const float* mu(index_t r, index_t first, float* buffer, index_t width) const noexcept {
+    const T* row = data + (begin + r) * stride + first;
+    if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, transform_op<activation_transform::none>>) {
+      return row;
+    } else {
+      for (index_t j = 0; j < width; ++j) buffer[j] = static_cast<float>(Op::apply(load_as<W>(row[j])));
+      return buffer;
+    }
+  }
+};
+
+// μ from a task's folded totals, row r at totals + r * units.
+struct totals_mu_source {
+  const double* totals;
+  index_t units, elements;
+
+  const float* mu(index_t r, index_t first, float* buffer, index_t width) const noexcept {
+    const double* row = totals + r * units + first;
+    for (index_t j = 0; j < width; ++j) buffer[j] = mu_from_total(row[j], elements);
+    return buffer;
+  }
+};
 
 class unitmem_per_unit_state {
  public:
@@ -98,7 +213,6 @@ class unitmem_per_unit_state {
     struct thread_scratch {
       std::vector<W> fold;
       std::vector<double> totals;
-      std::vector<float> mu;
       max_keys maxima;
     };
     std::vector<thread_scratch> scratch(
@@ -106,21 +220,18 @@ class unitmem_per_unit_state {
         // The direct read neither folds nor keeps totals.
         thread_scratch{std::vector<W>(static_cast<std::size_t>(direct ? 0 : plan.scratch_size())),
                        std::vector<double>(static_cast<std::size_t>(direct ? 0 : per_task * units)),
-                       std::vector<float>(static_cast<std::size_t>(units)), max_keys(keys_)});
+                       max_keys(keys_)});
     dispatch_transform(transform, [&](auto op) {
       using Op = decltype(op);
       parallel_for_with_scratches(tasks, scratch, [&](index_t k, thread_scratch& mine) {
         const index_t begin = k * per_task, count = std::min(per_task, samples - begin);
         double* sums = partial_sums_.data() + k * units;
         std::fill_n(sums, units, 0.0);
-        float* mu = mine.mu.data();
+        const auto id_of = [&](index_t r) { return static_cast<std::int64_t>(ids(begin + r)); };
         if (direct) {
           // One view, one position: the batch is a μ matrix already, read without a fold.
-          for (index_t b = begin; b < begin + count; ++b) {
-            const T* row = batch.data_handle() + b * batch.stride(0);
-            for (index_t u = 0; u < units; ++u) mu[u] = static_cast<float>(Op::apply(load_as<W>(row[u])));
-            add_mu_row(mu, units, static_cast<std::int64_t>(ids(b)), sums, mine.maxima);
-          }
+          const direct_mu_source<Op, W, T> source{batch.data_handle(), batch.stride(0), begin};
+          add_mu_rows(source, count, units, id_of, sums, mine.maxima);
           return;
         }
         double* totals = mine.totals.data();
@@ -131,11 +242,7 @@ class unitmem_per_unit_state {
             plan.template fold_sample<Op, W>(begin + b, mine.fold.data(), totals + b * units);
           }
         }
-        for (index_t b = 0; b < count; ++b) {
-          const double* t = totals + b * units;
-          for (index_t u = 0; u < units; ++u) mu[u] = mu_from_total(t[u], elements);
-          add_mu_row(mu, units, static_cast<std::int64_t>(ids(begin + b)), sums, mine.maxima);
-        }
+        add_mu_rows(totals_mu_source{totals, units, elements}, count, units, id_of, sums, mine.maxima);
       });
     });
     for (const thread_scratch& s : scratch) s.maxima.raise(keys_);
