@@ -19,6 +19,10 @@ from collections import OrderedDict
 
 TIME_TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 ROOFLINES = ("roofline", "roofline_read", "roofline_copy")
+# PyTorch rows that compute everything memloc's row computes; the fastest of a case's is its
+# `vs torch`. The others (a mean without the per-unit state, torch.median's lower middle of
+# all values) do part of the work and get their own columns only with --each-torch.
+TORCH_COMPLETE = ("torch_eager", "torch_authors", "torch_kthvalue", "torch_cdist", "torch_gram", "torch_topk")
 
 # perf-goals.md, goals 6-9 (host, 2 threads) as checks on a row; GPU goals need the card's
 # peak and the PyTorch rows, and are judged by hand in docs/benchmarks.md.
@@ -85,7 +89,16 @@ def host_goal(group, case, gbs, share, speedups, threads):
     return ""
 
 
-def grouped_tables(runs, threads, peak_gbs):
+def fastest_torch(impls):
+    """The fastest complete PyTorch row of a case, labelled with its formulation."""
+    complete = [(seconds(impls[i]), i) for i in TORCH_COMPLETE if i in impls]
+    if not complete:
+        return None
+    _, name = min(complete)
+    return dict(impls[name], formulation=name[len("torch_"):])
+
+
+def grouped_tables(runs, threads, peak_gbs, each_torch=False):
     cases = OrderedDict()
     for name, run in runs.items():
         parts = split_name(name)
@@ -93,6 +106,13 @@ def grouped_tables(runs, threads, peak_gbs):
             continue
         group, case, impl = parts
         cases.setdefault((group, case), OrderedDict())[impl] = run
+    if not each_torch:
+        for key, impls in cases.items():
+            fastest = fastest_torch(impls)
+            kept = OrderedDict((i, r) for i, r in impls.items() if not i.startswith("torch_"))
+            if fastest is not None:
+                kept["torch"] = fastest
+            cases[key] = kept
     groups = OrderedDict()
     for (group, case), impls in cases.items():
         groups.setdefault(group, []).append((case, impls))
@@ -115,6 +135,9 @@ def grouped_tables(runs, threads, peak_gbs):
         show_goal = peak_gbs is None and group in HOST_GOALS
         if show_goal:
             header.append(HOST_GOALS[group])
+        show_torch_goal = peak_gbs is None and "torch" in baselines
+        if show_torch_goal:
+            header.append("goal 10: faster than torch")
         out.append(f"### {group}\n")
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
@@ -143,11 +166,14 @@ def grouped_tables(runs, threads, peak_gbs):
             for b in baselines:
                 if b in impls:
                     speedups[b] = seconds(impls[b]) / t
-                    row.append(f"{speedups[b]:.2f}×")
+                    label = f" ({impls[b]['formulation']})" if "formulation" in impls[b] else ""
+                    row.append(f"{speedups[b]:.2f}×{label}")
                 else:
                     row.append("–")
             if show_goal:
                 row.append(host_goal(group, case, gbs, share, speedups, threads))
+            if show_torch_goal:
+                row.append("" if "torch" not in speedups else "met" if speedups["torch"] > 1 else "missed")
             out.append("| " + " | ".join(row) + " |")
         out.append("")
     return out
@@ -170,6 +196,8 @@ def main(argv):
     parser.add_argument("json", nargs="+", help="benchmark JSON files")
     parser.add_argument("--peak-gbs", type=float, default=None,
                         help="datasheet peak of the device in GB/s (adds a %% of peak column)")
+    parser.add_argument("--each-torch", action="store_true",
+                        help="a column per PyTorch formulation instead of one `vs torch` (the fastest complete one)")
     args = parser.parse_args(argv)
     try:
         runs, contexts = load_runs(args.json)
@@ -177,15 +205,21 @@ def main(argv):
         print(f"report.py: cannot read benchmark JSON: {e}", file=sys.stderr)
         return 2
     threads = 1
+    torch_threads = set()
     for path, ctx in contexts:
         keys = ("host_name", "num_cpus", "mhz_per_cpu", "cpu", "compiler", "omp_threads", "commit", "date",
-                "device", "driver", "cuda")
+                "device", "driver", "cuda", "torch", "torch_threads")
         facts = ", ".join(f"{k}={ctx[k]}" for k in keys if k in ctx)
         print(f"- `{path}`: {facts}")
         if "omp_threads" in ctx:
             threads = max(threads, int(ctx["omp_threads"]))
+        if "torch_threads" in ctx:
+            torch_threads.add(int(ctx["torch_threads"]))
+    # A comparison is only fair on equal threads (perf-goals goal 10).
+    for other in sorted(torch_threads - {threads}):
+        print(f"report.py: warning: torch ran on {other} threads, memloc on {threads}", file=sys.stderr)
     print()
-    lines = grouped_tables(runs, threads, args.peak_gbs) + other_table(runs)
+    lines = grouped_tables(runs, threads, args.peak_gbs, args.each_torch) + other_table(runs)
     print("\n".join(lines))
     return 0
 
