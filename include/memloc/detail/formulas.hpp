@@ -54,15 +54,15 @@ MEMLOC_HD inline float mu_from_total(double total, std::int64_t elements) noexce
 // none is needed: for a power-of-two count (one view and one position above all) the
 // reciprocal is exact, and the product is the same correctly rounded quotient.
 struct mu_from_totals {
-  double elements, reciprocal;
+  std::int64_t elements;
+  double reciprocal;
   bool exact;
 
   MEMLOC_HD explicit mu_from_totals(std::int64_t count) noexcept
-      : elements(static_cast<double>(count)), reciprocal(1.0 / static_cast<double>(count)),
-        exact(count > 0 && (count & (count - 1)) == 0) {}
+      : elements(count), reciprocal(1.0 / static_cast<double>(count)), exact(count > 0 && (count & (count - 1)) == 0) {}
 
   MEMLOC_HD float operator()(double total) const noexcept {
-    return static_cast<float>(exact ? total * reciprocal : total / elements);
+    return exact ? static_cast<float>(total * reciprocal) : mu_from_total(total, elements);
   }
 };
 

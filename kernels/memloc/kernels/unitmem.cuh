@@ -252,6 +252,14 @@ __global__ void __launch_bounds__(block_threads)
     const float top = detail::key_value(key);
     const std::int64_t top_id = detail::key_id(key);
     const bool selecting = in_tile && top == top;
+    // f(bits) for each of this thread's candidates of unit u: its rows' folded ids other than
+    // the maximum's.
+    auto for_each_candidate = [&](auto&& f) {
+      for (index_t id = row; id < id_space; id += median_tile_rows) {
+        if (id == top_id || views[id] == 0) continue;
+        f(detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements)));
+      }
+    };
     if (row == 0) {
       shared.prefix[lane] = 0;
       shared.rank[lane] = others / 2;
@@ -264,11 +272,9 @@ __global__ void __launch_bounds__(block_threads)
       const std::uint32_t mask = shift == 24 ? 0u : ~0u << (shift + 8);
       const std::uint32_t prefix = shared.prefix[lane];
       if (selecting) {
-        for (index_t id = row; id < id_space; id += median_tile_rows) {
-          if (id == top_id || views[id] == 0) continue;
-          const std::uint32_t bits = detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements));
+        for_each_candidate([&](std::uint32_t bits) {
           if ((bits & mask) == prefix) atomicAdd(&shared.histogram[(bits >> shift) & 0xffu][lane], 1ull);
-        }
+        });
       }
       __syncthreads();  // histograms complete
       if (row == 0 && selecting) {
@@ -288,11 +294,9 @@ __global__ void __launch_bounds__(block_threads)
     if (even) {
       if (selecting && shared.rank[lane] == 0) {
         std::uint32_t largest = 0;
-        for (index_t id = row; id < id_space; id += median_tile_rows) {
-          if (id == top_id || views[id] == 0) continue;
-          const std::uint32_t bits = detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements));
+        for_each_candidate([&](std::uint32_t bits) {
           if (bits < upper_bits && bits > largest) largest = bits;
-        }
+        });
         if (largest != 0) atomicMax(&shared.lower_bits[lane], largest);
       }
       __syncthreads();

@@ -73,17 +73,6 @@ inline double median_of_smallest(const std::uint32_t* bits, index_t n, index_t m
   return middle_mean(lower, upper);
 }
 
-// Median of values[0, n) (n >= 1, no NaN) by the same selection, for a caller without a
-// counted column (the tests check the selection through it).
-inline double median_of(const float* values, index_t n) {
-  std::vector<std::uint32_t> bits(static_cast<std::size_t>(n)), candidates(bits.size()), histogram(2048, 0u);
-  for (index_t i = 0; i < n; ++i) {
-    bits[static_cast<std::size_t>(i)] = selection_bits(values[i]);
-    ++histogram[bits[static_cast<std::size_t>(i)] >> 21];
-  }
-  return median_of_smallest(bits.data(), n, n, histogram.data(), candidates.data());
-}
-
 // Units per block: enough to sweep rows with long contiguous reads (64 units read 512 bytes
 // of each row; a narrower block visits every row's page as often for less data). The median
 // of at most 256 units takes blocks of a quarter of them, at least 16, so that U = 64 makes

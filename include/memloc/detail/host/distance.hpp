@@ -260,6 +260,15 @@ struct alignment_scratch {
 // Mean over all pairs i < j of the sample's views, through the Gram matrix of the views
 // centred on view 0 (normalised first when the distance normalises), except for the pairs
 // where it would cancel.
+// Every pair i < j summed directly, in the order the Gram form's totals are added too.
+template <class Op, class W>
+double all_pairs_direct(const W* const* rows, const W* inv, index_t views, index_t features) noexcept {
+  double total = 0.0;
+  for (index_t i = 0; i < views; ++i)
+    for (index_t j = i + 1; j < views; ++j) total += pair_distance<Op>(rows[i], rows[j], features, inv[i], inv[j]);
+  return total;
+}
+
 template <class Op, class W>
 double all_pairs_from_gram(const W* const* rows, const W* inv, index_t views, index_t features,
                            alignment_scratch<W>& scratch, gram_function<W> gram, read_ahead ahead) noexcept {
@@ -307,10 +316,7 @@ double all_pairs_from_gram(const W* const* rows, const W* inv, index_t views, in
   (void)scratch;
   (void)gram;
   (void)ahead;
-  double total = 0.0;
-  for (index_t i = 0; i < views; ++i)
-    for (index_t j = i + 1; j < views; ++j) total += pair_distance<Op>(rows[i], rows[j], features, inv[i], inv[j]);
-  return total;
+  return all_pairs_direct<Op>(rows, inv, views, features);
 #endif
 }
 
@@ -368,9 +374,7 @@ void alignment_distances(const host_exec& exec, const representations_view<const
         if constexpr (Op::gram_form) {
           if (views > 1) total = all_pairs_from_gram<Op>(rows, inv, views, features, scratch, gram, next_sample(b));
         } else {
-          for (index_t i = 0; i < views; ++i)
-            for (index_t j = i + 1; j < views; ++j)
-              total += pair_distance<Op>(rows[i], rows[j], features, inv[i], inv[j]);
+          total = all_pairs_direct<Op>(rows, inv, views, features);
         }
       } else {
         for (index_t j = 1; j < views; ++j) total += pair_distance<Op>(rows[0], rows[j], features, inv[0], inv[j]);

@@ -76,6 +76,19 @@ inline void raise_maxima(const float* x, index_t first, index_t width, std::int6
   }
 }
 
+// Units [first, first + width) over a tile of rows, a row at a time: the partial group at
+// the end of a row, and every group where SSE2 is missing.
+template <class Source, class Id>
+void add_mu_units(const Source& source, index_t r0, index_t height, index_t first, index_t width, Id id_of,
+                  double* sums, max_keys& maxima) noexcept {
+  float buffer[max_check_group];
+  for (index_t i = 0; i < height; ++i) {
+    const float* x = source.mu(r0 + i, first, buffer, width);
+    for (index_t j = 0; j < width; ++j) sums[first + j] += static_cast<double>(x[j]);
+    raise_maxima(x, first, width, id_of(r0 + i), maxima);
+  }
+}
+
 // One full group of units over a tile of rows: their sums in registers across the tile, one
 // vector comparison per four values against the maxima, and the exact path only for the
 // rows that need it. Each unit's sum is still added in row order. Written with SSE2
@@ -120,16 +133,7 @@ void add_mu_group(const Source& source, index_t r0, index_t height, index_t firs
 template <class Source, class Id>
 void add_mu_group(const Source& source, index_t r0, index_t height, index_t first, Id id_of, double* sums,
                   max_keys& maxima) noexcept {
-  float buffer[max_check_group];
-  for (index_t i = 0; i < height; ++i) {
-    const float* x = source.mu(r0 + i, first, buffer, max_check_group);
-    for (index_t j = 0; j < max_check_group; ++j) sums[first + j] += static_cast<double>(x[j]);
-    int candidates = 0;
-    for (index_t j = 0; j < max_check_group; ++j) {
-      candidates |= x[j] < maxima.current[static_cast<std::size_t>(first + j)] ? 0 : 1;
-    }
-    if (candidates != 0) raise_maxima(x, first, max_check_group, id_of(r0 + i), maxima);
-  }
+  add_mu_units(source, r0, height, first, max_check_group, id_of, sums, maxima);
 }
 #endif
 
@@ -145,15 +149,7 @@ void add_mu_rows(const Source& source, index_t count, index_t units, Id id_of, d
     for (; first + max_check_group <= units; first += max_check_group) {
       add_mu_group(source, r0, height, first, id_of, sums, maxima);
     }
-    if (first < units) {
-      const index_t width = units - first;
-      float buffer[max_check_group];
-      for (index_t i = 0; i < height; ++i) {
-        const float* x = source.mu(r0 + i, first, buffer, width);
-        for (index_t j = 0; j < width; ++j) sums[first + j] += static_cast<double>(x[j]);
-        raise_maxima(x, first, width, id_of(r0 + i), maxima);
-      }
-    }
+    if (first < units) add_mu_units(source, r0, height, first, units - first, id_of, sums, maxima);
   }
 }
 
