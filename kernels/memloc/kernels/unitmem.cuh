@@ -22,42 +22,97 @@ namespace memloc::kernels {
 // Kernels without a type parameter are templates all the same, so that this header can
 // define them in every translation unit that includes it.
 
-// per_unit storage, first pass: the rows of a chunk are cut into `segments` contiguous
-// segments; thread (u, segment) adds its rows' μ in order into partials[segment * units + u]
-// and merges its packed (μ, id) maximum into keys[u] with atomicMax, which is exact and so
-// independent of order. The segment count is fixed per chunk size, so sums are reproducible.
+// per_unit storage: a chunk's rows are cut into segments of segment_rows rows, and each
+// (segment, tile of column_tile_units units) goes to one block. A unit's column is read by
+// column_tile_lanes lanes taking every lanes-th row of the segment, so a warp reads 32
+// neighbouring doubles of one row and a thread only segment_rows / lanes rows: at the B
+// shapes the GPU then holds thousands of blocks instead of a few dozen threads per unit, each
+// with a long chain of dependent loads (the first GPU run measured 2-4 % of the roofline
+// with one thread per (unit, one of 64 segments)). Sums stay in an order fixed by the shapes:
+// lanes in order, then into the segment's slot of `partials`, which keeps adding the same
+// segment of every chunk of the update until add_partials empties the slots into the sums.
+inline constexpr index_t column_tile_units = warp_size;
+inline constexpr index_t column_tile_lanes = block_threads / column_tile_units;
+inline constexpr index_t segment_rows = 64;
+
+struct column_tile_scratch {
+  double sums[column_tile_lanes][column_tile_units];
+  std::uint64_t keys[column_tile_lanes][column_tile_units];
+};
+
+// One (segment, unit tile) of add_rows_per_unit per block: every thread adds its lane's rows
+// of unit u, then the tile's first lane adds the lanes' sums in lane order to the segment's
+// slot and merges their packed (μ, id) maximum into keys[u] with atomicMax (exact, so in any
+// order).
 template <int = 0>
 __global__ void add_rows_per_unit(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
-                                  index_list ids, index_t id_space, index_t segments, double* __restrict__ partials,
+                                  index_list ids, index_t id_space, double* __restrict__ partials,
                                   unsigned long long* __restrict__ keys) {
-  const index_t segment = blockIdx.y;
-  const index_t length = (rows + segments - 1) / segments;
-  const index_t first = segment * length;
-  const index_t last = first + length < rows ? first + length : rows;
-  for (const index_t u : grid_stride_range(units)) {
+  struct tag;
+  column_tile_scratch& scratch = static_shared<column_tile_scratch, tag>();
+  const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
+  const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
+  const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
+  const index_t segments = (rows + segment_rows - 1) / segment_rows;
+  for (const index_t item : grid_blocks_range(tiles * segments)) {
+    const index_t segment = item / tiles;
+    const index_t u = (item % tiles) * column_tile_units + column;
+    const index_t first = segment * segment_rows;
+    const index_t last = first + segment_rows < rows ? first + segment_rows : rows;
     double sum = 0.0;
     std::uint64_t key = detail::empty_max_key;
-    for (index_t b = first; b < last; ++b) {
-      if (!ids.in_range(b, id_space)) continue;
-      const index_t id = ids(b);
-      const float mu = detail::mu_from_total(totals[b * units + u], elements);
-      sum += static_cast<double>(mu);
-      const std::uint64_t candidate = detail::pack_max_key(mu, id);
-      if (candidate > key) key = candidate;
+    if (u < units) {
+      for (index_t b = first + lane; b < last; b += column_tile_lanes) {
+        if (!ids.in_range(b, id_space)) continue;
+        const float mu = detail::mu_from_total(totals[b * units + u], elements);
+        sum += static_cast<double>(mu);
+        const std::uint64_t candidate = detail::pack_max_key(mu, ids(b));
+        if (candidate > key) key = candidate;
+      }
     }
-    partials[segment * units + u] = sum;
-    if (key != detail::empty_max_key) atomicMax(keys + u, static_cast<unsigned long long>(key));
+    scratch.sums[lane][column] = sum;
+    scratch.keys[lane][column] = key;
+    __syncthreads();  // every lane's sum written
+    if (lane == 0 && u < units) {
+      double slot = partials[segment * units + u];
+      for (index_t l = 0; l < column_tile_lanes; ++l) {
+        slot += scratch.sums[l][column];
+        if (scratch.keys[l][column] > key) key = scratch.keys[l][column];
+      }
+      partials[segment * units + u] = slot;
+      if (key != detail::empty_max_key) atomicMax(keys + u, static_cast<unsigned long long>(key));
+    }
+    __syncthreads();  // the scratch is rewritten by the block's next item
   }
 }
 
-// per_unit storage, second pass: the segments' partial sums, added in segment order.
+// per_unit storage, once per update: the segment slots of each unit added in slot order
+// (lane l takes slots l, l + lanes, ...; the lanes' sums then in lane order) into sums[u],
+// and the slots zeroed for the next update.
 template <int = 0>
-__global__ void add_partials(const double* __restrict__ partials, index_t segments, index_t units,
-                             double* __restrict__ sums) {
-  for (const index_t u : grid_stride_range(units)) {
-    double sum = sums[u];
-    for (index_t segment = 0; segment < segments; ++segment) sum += partials[segment * units + u];
-    sums[u] = sum;
+__global__ void add_partials(double* __restrict__ partials, index_t slots, index_t units, double* __restrict__ sums) {
+  struct tag;
+  column_tile_scratch& scratch = static_shared<column_tile_scratch, tag>();
+  const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
+  const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
+  const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
+  for (const index_t tile : grid_blocks_range(tiles)) {
+    const index_t u = tile * column_tile_units + column;
+    double sum = 0.0;
+    if (u < units) {
+      for (index_t slot = lane; slot < slots; slot += column_tile_lanes) {
+        sum += partials[slot * units + u];
+        partials[slot * units + u] = 0.0;
+      }
+    }
+    scratch.sums[lane][column] = sum;
+    __syncthreads();  // every lane's sum written
+    if (lane == 0 && u < units) {
+      double total = sums[u];
+      for (index_t l = 0; l < column_tile_lanes; ++l) total += scratch.sums[l][column];
+      sums[u] = total;
+    }
+    __syncthreads();  // the scratch is rewritten by the block's next tile
   }
 }
 

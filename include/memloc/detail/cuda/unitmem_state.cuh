@@ -19,9 +19,9 @@
 
 namespace memloc::detail::cuda {
 
-// Row segments per chunk in the per_unit update: enough threads to hide the latency of the
-// per-unit row loops, few enough that the second pass over the partials stays negligible.
-inline constexpr index_t row_segments = 64;
+// Slots of partial sums a chunk of `rows` rows fills in the per_unit update.
+inline index_t segment_slots(index_t rows) { return (rows + kernels::segment_rows - 1) / kernels::segment_rows; }
+
 // Id segments in a per_sample finalize: its columns span the whole id space (up to millions
 // of ids), so they are cut finer.
 inline constexpr index_t id_segments = 256;
@@ -81,7 +81,8 @@ class unitmem_per_unit_state {
  public:
   unitmem_per_unit_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.units, function), keys_(shape.units, function), folds_(shape.samples, function),
-        partials_(row_segments * shape.units, function), folding_(shape.units, shape.samples, function) {
+        folding_(shape.units, shape.samples, function),
+        partials_(segment_slots(folding_.chunk_rows()) * shape.units, function) {
     reset(stream, function);
   }
 
@@ -89,17 +90,21 @@ class unitmem_per_unit_state {
   void update(cudaStream_t stream, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& ids,
               activation_transform transform, const char* function) {
     const index_t elements = batch.extent(1) * batch.extent(3);
+    const index_t rows = batch.extent(0);
+    if (rows == 0) return;
+    const index_t tiles = (shape_.units + kernels::column_tile_units - 1) / kernels::column_tile_units;
     folding_.fold(stream, batch, ids, shape_.samples, folds_.data(), std::int32_t{1}, transform, function,
                   [&](index_t first, index_t count, const double* totals) {
-      const unsigned blocks = kernels::grid_for(shape_.units);
-      const index_t segments = count < row_segments ? count : row_segments;
       launch(function, "the state update kernel", kernels::add_rows_per_unit<>,
-             dim3(blocks, static_cast<unsigned>(segments)), kernels::block_threads, 0, stream, totals, count,
-             shape_.units, elements, index_list_of(ids, first), shape_.samples, segments, partials_.data(),
+             kernels::grid_for(tiles * segment_slots(count), 1), kernels::block_threads, 0, stream, totals, count,
+             shape_.units, elements, index_list_of(ids, first), shape_.samples, partials_.data(),
              reinterpret_cast<unsigned long long*>(keys_.data()));
-      launch(function, "the state update kernel", kernels::add_partials<>, blocks, kernels::block_threads, 0, stream,
-             partials_.data(), segments, shape_.units, sums_.data());
     });
+    // Every chunk but the last is chunk_rows long, so the first chunk used the most slots.
+    const index_t longest_chunk = rows < folding_.chunk_rows() ? rows : folding_.chunk_rows();
+    launch(function, "the state update kernel", kernels::add_partials<>, kernels::grid_for(tiles, 1),
+           kernels::block_threads, 0, stream, partials_.data(), segment_slots(longest_chunk), shape_.units,
+           sums_.data());
   }
 
   void merge(cudaStream_t stream, const unitmem_per_unit_state& other, const char* function, const char* updating) {
@@ -132,6 +137,7 @@ class unitmem_per_unit_state {
 
   void reset(cudaStream_t stream, const char* function) {
     sums_.zero(stream, function);
+    partials_.zero(stream, function);  // add_partials keeps them zero between updates
     keys_.zero(stream, function);  // key 0 is the identity of max
     folds_.zero(stream, function);
     folding_.books().reset(stream, function);
@@ -150,8 +156,8 @@ class unitmem_per_unit_state {
   device_array<double> sums_;         // [units]
   device_array<std::uint64_t> keys_;  // packed (μ, id) maxima
   device_array<std::int32_t> folds_;  // folds per sample id
-  device_array<double> partials_;     // scratch: partial sums of the row segments of a chunk
   unitmem_folding folding_;
+  device_array<double> partials_;     // scratch of an update: its chunks' segment sums, slot by slot
 };
 
 // per_sample storage: activation sums per (sample id, unit) and the views folded per id, so
