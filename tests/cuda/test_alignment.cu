@@ -53,6 +53,54 @@ std::vector<double> host_sslmem(std::vector<double> f, std::vector<double> g, co
 
 }  // namespace
 
+// Both fold_alignments paths over one batch (strided fp32 rows), SSL_f then SSL_g.
+template <class Op, bool InRegisters>
+std::vector<double> alignments_by_path(stored_representations<float>& f, stored_representations<float>& g,
+                                       memloc::pair_mode pairs) {
+  namespace device = memloc::detail::cuda;
+  cuda_arena mem;
+  const auto fd = mem.place(f.storage, memloc::representations_view<const float>(f.view));
+  const auto gd = mem.place(g.storage, memloc::representations_view<const float>(g.view));
+  const index_t samples = f.view.extent(0);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(samples));
+  for (index_t n = 0; n < samples; ++n) ids[static_cast<std::size_t>(n)] = n;
+  const auto id_view = mem.place(ids, memloc::make_vector_view(static_cast<const std::int64_t*>(ids.data()), samples));
+  auto ssl = mem.output<double>(2 * samples);
+  auto folds = mem.output<std::int32_t>(samples);
+  auto status = device_allocate<memloc::kernels::status_record>(1);
+  const memloc::kernels::status_record clean{};
+  upload(status.data, &clean, sizeof clean);
+  device::launch("test", "the alignment kernel", memloc::kernels::fold_alignments<Op, InRegisters, float, float>,
+                 memloc::kernels::grid_for(2 * samples, 1), memloc::kernels::block_threads, 0, test_stream(), fd, gd,
+                 device::index_list_of(id_view), samples, f.view.extent(1), f.view.extent(2), pairs, samples, ssl.data,
+                 ssl.data + samples, folds.data, status.data, 1LL, static_cast<double*>(nullptr));
+  return mem.fetch(ssl);
+}
+
+TEST_CASE("cuda alignment: up to register_views views, the register path gives the pair-by-pair path's bits") {
+  // 300 features (emulated) or 3000 span several strides of a block; strided rows; every
+  // distance of one sum, both pair modes, the smallest view count, an odd one and the most.
+  const index_t samples = 3, features = on_emulation ? 300 : 3000;
+  for (const index_t views : {index_t{2}, index_t{7}, index_t{memloc::kernels::register_views}}) {
+    auto f = store_representations<float>(random_representations(samples, views, features, 90 + views), rep_layout::strided);
+    auto g = store_representations<float>(random_representations(samples, views, features, 190 + views), rep_layout::strided);
+    for (const auto distance : all_distances()) {
+      for (const auto pairs : {memloc::pair_mode::all_pairs, memloc::pair_mode::original_vs_views}) {
+        INFO("views ", views, ", distance ", static_cast<int>(distance), ", pairs ", static_cast<int>(pairs));
+        memloc::detail::dispatch_distance(distance, [&](auto op) {
+          using Op = decltype(op);
+          if constexpr (!Op::needs_second_sum) {  // angular keeps two sums per pair: pair by pair only
+            const auto in_registers = alignments_by_path<Op, true>(f, g, pairs);
+            const auto pair_by_pair = alignments_by_path<Op, false>(f, g, pairs);
+            CHECK(same_bits(in_registers, pair_by_pair));
+            CHECK(std::isfinite(in_registers.front()));
+          }
+        });
+      }
+    }
+  }
+}
+
 TEST_CASE("cuda alignment: two runs give the same bits, with many features, many views and every distance") {
   // 70 views exceed the inverse norms kept in shared memory; 3000 features (300 emulated) span
   // more than one stride of a block. Emulated, 2 samples instead of 5: each of the 2415 view

@@ -31,10 +31,27 @@ using representation_rows = representations_view<const T, device_space>;
 // times more.
 constexpr int cached_inverse_norms = 64;
 
+// Up to register_views views of fp32, fp16 or bf16 (fp32 working type) and a distance with
+// one sum, a sample's pairs take one read of its features (two when the distance needs the
+// norms) instead of one block-wide pass per pair, which reads every view V - 1 times more and
+// waits on a block reduction per pair: each thread loads the views' values of its features
+// into registers and keeps a partial sum per pair (45 for the paper's V = 10). Each thread
+// visits the same features in the same order as in pair_distance, and the partials are reduced
+// in block_sum's order, so both paths give the same bits.
+constexpr int register_views = 10;
+constexpr int register_pairs = register_views * (register_views - 1) / 2;
+
+// The slot of view pair (i, j), i < j, among a thread's register_pairs partial sums: pairs in
+// the host's order (i, then j), for any view count up to register_views.
+__host__ __device__ constexpr int pair_slot(int i, int j) {
+  return i * register_views - i * (i + 1) / 2 + (j - i - 1);
+}
+
 struct alignment_shared {
   double partials[block_threads / warp_size];
   double broadcast;
   double inverse_norms[cached_inverse_norms];
+  double warp_sums[block_threads / warp_size][register_pairs];
 };
 
 // block_sum's total handed to every thread of the block.
@@ -114,11 +131,96 @@ __device__ double sample_pair_total(const representation_rows<T>& rows, index_t 
   return total;
 }
 
+// Each warp's sum of the first `count` of every thread's `values`, into shared.warp_sums, in
+// block_sum's butterfly order. Called by the whole block; the sums are readable after it.
+template <int Capacity>
+__device__ void publish_warp_sums(const float (&values)[Capacity], int count, alignment_shared& shared) {
+  const int lane = static_cast<int>(threadIdx.x) % warp_size;
+  const int warp = static_cast<int>(threadIdx.x) / warp_size;
+  __syncthreads();  // the previous sums may still be read
+#pragma unroll
+  for (int p = 0; p < Capacity; ++p) {
+    if (p < count) {
+      const double sum = group_sum<warp_size>(static_cast<double>(values[p]));
+      if (lane == 0) shared.warp_sums[warp][p] = sum;
+    }
+  }
+  __syncthreads();
+}
+
+// Slot p's block total from publish_warp_sums, warps added in block_sum's order.
+__device__ inline double block_total_of(const alignment_shared& shared, int p) {
+  double total = 0.0;
+  for (int w = 0; w < block_threads / warp_size; ++w) total += shared.warp_sums[w][p];
+  return total;
+}
+
+// sample_pair_total for views <= register_views and an fp32 working type, in thread 0.
+template <class Op, class T>
+__device__ double sample_pair_total_in_registers(const representation_rows<T>& rows, index_t b, index_t views,
+                                                 index_t features, pair_mode pairs, alignment_shared& shared) {
+  using W = working_t<T>;
+  static_assert(std::is_same_v<W, float> && !Op::needs_second_sum, "the register path keeps one fp32 sum per pair");
+  const T* sample = rows.data_handle() + b * rows.stride(0);
+  const index_t view_stride = rows.stride(1), feature_stride = rows.stride(2);
+  const int view_count = static_cast<int>(views);
+  auto load_views = [&](index_t k, W (&x)[register_views]) {
+#pragma unroll
+    for (int v = 0; v < register_views; ++v) {
+      if (v < view_count) x[v] = load_as<W>(sample[v * view_stride + k * feature_stride]);
+    }
+  };
+  W inverse_norms[register_views] = {};
+  if constexpr (Op::needs_inverse_norms) {
+    W squares[register_views] = {};
+    for (const index_t k : block_stride_range(features)) {
+      W x[register_views] = {};
+      load_views(k, x);
+#pragma unroll
+      for (int v = 0; v < register_views; ++v) {
+        if (v < view_count) squares[v] += x[v] * x[v];
+      }
+    }
+    publish_warp_sums(squares, view_count, shared);
+#pragma unroll
+    for (int v = 0; v < register_views; ++v) {
+      if (v < view_count) inverse_norms[v] = detail::inverse_norm<W>(block_total_of(shared, v));
+    }
+  }
+  // Anchor pairs are (0, j): the first row of the slots.
+  const int first_views = pairs == pair_mode::all_pairs ? view_count - 1 : 1;
+  W sums[register_pairs] = {};
+  for (const index_t k : block_stride_range(features)) {
+    W x[register_views] = {};
+    load_views(k, x);
+#pragma unroll
+    for (int i = 0; i < register_views - 1; ++i) {
+#pragma unroll
+      for (int j = i + 1; j < register_views; ++j) {
+        if (i < first_views && j < view_count) {
+          sums[pair_slot(i, j)] += Op::term(x[i], x[j], inverse_norms[i], inverse_norms[j]);
+        }
+      }
+    }
+  }
+  publish_warp_sums(sums, register_pairs, shared);
+  double total = 0.0;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < first_views; ++i) {
+      for (int j = i + 1; j < view_count; ++j) {
+        total += Op::finish(block_total_of(shared, pair_slot(i, j)), 0.0, inverse_norms[i], inverse_norms[j]);
+      }
+    }
+  }
+  return total;
+}
+
 // One block per (sample, encoder) item, f and g of a batch in one launch. Each item writes
 // SSL of its sample id straight into the state; an id outside [0, id_space) is recorded and
 // its sample skipped. The f item of a sample counts the fold. With more than
 // cached_inverse_norms views, `norm_scratch` holds views doubles per block of the grid.
-template <class Op, class TF, class TG>
+// InRegisters picks sample_pair_total_in_registers (the caller checked it applies).
+template <class Op, bool InRegisters, class TF, class TG>
 __global__ void __launch_bounds__(block_threads)
     fold_alignments(representation_rows<TF> f, representation_rows<TG> g, index_list ids, index_t batch,
                     index_t views, index_t features, pair_mode pairs, index_t id_space, double* ssl_f, double* ssl_g,
@@ -137,7 +239,10 @@ __global__ void __launch_bounds__(block_threads)
     }
     const index_t id = ids(b);
     double total = 0.0;
-    if constexpr (std::is_same_v<TF, TG>) {
+    if constexpr (InRegisters) {
+      total = reference ? sample_pair_total_in_registers<Op>(g, b, views, features, pairs, shared)
+                        : sample_pair_total_in_registers<Op>(f, b, views, features, pairs, shared);
+    } else if constexpr (std::is_same_v<TF, TG>) {
       // One copy of the (inlined) sample loop when f and g share an element type.
       total = sample_pair_total<Op>(reference ? g : f, b, views, features, pairs, shared, norms);
     } else {

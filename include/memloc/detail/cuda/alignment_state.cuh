@@ -59,10 +59,21 @@ class alignment_state {
     unsigned blocks = kernels::grid_for(2 * batch, 1);
     if (norms_.size() > 0 && blocks > norm_scratch_blocks) blocks = static_cast<unsigned>(norm_scratch_blocks);
     dispatch_distance(options_.distance, [&](auto op) {
-      launch(function, "the alignment kernel", kernels::fold_alignments<decltype(op), TFE, TGE>, blocks,
-             kernels::block_threads, 0, stream, rows_of(f), rows_of(g), id_list, batch, shape_.views, shape_.features,
-             options_.pairs, shape_.samples, ssl_f_.data(), ssl_g_.data(), folds_.data(), books_.status(),
-             batch_number, norms_.data());
+      using Op = decltype(op);
+      auto launch_with = [&](auto kernel) {
+        launch(function, "the alignment kernel", kernel, blocks, kernels::block_threads, 0, stream, rows_of(f),
+               rows_of(g), id_list, batch, shape_.views, shape_.features, options_.pairs, shape_.samples,
+               ssl_f_.data(), ssl_g_.data(), folds_.data(), books_.status(), batch_number, norms_.data());
+      };
+      constexpr bool registers_fit = std::is_same_v<working_t<TFE>, float> && std::is_same_v<working_t<TGE>, float> &&
+                                     !Op::needs_second_sum;
+      if constexpr (registers_fit) {
+        if (shape_.views <= kernels::register_views) {
+          launch_with(kernels::fold_alignments<Op, true, TFE, TGE>);
+          return;
+        }
+      }
+      launch_with(kernels::fold_alignments<Op, false, TFE, TGE>);
     });
     launch(function, "the bad row report kernel", kernels::describe_bad_row<>, 1, 1, 0, stream, id_list, no_labels(),
            shape_.samples, index_t{0}, batch_number, books_.status());
