@@ -82,8 +82,9 @@ TEST_CASE("cuda alignment: up to register_views views, the register path gives t
   // distance of one sum, both pair modes, the smallest view count, an odd one and the most.
   const index_t samples = 3, features = on_emulation ? 300 : 3000;
   for (const index_t views : {index_t{2}, index_t{7}, index_t{memloc::kernels::register_views}}) {
-    auto f = store_representations<float>(random_representations(samples, views, features, 90 + views), rep_layout::strided);
-    auto g = store_representations<float>(random_representations(samples, views, features, 190 + views), rep_layout::strided);
+    const auto seed = static_cast<std::uint64_t>(views);
+    auto f = store_representations<float>(random_representations(samples, views, features, 90 + seed), rep_layout::strided);
+    auto g = store_representations<float>(random_representations(samples, views, features, 190 + seed), rep_layout::strided);
     for (const auto distance : all_distances()) {
       for (const auto pairs : {memloc::pair_mode::all_pairs, memloc::pair_mode::original_vs_views}) {
         INFO("views ", views, ", distance ", static_cast<int>(distance), ", pairs ", static_cast<int>(pairs));

@@ -13,6 +13,7 @@
 #include "memloc/detail/formulas.hpp"
 #include "memloc/detail/unit_outputs.hpp"
 #include "memloc/kernels/common.cuh"
+#include "memloc/kernels/fold.cuh"
 #include "memloc/kernels/index_list.cuh"
 #include "memloc/kernels/registration.cuh"
 #include "memloc/kernels/shared_memory.cuh"
@@ -22,15 +23,17 @@ namespace memloc::kernels {
 // Kernels without a type parameter are templates all the same, so that this header can
 // define them in every translation unit that includes it.
 
-// per_unit storage: a chunk's rows are cut into segments of segment_rows rows, and each
-// (segment, tile of column_tile_units units) goes to one block. A unit's column is read by
+// per_unit storage: the rows are cut into segments of consecutive rows, and each (segment,
+// tile of column_tile_units units) goes to one block. A unit's column is read by
 // column_tile_lanes lanes taking every lanes-th row of the segment, so a warp reads 32
-// neighbouring doubles of one row and a thread only segment_rows / lanes rows: at the B
-// shapes the GPU then holds thousands of blocks instead of a few dozen threads per unit, each
-// with a long chain of dependent loads (the first GPU run measured 2-4 % of the roofline
-// with one thread per (unit, one of 64 segments)). Sums stay in an order fixed by the shapes:
-// lanes in order, then into the segment's slot of `partials`, which keeps adding the same
-// segment of every chunk of the update until add_partials empties the slots into the sums.
+// neighbouring units of one row, and the grid holds thousands of blocks instead of a few
+// dozen threads per unit, each with a long chain of dependent loads (the first GPU run
+// measured 2-4 % of the roofline with one thread per (unit, one of 64 segments)). A chunk of
+// totals is cut into segments of segment_rows rows; a batch whose units are contiguous is
+// read directly, in as many segments as the state has slots. Sums stay in an order fixed by
+// the shapes: lanes in order, then into the segment's slot of `partials`, which keeps adding
+// the same segment of every chunk of the update until add_partials empties the slots into
+// the sums.
 inline constexpr index_t column_tile_units = warp_size;
 inline constexpr index_t column_tile_lanes = block_threads / column_tile_units;
 inline constexpr index_t segment_rows = 64;
@@ -41,30 +44,30 @@ struct column_tile_scratch {
 };
 
 // One (segment, unit tile) of add_rows_per_unit per block: every thread adds its lane's rows
-// of unit u, then the tile's first lane adds the lanes' sums in lane order to the segment's
-// slot and merges their packed (μ, id) maximum into keys[u] with atomicMax (exact, so in any
-// order).
-template <int = 0>
-__global__ void add_rows_per_unit(const double* __restrict__ totals, index_t rows, index_t units, index_t elements,
-                                  index_list ids, index_t id_space, double* __restrict__ partials,
+// of unit u (totals(b, u): totals_in_scratch or totals_from_batch), then the tile's first
+// lane adds the lanes' sums in lane order to the segment's slot and merges their packed
+// (μ, id) maximum into keys[u] with atomicMax (exact, so in any order).
+template <class Totals>
+__global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units,
+                                  index_t elements, index_list ids, index_t id_space, double* __restrict__ partials,
                                   unsigned long long* __restrict__ keys) {
   struct tag;
   column_tile_scratch& scratch = static_shared<column_tile_scratch, tag>();
   const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
   const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
   const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
-  const index_t segments = (rows + segment_rows - 1) / segment_rows;
+  const index_t segments = (rows + segment_length - 1) / segment_length;
   for (const index_t item : grid_blocks_range(tiles * segments)) {
     const index_t segment = item / tiles;
     const index_t u = (item % tiles) * column_tile_units + column;
-    const index_t first = segment * segment_rows;
-    const index_t last = first + segment_rows < rows ? first + segment_rows : rows;
+    const index_t first = segment * segment_length;
+    const index_t last = first + segment_length < rows ? first + segment_length : rows;
     double sum = 0.0;
     std::uint64_t key = detail::empty_max_key;
     if (u < units) {
       for (index_t b = first + lane; b < last; b += column_tile_lanes) {
         if (!ids.in_range(b, id_space)) continue;
-        const float mu = detail::mu_from_total(totals[b * units + u], elements);
+        const float mu = detail::mu_from_total(totals(b, u), elements);
         sum += static_cast<double>(mu);
         const std::uint64_t candidate = detail::pack_max_key(mu, ids(b));
         if (candidate > key) key = candidate;

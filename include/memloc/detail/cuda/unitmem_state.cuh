@@ -5,6 +5,7 @@
 // validated by the kernels (see accumulator_support.cuh).
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "memloc/detail/cuda/accumulator_support.cuh"
@@ -21,6 +22,19 @@ namespace memloc::detail::cuda {
 
 // Slots of partial sums a chunk of `rows` rows fills in the per_unit update.
 inline index_t segment_slots(index_t rows) { return (rows + kernels::segment_rows - 1) / kernels::segment_rows; }
+
+inline index_t unit_tiles(index_t units) {
+  return (units + kernels::column_tile_units - 1) / kernels::column_tile_units;
+}
+
+// Slots of the per_unit state: a chunk's segments, and at least enough that a batch read
+// directly (units contiguous) spreads over about per_unit_blocks blocks, several per
+// multiprocessor, whatever its rows.
+inline constexpr index_t per_unit_blocks = 2048;
+inline index_t per_unit_slots(index_t units, index_t chunk_rows) {
+  const index_t for_blocks = (per_unit_blocks + unit_tiles(units) - 1) / unit_tiles(units);
+  return segment_slots(chunk_rows) > for_blocks ? segment_slots(chunk_rows) : for_blocks;
+}
 
 // Id segments in a per_sample finalize: its columns span the whole id space (up to millions
 // of ids), so they are cut finer.
@@ -45,17 +59,24 @@ class unitmem_folding {
   device_bookkeeping& books() const noexcept { return books_; }
   index_t chunk_rows() const noexcept { return chunk_rows_; }
 
-  // Registers the batch's ids on the device (counts[id] += increment), then folds the batch
-  // chunk by chunk; add(first, count, totals) adds each chunk to the state.
+  // Registers a batch of `rows` rows' ids on the device (counts[id] += increment).
+  template <class I, class IdSpace, class Count>
+  void register_rows(cudaStream_t stream, index_t rows, const vector_view<I, IdSpace>& ids, index_t id_space,
+                     Count* counts, Count increment, const char* function) {
+    const long long batch_number = books_.next_batch(function);
+    register_batch(stream, index_list_of(ids), no_labels(), rows, id_space, 0, batch_number, counts, increment, nullptr,
+                   books_.status(), function);
+  }
+
+  // Registers the batch's ids, then folds the batch chunk by chunk; add(first, count, totals)
+  // adds each chunk to the state.
   template <class T, class Space, class I, class IdSpace, class Count, class Add>
   void fold(cudaStream_t stream, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& ids,
             index_t id_space, Count* counts, Count increment, activation_transform transform, const char* function,
             Add&& add) {
     const index_t rows = batch.extent(0);
     if (rows == 0) return;
-    const long long batch_number = books_.next_batch(function);
-    register_batch(stream, index_list_of(ids), no_labels(), rows, id_space, 0, batch_number, counts, increment, nullptr,
-                   books_.status(), function);
+    register_rows(stream, rows, ids, id_space, counts, increment, function);
     for (index_t first = 0; first < rows; first += chunk_rows_) {
       const index_t count = rows - first < chunk_rows_ ? rows - first : chunk_rows_;
       fold_totals(function, batch, first, count, transform, totals_.data(), stream);
@@ -82,7 +103,7 @@ class unitmem_per_unit_state {
   unitmem_per_unit_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.units, function), keys_(shape.units, function), folds_(shape.samples, function),
         folding_(shape.units, shape.samples, function),
-        partials_(segment_slots(folding_.chunk_rows()) * shape.units, function) {
+        slots_(per_unit_slots(shape.units, folding_.chunk_rows())), partials_(slots_ * shape.units, function) {
     reset(stream, function);
   }
 
@@ -92,19 +113,36 @@ class unitmem_per_unit_state {
     const index_t elements = batch.extent(1) * batch.extent(3);
     const index_t rows = batch.extent(0);
     if (rows == 0) return;
-    const index_t tiles = (shape_.units + kernels::column_tile_units - 1) / kernels::column_tile_units;
-    folding_.fold(stream, batch, ids, shape_.samples, folds_.data(), std::int32_t{1}, transform, function,
-                  [&](index_t first, index_t count, const double* totals) {
-      launch(function, "the state update kernel", kernels::add_rows_per_unit<>,
-             kernels::grid_for(tiles * segment_slots(count), 1), kernels::block_threads, 0, stream, totals, count,
-             shape_.units, elements, index_list_of(ids, first), shape_.samples, partials_.data(),
-             reinterpret_cast<unsigned long long*>(keys_.data()));
-    });
-    // Every chunk but the last is chunk_rows long, so the first chunk used the most slots.
-    const index_t longest_chunk = rows < folding_.chunk_rows() ? rows : folding_.chunk_rows();
+    const index_t tiles = unit_tiles(shape_.units);
+    auto* const keys = reinterpret_cast<unsigned long long*>(keys_.data());
+    index_t slots_used = 0;
+    if (units_contiguous(batch)) {
+      // Read directly: the whole batch in one launch, without the totals' round trip.
+      folding_.register_rows(stream, rows, ids, shape_.samples, folds_.data(), std::int32_t{1}, function);
+      const index_t length = (rows + slots_ - 1) / slots_;
+      slots_used = (rows + length - 1) / length;
+      using E = std::remove_const_t<T>;
+      const kernels::fold_rows<E> whole(batch.data_handle(), {rows, batch.extent(1), batch.extent(2), batch.extent(3)},
+                                        batch.strides());
+      dispatch_transform(transform, [&](auto op) {
+        using Totals = kernels::totals_from_batch<decltype(op), E>;
+        launch(function, "the state update kernel", kernels::add_rows_per_unit<Totals>,
+               kernels::grid_for(tiles * slots_used, 1), kernels::block_threads, 0, stream, Totals{whole}, rows, length,
+               shape_.units, elements, index_list_of(ids), shape_.samples, partials_.data(), keys);
+      });
+    } else {
+      folding_.fold(stream, batch, ids, shape_.samples, folds_.data(), std::int32_t{1}, transform, function,
+                    [&](index_t first, index_t count, const double* totals) {
+        launch(function, "the state update kernel", kernels::add_rows_per_unit<kernels::totals_in_scratch>,
+               kernels::grid_for(tiles * segment_slots(count), 1), kernels::block_threads, 0, stream,
+               kernels::totals_in_scratch{totals, shape_.units}, count, kernels::segment_rows, shape_.units, elements,
+               index_list_of(ids, first), shape_.samples, partials_.data(), keys);
+      });
+      // Every chunk but the last is chunk_rows long, so the first chunk used the most slots.
+      slots_used = segment_slots(rows < folding_.chunk_rows() ? rows : folding_.chunk_rows());
+    }
     launch(function, "the state update kernel", kernels::add_partials<>, kernels::grid_for(tiles, 1),
-           kernels::block_threads, 0, stream, partials_.data(), segment_slots(longest_chunk), shape_.units,
-           sums_.data());
+           kernels::block_threads, 0, stream, partials_.data(), slots_used, shape_.units, sums_.data());
   }
 
   void merge(cudaStream_t stream, const unitmem_per_unit_state& other, const char* function, const char* updating) {
@@ -157,7 +195,8 @@ class unitmem_per_unit_state {
   device_array<std::uint64_t> keys_;  // packed (μ, id) maxima
   device_array<std::int32_t> folds_;  // folds per sample id
   unitmem_folding folding_;
-  device_array<double> partials_;     // scratch of an update: its chunks' segment sums, slot by slot
+  index_t slots_;
+  device_array<double> partials_;     // scratch of an update: its segment sums, slot by slot
 };
 
 // per_sample storage: activation sums per (sample id, unit) and the views folded per id, so
