@@ -77,9 +77,15 @@ std::vector<double> alignments_by_path(stored_representations<float>& f, stored_
   return mem.fetch(ssl);
 }
 
-TEST_CASE("cuda alignment: up to register_views views, the register path gives the pair-by-pair path's bits") {
-  // 300 features (emulated) or 3000 span several strides of a block; strided rows; every
-  // distance of one sum, both pair modes, the smallest view count, an odd one and the most.
+TEST_CASE("cuda alignment: up to register_views views, the register path agrees with the pair-by-pair path") {
+  // Both add the same terms in the same order, so the emulation, which fuses no
+  // multiply-adds, gives the same bits. On the H200 the normalised distances differed in the
+  // last bits (l2_normalized, 7 and 10 views), most likely from nvcc's multiply-add fusion:
+  // it fuses a product with one use into its add, pair by pair each x * inverse norm, while
+  // in registers a view's products are shared by its pairs. There, the two must agree to
+  // within rounding. 300 features (emulated) or 3000 span several strides of
+  // a block; strided rows; every distance of one sum, both pair modes, the smallest view
+  // count, an odd one and the most.
   const index_t samples = 3, features = on_emulation ? 300 : 3000;
   for (const index_t views : {index_t{2}, index_t{7}, index_t{memloc::kernels::register_views}}) {
     const auto seed = static_cast<std::uint64_t>(views);
@@ -93,7 +99,11 @@ TEST_CASE("cuda alignment: up to register_views views, the register path gives t
           if constexpr (!Op::needs_second_sum) {  // angular keeps two sums per pair: pair by pair only
             const auto in_registers = alignments_by_path<Op, true>(f, g, pairs);
             const auto pair_by_pair = alignments_by_path<Op, false>(f, g, pairs);
-            CHECK(same_bits(in_registers, pair_by_pair));
+            if (on_emulation) {
+              CHECK(same_bits(in_registers, pair_by_pair));
+            } else {
+              check_close(in_registers, pair_by_pair, 1e-6, 1e-12, "register path");
+            }
             CHECK(std::isfinite(in_registers.front()));
           }
         });

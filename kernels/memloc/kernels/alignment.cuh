@@ -37,7 +37,10 @@ constexpr int cached_inverse_norms = 64;
 // waits on a block reduction per pair: each thread loads the views' values of its features
 // into registers and keeps a partial sum per pair (45 for the paper's V = 10). Each thread
 // visits the same features in the same order as in pair_distance, and the partials are reduced
-// in block_sum's order, so both paths give the same bits.
+// in block_sum's order, so both paths add the same terms in the same order. On the GPU they
+// agree to rounding, not bit for bit, most likely because nvcc fuses a term's products into
+// multiply-adds differently in each (tests/cuda/test_alignment.cu); each path gives the same
+// bits run to run.
 constexpr int register_views = 10;
 constexpr int register_pairs = register_views * (register_views - 1) / 2;
 
