@@ -37,6 +37,7 @@ namespace memloc::kernels {
 inline constexpr index_t column_tile_units = warp_size;
 inline constexpr index_t column_tile_lanes = block_threads / column_tile_units;
 inline constexpr index_t segment_rows = 64;
+inline constexpr int rows_in_flight = 4;
 
 struct column_tile_scratch {
   double sums[column_tile_lanes][column_tile_units];
@@ -65,12 +66,30 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
     double sum = 0.0;
     std::uint64_t key = detail::empty_max_key;
     if (u < units) {
-      for (index_t b = first + lane; b < last; b += column_tile_lanes) {
-        if (!ids.in_range(b, id_space)) continue;
-        const float mu = detail::mu_from_total(totals(b, u), elements);
-        sum += static_cast<double>(mu);
-        const std::uint64_t candidate = detail::pack_max_key(mu, ids(b));
-        if (candidate > key) key = candidate;
+      // A lane's rows rows_in_flight at a time: every id and total is loaded before any is
+      // tested, so their loads overlap instead of each waiting on the last (the H200 run
+      // measured about 0.4 TB/s with one row at a time), and they are then added in row order.
+      const index_t step = column_tile_lanes;
+      for (index_t group = first + lane; group < last; group += rows_in_flight * step) {
+        double row_totals[rows_in_flight];
+        std::uint64_t row_ids[rows_in_flight];
+        bool accepted[rows_in_flight];
+#pragma unroll
+        for (int q = 0; q < rows_in_flight; ++q) {
+          const index_t b = group + q * step;
+          bool negative = false;
+          row_ids[q] = b < last ? ids.get(b, negative) : 0;
+          accepted[q] = b < last && !negative && row_ids[q] < static_cast<std::uint64_t>(id_space);
+          row_totals[q] = b < last ? totals(b, u) : 0.0;
+        }
+#pragma unroll
+        for (int q = 0; q < rows_in_flight; ++q) {
+          if (!accepted[q]) continue;
+          const float mu = detail::mu_from_total(row_totals[q], elements);
+          sum += static_cast<double>(mu);
+          const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(row_ids[q]));
+          if (candidate > key) key = candidate;
+        }
       }
     }
     scratch.sums[lane][column] = sum;

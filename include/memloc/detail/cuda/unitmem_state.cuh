@@ -119,7 +119,10 @@ class unitmem_per_unit_state {
     if (units_contiguous(batch)) {
       // Read directly: the whole batch in one launch, without the totals' round trip.
       folding_.register_rows(stream, rows, ids, shape_.samples, folds_.data(), std::int32_t{1}, function);
-      const index_t length = (rows + slots_ - 1) / slots_;
+      // Segments of at least column_tile_lanes rows, so no lane of a block idles while there
+      // are rows for it (a batch of few rows and many positions, as token-major ViT layers).
+      index_t length = (rows + slots_ - 1) / slots_;
+      if (length < kernels::column_tile_lanes) length = kernels::column_tile_lanes;
       slots_used = (rows + length - 1) / length;
       using E = std::remove_const_t<T>;
       const kernels::fold_rows<E> whole(batch.data_handle(), {rows, batch.extent(1), batch.extent(2), batch.extent(3)},
