@@ -94,8 +94,8 @@ void classmem_update(benchmark::State& state, fold_case c, index_t classes) {
 // keeps the per-unit maxima and sums, its finalize is O(U); the median variant keeps every
 // μ and selects the medians at finalize. Both are timed update plus finalize; bytes are the
 // μ matrix read once. `finalize_only` times the finalize alone after one update outside the
-// timing (the median's tiled radix selection over the [N, U] fp64 state, which each of its
-// four or five passes reads; bytes are then that state read once).
+// timing (a pass for the maxima, then the median's radix selection, whose four or five
+// counting passes each read the [N, U] fp64 state; bytes are then that state read once).
 void unitmem_from_mu(benchmark::State& state, index_t samples, index_t units, bool median, bool finalize_only) {
   const fold_case c{samples, 1, units, 1};
   device_memory<float> data(c.elements());

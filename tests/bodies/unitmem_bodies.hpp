@@ -425,21 +425,23 @@ unit_run unitmem_view_rows(const oracle::activations& rows, const std::vector<st
   return finalize_units<B>(mem, acc, rows.units);
 }
 
-// The device's per_sample update groups a batch's rows by id and its median finalize reads
-// tiles of 16 units. Every backend must add a sample's views in row order (metrics.md), so
-// with one position per view each sample's μ is known exactly here (the fp64 sum of its
-// rows' fp32 values in row order, kept in fp32), and the maximum, its id and the median of
-// the others must equal the oracle's on those μ exactly (the mean of the others to fp64
-// addition order): the host and the device are held to the same values, and sums built to
-// depend on their order of addition (±2^60 among a sample's views) catch any other order.
+// The device's per_sample update groups a batch's rows by id and its median finalize counts
+// over blocks of (512 ids, 16 units). Every backend must add a sample's views in row order
+// (metrics.md), so with one position per view each sample's μ is known exactly here (the fp64
+// sum of its rows' fp32 values in row order, kept in fp32), and the maximum, its id and the
+// median of the others must equal the oracle's on those μ exactly (the mean of the others to
+// fp64 addition order): the host and the device are held to the same values, and sums built
+// to depend on their order of addition (±2^60 among a sample's views) catch any other order.
 // Units not a multiple of the tile, odd and even counts of others, ties (values on a grid of
 // quarters), signed zeros, a NaN in one unit, ids scattered over a larger id space, views of
-// a sample spread over the batch, and a batch longer than the device's chunk of rows (8195
-// units: views of a sample on both sides of a cut).
+// a sample spread over the batch, a batch longer than the device's chunk of rows (8195
+// units: views of a sample on both sides of a cut), and an id space of several of the
+// median's id segments, one of them without a folded id.
 TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the median finalize are exact", B,
                           unitmem_per_sample_shapes) {
-  struct shape { index_t samples, views, units; };
-  for (const shape sh : {shape{50, 1, 37}, shape{51, 3, 37}, shape{40, 4, 16}, shape{50, 3, 8195}}) {
+  struct shape { index_t samples, views, units, spare_ids; };
+  for (const shape sh : {shape{50, 1, 37, 13}, shape{51, 3, 37, 13}, shape{40, 4, 16, 13}, shape{50, 3, 8195, 13},
+                         shape{301, 2, 37, 1500}}) {
     const index_t rows = sh.samples * sh.views;
     auto values = random_activations(rows, 1, sh.units, 1, 900 + static_cast<std::uint64_t>(sh.units + rows), -1.0, 2.0);
     for (index_t r = 0; r < rows; ++r) {
@@ -451,10 +453,15 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the
       }
     }
     values.values[static_cast<std::size_t>(7 * sh.units + 5)] = std::nan("");
-    const index_t id_space = sh.samples + 13;
+    const index_t id_space = sh.samples + sh.spare_ids;
     std::vector<std::int64_t> sample_ids(static_cast<std::size_t>(id_space));
     std::iota(sample_ids.begin(), sample_ids.end(), std::int64_t{0});
     std::shuffle(sample_ids.begin(), sample_ids.end(), std::mt19937_64(static_cast<std::uint64_t>(rows)));
+    if (id_space > 1024) {  // ids 512-1023, a whole id segment of the device's median, never folded
+      sample_ids.erase(std::remove_if(sample_ids.begin(), sample_ids.end(),
+                                      [](std::int64_t id) { return id >= 512 && id < 1024; }),
+                       sample_ids.end());
+    }
     sample_ids.resize(static_cast<std::size_t>(sh.samples));
     std::sort(sample_ids.begin(), sample_ids.end());
     std::vector<std::int64_t> row_ids(static_cast<std::size_t>(rows));

@@ -286,112 +286,225 @@ __global__ void finalize_per_sample_mean(const double* __restrict__ partials, in
   }
 }
 
-// per_sample median finalize: a block per tile of median_tile_units consecutive units, its
-// threads in median_tile_rows rows of median_tile_units lanes. Lane l of every row handles
-// unit first + l and row r reads ids r, r + median_tile_rows, ..., so a warp reads two ids'
-// tiles, each a contiguous 128 bytes of the [ids, units] state, instead of one id per block
-// at a stride of `units` doubles.
-constexpr int median_tile_units = 16;
-constexpr int median_tile_rows = block_threads / median_tile_units;
+// per_sample median finalize: the median of the others per unit, by a most-significant-digit
+// radix selection on selection_bits (four passes of 8 bits, each counting the candidates that
+// share the digits chosen so far; no copy and no sort of a column). A column spans the whole
+// id space, so each pass is spread over blocks of (id segment, tile of median_tile_units
+// units), thousands at the B shapes rather than one block per tile walking every id (the
+// first GPU run measured that under 1 % of the read roofline): median_count_digits counts a
+// block's candidates into shared histograms and adds them to per-unit histograms in global
+// memory with integer atomics, exact in any order, then median_pick_digits picks each unit's
+// digit. The maximum comes from the packed keys of column_partials (first id on ties, a NaN
+// wins, and then the median is NaN too, so the selection never meets a NaN). For an even
+// count the lower middle value takes at most one more pass: it equals the upper one when the
+// upper's bucket holds a value of lower rank, and is otherwise the largest value below the
+// upper one. Selection is exact, so the result depends neither on the tiling nor on the
+// segments.
+//
+// Within a block lane l of every row handles unit first + l and row r reads the segment's
+// ids r, r + median_tile_rows, ..., so a warp reads two ids' tiles, each a contiguous 128
+// bytes of the [ids, units] state.
+inline constexpr int median_tile_units = 16;
+inline constexpr int median_tile_rows = block_threads / median_tile_units;
+inline constexpr index_t median_segment_ids = 512;
+inline constexpr int median_batch_ids = 4;  // ids of a thread whose loads are in flight at once
+inline constexpr int median_digit_bits = 8;
+inline constexpr int median_digits = 1 << median_digit_bits;
+inline constexpr int median_first_shift = 32 - median_digit_bits;
 
-// A tile's shared memory: a 256-bin histogram per unit, laid out [digit][lane] so that the
-// lanes of a row count into distinct banks, and each unit's selection so far.
-struct median_tile_shared {
-  unsigned long long histogram[256][median_tile_units];
-  std::uint32_t prefix[median_tile_units];         // selection bits chosen so far
-  unsigned long long rank[median_tile_units];      // rank left within the chosen bucket
-  std::uint32_t lower_bits[median_tile_units];     // even count: largest bits below the upper middle
+MEMLOC_HD inline index_t median_tiles(index_t units) { return (units + median_tile_units - 1) / median_tile_units; }
+
+// Blocks' items of a counting pass: every (id segment, unit tile).
+MEMLOC_HD inline index_t median_items(index_t id_space, index_t units) {
+  return (id_space + median_segment_ids - 1) / median_segment_ids * median_tiles(units);
+}
+
+// A unit's selection so far, kept in global memory between the passes. The per-unit
+// histograms lie beside it as [digit][unit], so that the lanes of a tile add to neighbouring
+// counters.
+struct median_selection {
+  unsigned long long rank;   // rank left within the chosen bucket
+  std::uint32_t prefix;      // selection bits chosen so far
+  std::uint32_t lower_bits;  // even count: largest bits below the upper middle
 };
 
-// The median of the others per unit, by a most-significant-digit radix selection on
-// selection_bits (four passes of 8 bits, each counting the candidates that share the digits
-// chosen so far; no copy and no sort of a column). The maximum comes from the packed keys of
-// column_partials (first id on ties, a NaN wins, and then the median is NaN too, so the
-// selection never meets a NaN). For an even count the lower middle value takes at most one
-// more pass: it equals the upper one when the upper's bucket holds a value of lower rank,
-// and is otherwise the largest value below the upper one. Selection is exact, so the result
-// does not depend on the tiling.
+// What the counting passes read: the state, the views folded per id, the maxima's keys.
+struct median_columns {
+  const double* sums;
+  const std::int64_t* views;
+  const unsigned long long* keys;
+  index_t id_space, units, elements;
+};
+
+// One (id segment, unit tile) item of a counting pass, as this thread sees it.
+struct median_item {
+  index_t first_unit, u;
+  index_t first_id, last_id;
+  std::int64_t top_id;
+  bool selecting;  // u is a unit, and its maximum is not NaN
+
+  // f(bits) for each of this thread's candidates of unit u, in no particular order: its rows'
+  // folded ids other than the maximum's. The loads of median_batch_ids ids are issued before
+  // any is tested, so that they wait together instead of one after another behind a branch.
+  template <class F>
+  __device__ void for_each_candidate(const median_columns& c, F&& f) const {
+    const auto row = static_cast<index_t>(threadIdx.x) / median_tile_units;
+    for (index_t id = first_id + row; id < last_id; id += median_batch_ids * median_tile_rows) {
+      double totals[median_batch_ids];
+      bool folded[median_batch_ids];
+#pragma unroll
+      for (int k = 0; k < median_batch_ids; ++k) {
+        // Past the segment's end the loads read its first id, ignored, and stay unconditional.
+        const bool in_segment = id + k * median_tile_rows < last_id;
+        const index_t i = in_segment ? id + k * median_tile_rows : first_id;
+        totals[k] = c.sums[i * c.units + u];
+        folded[k] = c.views[i] != 0 && in_segment && i != top_id;
+      }
+#pragma unroll
+      for (int k = 0; k < median_batch_ids; ++k) {
+        if (folded[k]) f(detail::selection_bits(detail::mu_from_total(totals[k], c.elements)));
+      }
+    }
+  }
+};
+
+// Neighbouring blocks take neighbouring tiles of one segment, so that together they read
+// whole id rows.
+__device__ inline median_item median_item_at(const median_columns& c, index_t item) {
+  const index_t tiles = median_tiles(c.units);
+  median_item it{};
+  it.first_unit = item % tiles * median_tile_units;
+  it.u = it.first_unit + static_cast<index_t>(threadIdx.x) % median_tile_units;
+  it.first_id = item / tiles * median_segment_ids;
+  it.last_id = it.first_id + median_segment_ids < c.id_space ? it.first_id + median_segment_ids : c.id_space;
+  const std::uint64_t key = it.u < c.units ? c.keys[it.u] : detail::empty_max_key;
+  const float top = detail::key_value(key);
+  it.top_id = detail::key_id(key);
+  it.selecting = it.u < c.units && top == top;
+  return it;
+}
+
+// One counting pass: the candidates whose bits above `shift` + 8 equal the unit's prefix, by
+// their digit at `shift`, added to histograms[digit * units + u]. Only the nonzero bins are
+// added: after the first pass most candidates fall outside the prefix.
 template <int = 0>
 __global__ void __launch_bounds__(block_threads)
-    finalize_per_sample_median(const double* __restrict__ sums, const std::int64_t* __restrict__ views,
-                               const unsigned long long* __restrict__ keys, index_t id_space, index_t units,
-                               index_t elements, index_t samples, unit_outputs out, unsigned long long* counters) {
-  struct tile_tag;
-  median_tile_shared& shared = static_shared<median_tile_shared, tile_tag>();
+    median_count_digits(median_columns columns, const median_selection* __restrict__ selection, int shift,
+                        unsigned long long* __restrict__ histograms) {
+  struct tag;
+  // [digit][lane], so that the lanes of a row count into distinct banks.
+  auto& bins = static_shared<std::uint32_t[median_digits][median_tile_units], tag>();
   const int lane = static_cast<int>(threadIdx.x) % median_tile_units;
-  const int row = static_cast<int>(threadIdx.x) / median_tile_units;
-  const auto others = static_cast<unsigned long long>(samples - 1);
-  const index_t tiles = (units + median_tile_units - 1) / median_tile_units;
-  for (const index_t tile : grid_blocks_range(tiles)) {
-    const index_t u = tile * median_tile_units + lane;
-    const bool in_tile = u < units;
-    const std::uint64_t key = in_tile ? keys[u] : detail::empty_max_key;
-    const float top = detail::key_value(key);
-    const std::int64_t top_id = detail::key_id(key);
-    const bool selecting = in_tile && top == top;
-    // f(bits) for each of this thread's candidates of unit u: its rows' folded ids other than
-    // the maximum's.
-    auto for_each_candidate = [&](auto&& f) {
-      for (index_t id = row; id < id_space; id += median_tile_rows) {
-        if (id == top_id || views[id] == 0) continue;
-        f(detail::selection_bits(detail::mu_from_total(sums[id * units + u], elements)));
-      }
-    };
-    if (row == 0) {
-      shared.prefix[lane] = 0;
-      shared.rank[lane] = others / 2;
-      shared.lower_bits[lane] = 0;
+  const std::uint32_t mask = shift == median_first_shift ? 0u : ~0u << (shift + median_digit_bits);
+  for (const index_t item : grid_blocks_range(median_items(columns.id_space, columns.units))) {
+    const median_item it = median_item_at(columns, item);
+    for (const index_t d : block_stride_range(median_digits * median_tile_units)) {
+      bins[d / median_tile_units][d % median_tile_units] = 0;
     }
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      unsigned long long* const bins = &shared.histogram[0][0];
-      for (const index_t d : block_stride_range(256 * median_tile_units)) bins[d] = 0;
-      __syncthreads();  // bins zeroed; the previous pass's prefix and rank written
-      const std::uint32_t mask = shift == 24 ? 0u : ~0u << (shift + 8);
-      const std::uint32_t prefix = shared.prefix[lane];
-      if (selecting) {
-        for_each_candidate([&](std::uint32_t bits) {
-          if ((bits & mask) == prefix) atomicAdd(&shared.histogram[(bits >> shift) & 0xffu][lane], 1ull);
-        });
-      }
-      __syncthreads();  // histograms complete
-      if (row == 0 && selecting) {
-        unsigned long long rank = shared.rank[lane];
-        const std::uint32_t digit =
-            detail::digit_holding_rank([&](std::uint32_t d) { return shared.histogram[d][lane]; }, 256u, rank);
-        shared.rank[lane] = rank;
-        shared.prefix[lane] = prefix | digit << shift;
-      }
-      __syncthreads();  // the choice is read by every row, and the bins are zeroed next
+    __syncthreads();  // bins zeroed
+    if (it.selecting) {
+      // The first pass has no prefix yet; median_pick_digits sets the selection up after it.
+      const std::uint32_t prefix = shift == median_first_shift ? 0u : selection[it.u].prefix;
+      it.for_each_candidate(columns, [&](std::uint32_t bits) {
+        if ((bits & mask) == prefix) atomicAdd(&bins[(bits >> shift) & (median_digits - 1u)][lane], 1u);
+      });
     }
-    const std::uint32_t upper_bits = shared.prefix[lane];
-    // Even count with no value of the upper's bits below it: the lower middle is the largest
-    // value below. The pass runs for the whole block (it holds barriers), counting for the
-    // units that need it.
-    const bool even = others % 2 == 0;
-    if (even) {
-      if (selecting && shared.rank[lane] == 0) {
-        std::uint32_t largest = 0;
-        for_each_candidate([&](std::uint32_t bits) {
-          if (bits < upper_bits && bits > largest) largest = bits;
-        });
-        if (largest != 0) atomicMax(&shared.lower_bits[lane], largest);
+    __syncthreads();  // counts complete
+    for (const index_t d : block_stride_range(median_digits * median_tile_units)) {
+      const std::uint32_t count = bins[d / median_tile_units][d % median_tile_units];
+      if (count != 0) {
+        atomicAdd(histograms + d / median_tile_units * columns.units + it.first_unit + d % median_tile_units,
+                  static_cast<unsigned long long>(count));
       }
-      __syncthreads();
     }
-    if (row == 0 && in_tile) {
-      double rest = static_cast<double>(NAN);
-      if (selecting) {
-        const double upper = detail::value_from_order_preserving_bits(upper_bits);
-        rest = upper;
-        if (even) {
-          const double lower =
-              shared.rank[lane] > 0 ? upper : detail::value_from_order_preserving_bits(shared.lower_bits[lane]);
-          rest = detail::middle_mean(lower, upper);
-        }
+    __syncthreads();  // the bins are zeroed for the block's next item
+  }
+}
+
+// After each counting pass, a block per unit tile: the tile's histograms into shared memory
+// (zeroing them for the next pass), then each unit's digit holding its rank appended to its
+// prefix. The first pass sets each unit's selection up, at rank `middle_rank`.
+template <int = 0>
+__global__ void __launch_bounds__(block_threads)
+    median_pick_digits(unsigned long long* __restrict__ histograms, const unsigned long long* __restrict__ keys,
+                       index_t units, unsigned long long middle_rank, int shift,
+                       median_selection* __restrict__ selection) {
+  struct tag;
+  auto& counts = static_shared<unsigned long long[median_digits][median_tile_units], tag>();
+  for (const index_t tile : grid_blocks_range(median_tiles(units))) {
+    const index_t first_unit = tile * median_tile_units;
+    for (const index_t d : block_stride_range(median_digits * median_tile_units)) {
+      const index_t u = first_unit + d % median_tile_units;
+      unsigned long long count = 0;
+      if (u < units) {
+        unsigned long long& bin = histograms[d / median_tile_units * units + u];
+        count = bin;
+        bin = 0;
       }
-      write_unit(out, u, top, top_id, rest, counters);
+      counts[d / median_tile_units][d % median_tile_units] = count;
     }
-    __syncthreads();  // the tile's shared state is reset by the next tile
+    __syncthreads();  // the tile's counts loaded
+    const int lane = static_cast<int>(threadIdx.x);
+    const index_t u = first_unit + lane;
+    if (lane < median_tile_units && u < units) {
+      median_selection s = shift == median_first_shift ? median_selection{middle_rank, 0u, 0u} : selection[u];
+      const float top = detail::key_value(keys[u]);
+      if (top == top) {
+        const std::uint32_t digit = detail::digit_holding_rank([&](std::uint32_t d) { return counts[d][lane]; },
+                                                               static_cast<std::uint32_t>(median_digits), s.rank);
+        s.prefix |= digit << shift;
+      }
+      selection[u] = s;
+    }
+    __syncthreads();  // the counts are rewritten for the block's next tile
+  }
+}
+
+// Even count, once the upper middle is selected, for the units whose upper middle has no
+// value of lower rank in its bucket: the largest candidate below it, merged with atomicMax
+// (exact, so in any order) over the block's rows and then over the segments.
+template <int = 0>
+__global__ void __launch_bounds__(block_threads)
+    median_lower_middle(median_columns columns, median_selection* __restrict__ selection) {
+  struct tag;
+  auto& largest = static_shared<std::uint32_t[median_tile_units], tag>();
+  const int lane = static_cast<int>(threadIdx.x) % median_tile_units;
+  for (const index_t item : grid_blocks_range(median_items(columns.id_space, columns.units))) {
+    const median_item it = median_item_at(columns, item);
+    if (threadIdx.x < median_tile_units) largest[lane] = 0;
+    __syncthreads();  // largest zeroed
+    if (it.selecting && selection[it.u].rank == 0) {
+      const std::uint32_t upper_bits = selection[it.u].prefix;
+      std::uint32_t mine = 0;
+      it.for_each_candidate(columns, [&](std::uint32_t bits) {
+        if (bits < upper_bits && bits > mine) mine = bits;
+      });
+      if (mine != 0) atomicMax(&largest[lane], mine);
+    }
+    __syncthreads();  // every row merged
+    if (threadIdx.x < median_tile_units && largest[lane] != 0) atomicMax(&selection[it.u].lower_bits, largest[lane]);
+    __syncthreads();  // largest is zeroed for the block's next item
+  }
+}
+
+// The outputs, from each unit's selection.
+template <int = 0>
+__global__ void finalize_per_sample_median(const unsigned long long* __restrict__ keys,
+                                           const median_selection* __restrict__ selection, index_t units,
+                                           bool two_middles, unit_outputs out, unsigned long long* counters) {
+  for (const index_t u : grid_stride_range(units)) {
+    const float top = detail::key_value(keys[u]);
+    double rest = static_cast<double>(NAN);
+    if (top == top) {
+      const median_selection s = selection[u];
+      const double upper = detail::value_from_order_preserving_bits(s.prefix);
+      rest = upper;
+      if (two_middles) {
+        const double lower = s.rank > 0 ? upper : detail::value_from_order_preserving_bits(s.lower_bits);
+        rest = detail::middle_mean(lower, upper);
+      }
+    }
+    write_unit(out, u, top, detail::key_id(keys[u]), rest, counters);
   }
 }
 

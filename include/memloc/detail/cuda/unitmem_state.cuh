@@ -209,6 +209,7 @@ class unitmem_per_sample_state {
   unitmem_per_sample_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.samples * shape.units, function), views_(shape.samples, function),
         partials_(id_segments * shape.units, function), column_keys_(shape.units, function),
+        histograms_(kernels::median_digits * shape.units, function), selection_(shape.units, function),
         folding_(shape.units, shape.samples * shape.views, function),
         adder_(folding_.chunk_rows(), shape.samples, function) {
     reset(stream, function);
@@ -271,11 +272,7 @@ class unitmem_per_sample_state {
              kernels::block_threads, 0, stream, partials_.data(), segments, keys, shape_.units, samples, out,
              books.counters());
     } else {
-      const index_t tiles = (shape_.units + kernels::median_tile_units - 1) / kernels::median_tile_units;
-      launch(function, "the finalize kernel", kernels::finalize_per_sample_median<>, kernels::grid_for(tiles, 1),
-             kernels::block_threads, 0,
-             stream, sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements, samples, out,
-             books.counters());
+      median(stream, keys, elements, samples, out, function);
     }
     return folding_.finished(samples, stream, function);
   }
@@ -293,6 +290,33 @@ class unitmem_per_sample_state {
   }
 
  private:
+  // The median of the others per unit, after column_partials wrote the maxima's keys: each
+  // 8-bit pass counts over every (id segment, unit tile) and then picks the digits, and an
+  // even count of others takes one more pass for the lower middle value.
+  void median(cudaStream_t stream, const unsigned long long* keys, index_t elements, index_t samples,
+              const unit_outputs& out, const char* function) const {
+    const kernels::median_columns columns{sums_.data(), views_.data(), keys, shape_.samples, shape_.units, elements};
+    const unsigned items = kernels::grid_for(kernels::median_items(shape_.samples, shape_.units), 1);
+    const unsigned tiles = kernels::grid_for(kernels::median_tiles(shape_.units), 1);
+    auto* histograms = reinterpret_cast<unsigned long long*>(histograms_.data());
+    histograms_.zero(stream, function);  // median_pick_digits zeroes them again after each pass
+    const index_t others = samples - 1;
+    for (int shift = kernels::median_first_shift; shift >= 0; shift -= kernels::median_digit_bits) {
+      launch(function, "the finalize kernel", kernels::median_count_digits<>, items, kernels::block_threads, 0, stream,
+             columns, selection_.data(), shift, histograms);
+      launch(function, "the finalize kernel", kernels::median_pick_digits<>, tiles, kernels::block_threads, 0, stream,
+             histograms, keys, shape_.units, static_cast<unsigned long long>(others / 2), shift, selection_.data());
+    }
+    const bool two_middles = others % 2 == 0;
+    if (two_middles) {
+      launch(function, "the finalize kernel", kernels::median_lower_middle<>, items, kernels::block_threads, 0,
+             stream, columns, selection_.data());
+    }
+    launch(function, "the finalize kernel", kernels::finalize_per_sample_median<>, kernels::grid_for(shape_.units),
+           kernels::block_threads, 0, stream, keys, selection_.data(), shape_.units, two_middles, out,
+           folding_.books().counters());
+  }
+
   unitmem_shape shape_;
   device_array<double> sums_;         // [samples, units]
   device_array<std::int64_t> views_;  // views folded per sample id
@@ -300,6 +324,10 @@ class unitmem_per_sample_state {
   // finalize is const.
   mutable device_array<double> partials_;
   mutable device_array<std::uint64_t> column_keys_;
+  // Scratch of a median finalize: per-unit 256-bin histograms of a pass, [digit][unit], and
+  // each unit's selection so far.
+  mutable device_array<std::uint64_t> histograms_;
+  mutable device_array<kernels::median_selection> selection_;
   unitmem_folding folding_;
   keyed_row_adder adder_;  // scratch of an update: the chunk's rows grouped by id
 };
