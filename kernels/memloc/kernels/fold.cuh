@@ -36,51 +36,33 @@ __device__ inline W pack_sum(const T* p) {
   return sum;
 }
 
-// Units contiguous (token-major [N, V, S, U] and dense layers): the total of row b, unit u,
-// by one thread. Four accumulators break the dependency chain over positions.
-template <class Op, class T>
-__device__ inline double units_contiguous_total(const fold_rows<T>& batch, index_t b, index_t u) {
-  using W = working_t<T>;
-  const index_t views = batch.extent(1), positions = batch.extent(3), position_stride = batch.stride(3);
-  // A view's handle carries no aliasing promise; on this pointer __restrict__ says nothing
-  // here writes the activations, which lets nvcc use the read-only data path.
-  const T* __restrict__ unit = batch.data_handle() + b * batch.stride(0) + u;
-  W lanes[4] = {W(0), W(0), W(0), W(0)};
-  for (index_t v = 0; v < views; ++v) {
-    const T* view = unit + v * batch.stride(1);
-    index_t s = 0;
-    for (; s + 4 <= positions; s += 4) {
-#pragma unroll
-      for (int l = 0; l < 4; ++l) lanes[l] += Op::apply(load_as<W>(view[(s + l) * position_stride]));
-    }
-    for (; s < positions; ++s) lanes[0] += Op::apply(load_as<W>(view[s * position_stride]));
-  }
-  return static_cast<double>((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
-}
-
-// One thread per (row, unit), so a warp reads 32 neighbouring units of one position at a time.
+// Units contiguous (token-major [N, V, S, U] and dense layers): one thread per (row, unit),
+// so a warp reads 32 neighbouring units of one position at a time. Four accumulators
+// break the dependency chain over positions.
 template <class Op, class T>
 __global__ void fold_units_contiguous(fold_rows<T> batch, double* __restrict__ totals) {
-  const index_t units = batch.extent(2);
+  using W = working_t<T>;
+  const index_t views = batch.extent(1), units = batch.extent(2), positions = batch.extent(3);
+  const index_t position_stride = batch.stride(3);
+  // A view's handle carries no aliasing promise; on this pointer __restrict__ says nothing
+  // here writes the activations, which lets nvcc use the read-only data path.
+  const T* __restrict__ data = batch.data_handle();
   for (const index_t i : grid_stride_range(batch.extent(0) * units)) {
-    totals[i] = units_contiguous_total<Op>(batch, i / units, i % units);
+    const index_t b = i / units, u = i % units;
+    const T* unit = data + b * batch.stride(0) + u;
+    W lanes[4] = {W(0), W(0), W(0), W(0)};
+    for (index_t v = 0; v < views; ++v) {
+      const T* view = unit + v * batch.stride(1);
+      index_t s = 0;
+      for (; s + 4 <= positions; s += 4) {
+#pragma unroll
+        for (int l = 0; l < 4; ++l) lanes[l] += Op::apply(load_as<W>(view[(s + l) * position_stride]));
+      }
+      for (; s < positions; ++s) lanes[0] += Op::apply(load_as<W>(view[s * position_stride]));
+    }
+    totals[i] = static_cast<double>((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
   }
 }
-
-// Where a kernel reads a batch's totals: from a chunk's scratch [rows, units] ...
-struct totals_in_scratch {
-  const double* __restrict__ totals;
-  index_t units;
-  __device__ double operator()(index_t b, index_t u) const { return totals[b * units + u]; }
-};
-
-// ... or computed from the batch itself where units are contiguous, which saves writing and
-// reading back 8 bytes per (row, unit).
-template <class Op, class T>
-struct totals_from_batch {
-  fold_rows<T> batch;
-  __device__ double operator()(index_t b, index_t u) const { return units_contiguous_total<Op>(batch, b, u); }
-};
 
 // Any other layout: a group of Width lanes per (row, unit), the lanes striding over the
 // positions (coalesced when positions are contiguous, as in NCHW) and looping over views.
@@ -120,5 +102,33 @@ __global__ void fold_position_groups(fold_rows<T> batch, double* __restrict__ to
     if (pair < pairs && lane == 0) totals[pair] = static_cast<double>(sum);
   }
 }
+
+// Where add_rows_per_unit reads a batch's totals, in two steps so that a thread can start
+// several rows' loads before it waits on any: fetch(b, u) loads, total(fetched) computes. From
+// a chunk's scratch [rows, units] ...
+struct totals_in_scratch {
+  using fetched = double;
+  const double* __restrict__ totals;
+  index_t units;
+  __device__ fetched fetch(index_t b, index_t u) const { return totals[b * units + u]; }
+  __device__ double total(fetched t) const { return t; }
+};
+
+// ... or, where a (row, unit) holds one element (one view, one position: μ handed over
+// directly), from the batch itself, which saves writing and reading back 8 bytes per
+// element of 2 or 4. The total is the fold kernels' for one element: W(0) + the transformed
+// element (so -0 becomes +0 as there).
+template <class Op, class T>
+struct totals_of_elements {
+  using fetched = T;
+  fold_rows<T> batch;
+  __device__ fetched fetch(index_t b, index_t u) const {
+    return batch.data_handle()[b * batch.stride(0) + u * batch.stride(2)];
+  }
+  __device__ double total(fetched x) const {
+    using W = working_t<T>;
+    return static_cast<double>(W(0) + Op::apply(load_as<W>(x)));
+  }
+};
 
 }  // namespace memloc::kernels

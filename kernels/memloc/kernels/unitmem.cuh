@@ -29,8 +29,8 @@ namespace memloc::kernels {
 // neighbouring units of one row, and the grid holds thousands of blocks instead of a few
 // dozen threads per unit, each with a long chain of dependent loads (the first GPU run
 // measured 2-4 % of the roofline with one thread per (unit, one of 64 segments)). A chunk of
-// totals is cut into segments of segment_rows rows; a batch whose units are contiguous is
-// read directly, in as many segments as the state has slots. Sums stay in an order fixed by
+// totals is cut into segments of segment_rows rows; a batch of one element per (row, unit)
+// is read directly, in as many segments as the state has slots. Sums stay in an order fixed by
 // the shapes: lanes in order, then into the segment's slot of `partials`, which keeps adding
 // the same segment of every chunk of the update until add_partials empties the slots into
 // the sums.
@@ -45,7 +45,7 @@ struct column_tile_scratch {
 };
 
 // One (segment, unit tile) of add_rows_per_unit per block: every thread adds its lane's rows
-// of unit u (totals(b, u): totals_in_scratch or totals_from_batch), then the tile's first
+// of unit u (from totals_in_scratch or totals_of_elements), then the tile's first
 // lane adds the lanes' sums in lane order to the segment's slot and merges their packed
 // (μ, id) maximum into keys[u] with atomicMax (exact, so in any order).
 template <class Totals>
@@ -71,7 +71,7 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
       // measured about 0.4 TB/s with one row at a time), and they are then added in row order.
       const index_t step = column_tile_lanes;
       for (index_t group = first + lane; group < last; group += rows_in_flight * step) {
-        double row_totals[rows_in_flight];
+        typename Totals::fetched fetched[rows_in_flight];
         std::uint64_t row_ids[rows_in_flight];
         bool accepted[rows_in_flight];
 #pragma unroll
@@ -80,12 +80,12 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
           bool negative = false;
           row_ids[q] = b < last ? ids.get(b, negative) : 0;
           accepted[q] = b < last && !negative && row_ids[q] < static_cast<std::uint64_t>(id_space);
-          row_totals[q] = b < last ? totals(b, u) : 0.0;
+          fetched[q] = b < last ? totals.fetch(b, u) : typename Totals::fetched{};
         }
 #pragma unroll
         for (int q = 0; q < rows_in_flight; ++q) {
           if (!accepted[q]) continue;
-          const float mu = detail::mu_from_total(row_totals[q], elements);
+          const float mu = detail::mu_from_total(totals.total(fetched[q]), elements);
           sum += static_cast<double>(mu);
           const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(row_ids[q]));
           if (candidate > key) key = candidate;

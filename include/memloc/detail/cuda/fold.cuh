@@ -44,12 +44,6 @@ void launch_group_fold_sized(const char* function, const kernels::fold_rows<T>& 
   }
 }
 
-// Whether a batch's μ totals come from units_contiguous_total (a thread per (row, unit)).
-template <class T, class Space>
-bool units_contiguous(const activations_view<T, Space>& batch) {
-  return batch.stride(2) == 1 && batch.extent(2) > 1;
-}
-
 // totals[(b - first_row) * units + u] for b in [first_row, first_row + rows).
 template <class T, class Space>
 void fold_totals(const char* function, const activations_view<T, Space>& batch, index_t first_row, index_t rows,
@@ -59,7 +53,7 @@ void fold_totals(const char* function, const activations_view<T, Space>& batch, 
                                     {rows, batch.extent(1), batch.extent(2), batch.extent(3)}, batch.strides());
   dispatch_transform(transform, [&](auto op) {
     using Op = decltype(op);
-    if (units_contiguous(chunk)) {
+    if (chunk.stride(2) == 1 && chunk.extent(2) > 1) {
       launch(function, "the μ fold kernel", kernels::fold_units_contiguous<Op, E>,
              kernels::grid_for(rows * chunk.extent(2)), kernels::block_threads, 0, stream, chunk, totals);
     } else if (positions_can_be_packed(chunk)) {
