@@ -107,6 +107,7 @@ __global__ void fold_position_groups(fold_rows<T> batch, double* __restrict__ to
 // several rows' loads before it waits on any: fetch(b, u) loads, total(fetched) computes. From
 // a chunk's scratch [rows, units] ...
 struct totals_in_scratch {
+  using element_type = const void;  // read only (the emulated build's stream check reads this)
   using fetched = double;
   const double* __restrict__ totals;
   index_t units;
@@ -116,10 +117,11 @@ struct totals_in_scratch {
 
 // ... or, where a (row, unit) holds one element (one view, one position: μ handed over
 // directly), from the batch itself, which saves writing and reading back 8 bytes per
-// element of 2 or 4. The total is the fold kernels' for one element: W(0) + the transformed
+// element of 2, 4 or 8. The total is the fold kernels' for one element: W(0) + the transformed
 // element (so -0 becomes +0 as there).
 template <class Op, class T>
 struct totals_of_elements {
+  using element_type = const void;  // read only, as totals_in_scratch
   using fetched = T;
   fold_rows<T> batch;
   __device__ fetched fetch(index_t b, index_t u) const {

@@ -2,8 +2,8 @@
 
 // UnitMem and ClassMem state kernels: adding a chunk of μ totals to the state and the
 // per-unit statistics of finalize. Floating-point sums are added in an order fixed by the
-// shapes alone (a thread per unit over rows or row segments, segments in order, or a thread
-// per (key group, unit) over the group's rows in row order), so they do not depend on
+// shapes alone (lanes of a unit over the rows of a segment, then lanes and segment slots in a
+// fixed order, or a thread per (key group, unit) over the group's rows in row order), so they do not depend on
 // scheduling; only exact operations (integer counts, max of packed keys, histograms) use
 // atomics. Registration of rows and state merges are shared by every accumulator
 // (registration.cuh, state_merge.cuh).
@@ -30,7 +30,7 @@ namespace memloc::kernels {
 // dozen threads per unit, each with a long chain of dependent loads (the first GPU run
 // measured 2-4 % of the roofline with one thread per (unit, one of 64 segments)). A chunk of
 // totals is cut into segments of segment_rows rows; a batch of one element per (row, unit)
-// is read directly, in as many segments as the state has slots. Sums stay in an order fixed by
+// is read directly, in at most as many segments as the state has slots. Sums stay in an order fixed by
 // the shapes: lanes in order, then into the segment's slot of `partials`, which keeps adding
 // the same segment of every chunk of the update until add_partials empties the slots into
 // the sums.
@@ -108,8 +108,8 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
   }
 }
 
-// per_unit storage, once per update: the segment slots of each unit added in slot order
-// (lane l takes slots l, l + lanes, ...; the lanes' sums then in lane order) into sums[u],
+// per_unit storage, once per update: the segment slots of each unit added into sums[u] in a
+// fixed order (lane l adds slots l, l + lanes, ... in turn; then the lanes' sums in lane order),
 // and the slots zeroed for the next update.
 template <int = 0>
 __global__ void add_partials(double* __restrict__ partials, index_t slots, index_t units, double* __restrict__ sums) {
@@ -330,6 +330,7 @@ struct median_selection {
 
 // What the counting passes read: the state, the views folded per id, the maxima's keys.
 struct median_columns {
+  using element_type = const void;  // read only, as index_list
   const double* sums;
   const std::int64_t* views;
   const unsigned long long* keys;

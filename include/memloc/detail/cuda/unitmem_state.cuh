@@ -28,8 +28,8 @@ inline index_t unit_tiles(index_t units) {
 }
 
 // Slots of the per_unit state: a chunk's segments, and at least enough that a batch read
-// directly (units contiguous) spreads over about per_unit_blocks blocks, several per
-// multiprocessor, whatever its rows.
+// directly (one element per (row, unit)) of enough rows spreads over about per_unit_blocks
+// blocks, several per multiprocessor (segments hold at least 8 rows).
 inline constexpr index_t per_unit_blocks = 2048;
 inline index_t per_unit_slots(index_t units, index_t chunk_rows) {
   const index_t for_blocks = (per_unit_blocks + unit_tiles(units) - 1) / unit_tiles(units);
