@@ -18,6 +18,7 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_edges, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_fold_paths, host_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_direct_mu, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_deterministic, host_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_per_sample_shapes, host_backend);
 }  // namespace testing

@@ -383,6 +383,85 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, mis
   }
 }
 
+// μ handed over directly (one view and one position per row), which the device reads in its
+// update kernel without folding it first: the rows are cut into segments by the batch's
+// length and the state's slots, and each block stages a few rows' ids at a time. In every
+// dtype, layout and id width, with units not a multiple of the device's 32-unit tile, ids
+// scattered over a larger id space, batches of 1 to 150 rows into one accumulator (so a
+// different slot count per update) and a merge, against the oracle; then a bad id.
+template <class B, class T, class I>
+void unitmem_direct_mu_for(act_layout layout, memloc::activation_transform transform, std::uint64_t seed) {
+  const index_t N = 300, U = 37, id_space = 1000;
+  const auto values = random_activations(N, 1, U, 1, seed, -0.5, 2.0);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(id_space));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  std::shuffle(ids.begin(), ids.end(), std::mt19937_64(seed));
+  ids.resize(static_cast<std::size_t>(N));
+  // Increasing, so that the oracle's first row of a tie (bf16 holds many) is the smallest id.
+  std::sort(ids.begin(), ids.end());
+  std::vector<I> typed_ids(ids.begin(), ids.end());
+  typename B::arena mem;
+  auto stored = store_activations<T>(values, layout);
+  const auto whole = mem.place(stored.storage, stored.view);
+  const auto whole_ids = mem.place(typed_ids, memloc::make_vector_view(typed_ids.data(), N));
+  auto rows = [&](index_t first, index_t count) {
+    return memloc::activations_view<T, typename B::space>(whole.data_handle() + first * whole.stride(0), {count, 1, U, 1},
+                                                          whole.strides());
+  };
+  auto row_ids = [&](index_t first, index_t count) {
+    return memloc::make_vector_view<typename B::space>(whole_ids.data_handle() + first, count);
+  };
+  const memloc::unitmem_shape shape{id_space, U, 1, 1};
+  const memloc::unitmem_options options{memloc::rest_reduction::mean, transform, memloc::unitmem_storage::per_unit};
+  memloc::unitmem_accumulator acc(B::exec(), shape, options), other(B::exec(), shape, options);
+  index_t first = 0;
+  int turn = 0;
+  for (const index_t count : {index_t{1}, index_t{7}, index_t{150}, index_t{142}}) {
+    (turn++ % 2 == 0 ? acc : other).update(B::exec(), rows(first, count), row_ids(first, count));
+    first += count;
+  }
+  acc.merge(B::exec(), other);
+  const auto run = finalize_units<B>(mem, acc, U);
+  CHECK(run.report.samples == N);
+  check_units_against(run, oracle::unitmem(oracle::mu(stored.logical, to_oracle(transform)), false), ids,
+                      std::string(type_name<T>()) + " " + layout_name(layout) + " ids of " +
+                          std::to_string(sizeof(I)) + " bytes, transform " + std::to_string(static_cast<int>(transform)));
+}
+
+TEST_CASE_TEMPLATE_DEFINE("unitmem: μ handed over directly, in every dtype, layout and id width, streamed and merged", B,
+                          unitmem_direct_mu) {
+  using memloc::activation_transform;
+  std::uint64_t seed = 4000;
+  for (const act_layout layout : {act_layout::dense, act_layout::nchw_sample_major, act_layout::token_major,
+                                  act_layout::padded}) {
+    unitmem_direct_mu_for<B, float, std::int64_t>(layout, activation_transform::none, ++seed);
+  }
+  unitmem_direct_mu_for<B, double, std::int32_t>(act_layout::dense, activation_transform::relu, ++seed);
+  unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(act_layout::padded, activation_transform::abs, ++seed);
+  unitmem_direct_mu_for<B, memloc::bfloat16, std::int16_t>(act_layout::token_major, activation_transform::none, ++seed);
+
+  // A bad id among good ones, read as a narrow signed type: the host rejects the update, the
+  // device raises it at finalize.
+  const index_t N = 40, U = 37;
+  const auto values = random_activations(N, 1, U, 1, 77, -0.5, 2.0);
+  typename B::arena mem;
+  auto stored = store_activations<float>(values, act_layout::dense);
+  const auto batch = mem.place(stored.storage, stored.view);
+  std::vector<std::int16_t> bad(static_cast<std::size_t>(N));
+  std::iota(bad.begin(), bad.end(), std::int16_t{0});
+  bad[33] = -2;
+  memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{N, U, 1, 1});
+  auto out = mem.template output<double>(U);
+  auto update = [&] { acc.update(B::exec(), batch, mem.place(bad, memloc::make_vector_view(bad.data(), N))); };
+  if constexpr (B::checks_indices_on_device) {
+    update();
+    CHECK_THROWS_WITH_AS(acc.finalize(B::exec(), memloc::unitmem_outputs<typename B::space>{out.view()}),
+                         doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
+  } else {
+    CHECK_THROWS_WITH_AS(update(), doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
+  }
+}
+
 // Equal values (-0 equal to +0) or both NaN, element by element: for results that every
 // backend must compute exactly.
 inline void check_equal_values(const std::vector<double>& actual, const std::vector<double>& expected,

@@ -14,6 +14,7 @@ TEST_CASE_TEMPLATE_INVOKE(unitmem_edges, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_streaming, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_properties, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_fold_paths, cuda_backend);
+TEST_CASE_TEMPLATE_INVOKE(unitmem_direct_mu, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_deterministic, cuda_backend);
 TEST_CASE_TEMPLATE_INVOKE(unitmem_per_sample_shapes, cuda_backend);
 }  // namespace testing

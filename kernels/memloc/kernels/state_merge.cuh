@@ -51,7 +51,10 @@ __global__ void summarize_counts(const Count* __restrict__ counts, const Count* 
     const Count o = other ? other[id] : Count(0);
     if (c != 0 && o != 0 && c + o > limit) atomicMin(&summary->first_shared, static_cast<long long>(id));
   }
-  if (distinct) atomicAdd(&summary->distinct, distinct);
+  // One atomic per warp, not per id: 50 000 ids each adding to the one counter took 39 µs
+  // on the H200 (every thread of the launch reaches this line, so the whole warp shuffles).
+  distinct = group_sum<warp_size>(distinct);
+  if (distinct && threadIdx.x % warp_size == 0) atomicAdd(&summary->distinct, distinct);
 }
 
 }  // namespace memloc::kernels

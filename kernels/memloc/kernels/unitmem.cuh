@@ -37,19 +37,40 @@ namespace memloc::kernels {
 inline constexpr index_t column_tile_units = warp_size;
 inline constexpr index_t column_tile_lanes = block_threads / column_tile_units;
 inline constexpr index_t segment_rows = 64;
-inline constexpr int rows_in_flight = 4;
+inline constexpr int rows_in_flight = 8;
+// A block reads the ids of this many rows of its segment at once, one per thread, into
+// shared memory. A multiple of column_tile_lanes, so each lane keeps the rows it would take
+// without staging (first + lane, first + lane + lanes, ...), in the same order. In the
+// emulated build (tests only) two rows per lane, so that the tests' segments of a few dozen
+// rows take several stages, as the GPU's segments of thousands of rows do.
+#if defined(MEMLOC_CUDA_EMULATED)
+inline constexpr index_t staged_rows = 2 * column_tile_lanes;
+#else
+inline constexpr index_t staged_rows = block_threads;
+#endif
+static_assert(staged_rows % column_tile_lanes == 0, "a stage must keep every lane's rows in order");
+
+// An id that the update skips: negative or outside the id space (register_rows records it).
+inline constexpr std::uint64_t skipped_row = ~std::uint64_t{0};
 
 struct column_tile_scratch {
   double sums[column_tile_lanes][column_tile_units];
   std::uint64_t keys[column_tile_lanes][column_tile_units];
+  std::uint64_t row_ids[staged_rows];
 };
 
-// One (segment, unit tile) of add_rows_per_unit per block: every thread adds its lane's rows
-// of unit u (from totals_in_scratch or totals_of_elements), then the tile's first
-// lane adds the lanes' sums in lane order to the segment's slot and merges their packed
-// (μ, id) maximum into keys[u] with atomicMax (exact, so in any order).
+// One (segment, unit tile) of add_rows_per_unit per block, staged_rows rows at a time: the
+// block reads the rows' ids into shared memory (each id is read once per block, not once per
+// unit, and no total waits behind an id's load and range test: with ids read in the loop the
+// H200 ran the direct read at about 0.4 TB/s), then every thread adds its lane's rows of
+// unit u (from totals_in_scratch or totals_of_elements), loading rows_in_flight totals before
+// adding any. At the end the tile's first lane adds the lanes' sums in lane order to the
+// segment's slot and merges their packed (μ, id) maximum into keys[u] with atomicMax (exact,
+// so in any order).
+// At most 64 registers (four blocks per multiprocessor, no spills on sm_90): 78 left three,
+// and with one element per (row, unit) the loads in flight are what sets the bandwidth.
 template <class Totals>
-__global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units,
+__global__ void __launch_bounds__(block_threads, 4) add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units,
                                   index_t elements, index_list ids, index_t id_space, double* __restrict__ partials,
                                   unsigned long long* __restrict__ keys) {
   struct tag;
@@ -65,29 +86,31 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
     const index_t last = first + segment_length < rows ? first + segment_length : rows;
     double sum = 0.0;
     std::uint64_t key = detail::empty_max_key;
-    if (u < units) {
-      // A lane's rows rows_in_flight at a time: every id and total is loaded before any is
-      // tested, so their loads overlap instead of each waiting on the last (the H200 run
-      // measured about 0.4 TB/s with one row at a time), and they are then added in row order.
-      const index_t step = column_tile_lanes;
-      for (index_t group = first + lane; group < last; group += rows_in_flight * step) {
+    for (index_t stage = first; stage < last; stage += staged_rows) {
+      const index_t count = last - stage < staged_rows ? last - stage : staged_rows;
+      __syncthreads();  // every lane is done with the last stage's ids
+      if (static_cast<index_t>(threadIdx.x) < count) {
+        bool negative = false;
+        const std::uint64_t id = ids.get(stage + threadIdx.x, negative);
+        scratch.row_ids[threadIdx.x] = !negative && id < static_cast<std::uint64_t>(id_space) ? id : skipped_row;
+      }
+      __syncthreads();  // the stage's ids written
+      if (u >= units) continue;
+      constexpr index_t step = column_tile_lanes;
+      for (index_t group = lane; group < count; group += rows_in_flight * step) {
         typename Totals::fetched fetched[rows_in_flight];
-        std::uint64_t row_ids[rows_in_flight];
-        bool accepted[rows_in_flight];
 #pragma unroll
         for (int q = 0; q < rows_in_flight; ++q) {
           const index_t b = group + q * step;
-          bool negative = false;
-          row_ids[q] = b < last ? ids.get(b, negative) : 0;
-          accepted[q] = b < last && !negative && row_ids[q] < static_cast<std::uint64_t>(id_space);
-          fetched[q] = b < last ? totals.fetch(b, u) : typename Totals::fetched{};
+          fetched[q] = b < count ? totals.fetch(stage + b, u) : typename Totals::fetched{};
         }
 #pragma unroll
         for (int q = 0; q < rows_in_flight; ++q) {
-          if (!accepted[q]) continue;
+          const index_t b = group + q * step;
+          if (b >= count || scratch.row_ids[b] == skipped_row) continue;
           const float mu = detail::mu_from_total(totals.total(fetched[q]), elements);
           sum += static_cast<double>(mu);
-          const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(row_ids[q]));
+          const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(scratch.row_ids[b]));
           if (candidate > key) key = candidate;
         }
       }
@@ -114,7 +137,10 @@ __global__ void add_rows_per_unit(Totals totals, index_t rows, index_t segment_l
 template <int = 0>
 __global__ void add_partials(double* __restrict__ partials, index_t slots, index_t units, double* __restrict__ sums) {
   struct tag;
-  column_tile_scratch& scratch = static_shared<column_tile_scratch, tag>();
+  struct lane_sums {
+    double sums[column_tile_lanes][column_tile_units];
+  };
+  lane_sums& scratch = static_shared<lane_sums, tag>();
   const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
   const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
   const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
@@ -122,9 +148,23 @@ __global__ void add_partials(double* __restrict__ partials, index_t slots, index
     const index_t u = tile * column_tile_units + column;
     double sum = 0.0;
     if (u < units) {
-      for (index_t slot = lane; slot < slots; slot += column_tile_lanes) {
-        sum += partials[slot * units + u];
-        partials[slot * units + u] = 0.0;
+      // rows_in_flight slots loaded before any is added: with few unit tiles (64 units, 1 024
+      // slots) a few blocks read every slot, and one load at a time would leave them waiting.
+      constexpr index_t step = column_tile_lanes;
+      for (index_t group = lane; group < slots; group += rows_in_flight * step) {
+        double slot_sums[rows_in_flight];
+#pragma unroll
+        for (int q = 0; q < rows_in_flight; ++q) {
+          const index_t slot = group + q * step;
+          slot_sums[q] = slot < slots ? partials[slot * units + u] : 0.0;
+        }
+#pragma unroll
+        for (int q = 0; q < rows_in_flight; ++q) {
+          const index_t slot = group + q * step;
+          if (slot >= slots) break;
+          sum += slot_sums[q];
+          partials[slot * units + u] = 0.0;
+        }
       }
     }
     scratch.sums[lane][column] = sum;

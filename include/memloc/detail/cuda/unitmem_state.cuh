@@ -52,8 +52,11 @@ struct unitmem_finalized {
 // NaN counters.
 class unitmem_folding {
  public:
-  unitmem_folding(index_t units, index_t most_rows, const char* function)
-      : chunk_rows_(chunk_rows_for(units, most_rows)), totals_(chunk_rows_ * units, function), books_(function) {}
+  // Without `folds_batches`, a state that only ever reads its batches directly (per_unit
+  // storage of one view and one position): no totals are allocated.
+  unitmem_folding(index_t units, index_t most_rows, bool folds_batches, const char* function)
+      : chunk_rows_(chunk_rows_for(units, most_rows)), totals_(folds_batches ? chunk_rows_ * units : 0, function),
+        books_(function) {}
 
   // Mutable: finalize is const but counts NaN units on the device.
   device_bookkeeping& books() const noexcept { return books_; }
@@ -102,7 +105,7 @@ class unitmem_per_unit_state {
  public:
   unitmem_per_unit_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.units, function), keys_(shape.units, function), folds_(shape.samples, function),
-        folding_(shape.units, shape.samples, function),
+        folding_(shape.units, shape.samples, shape.views * shape.positions > 1, function),
         slots_(per_unit_slots(shape.units, folding_.chunk_rows())), partials_(slots_ * shape.units, function) {
     reset(stream, function);
   }
@@ -214,7 +217,7 @@ class unitmem_per_sample_state {
       : shape_(shape), sums_(shape.samples * shape.units, function), views_(shape.samples, function),
         partials_(id_segments * shape.units, function), column_keys_(shape.units, function),
         histograms_(kernels::median_digits * shape.units, function), selection_(shape.units, function),
-        folding_(shape.units, shape.samples * shape.views, function),
+        folding_(shape.units, shape.samples * shape.views, true, function),
         adder_(folding_.chunk_rows(), shape.samples, function) {
     reset(stream, function);
   }
