@@ -385,13 +385,16 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, mis
 
 // μ handed over directly (one view and one position per row), which the device reads in its
 // update kernel without folding it first: the rows are cut into segments by the batch's
-// length and the state's slots, and each block stages a few rows' ids at a time. In every
-// dtype, layout and id width, with units not a multiple of the device's 32-unit tile, ids
-// scattered over a larger id space, batches of 1 to 150 rows into one accumulator (so a
-// different slot count per update) and a merge, against the oracle; then a bad id.
+// length and the state's slots, each block stages a few rows' ids at a time, and with units
+// contiguous, a multiple of 4 and at least 128, aligned rows are read four units to a load.
+// In every dtype, layout and id width, with units not a multiple of the device's tiles (37,
+// 132), a batch one element off its storage's alignment (`shifted`), ids scattered over a
+// larger id space, batches of 1 to 150 rows into one accumulator (so a different slot count
+// per update) and a merge, against the oracle; then a bad id.
 template <class B, class T, class I>
-void unitmem_direct_mu_for(act_layout layout, memloc::activation_transform transform, std::uint64_t seed) {
-  const index_t N = 300, U = 37, id_space = 1000;
+void unitmem_direct_mu_for(index_t units, act_layout layout, bool shifted, memloc::activation_transform transform,
+                           std::uint64_t seed) {
+  const index_t N = 300, U = units, id_space = 1000;
   const auto values = random_activations(N, 1, U, 1, seed, -0.5, 2.0);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(id_space));
   std::iota(ids.begin(), ids.end(), std::int64_t{0});
@@ -402,6 +405,10 @@ void unitmem_direct_mu_for(act_layout layout, memloc::activation_transform trans
   std::vector<I> typed_ids(ids.begin(), ids.end());
   typename B::arena mem;
   auto stored = store_activations<T>(values, layout);
+  if (shifted) {
+    stored.storage.insert(stored.storage.begin(), store_as<T>(0.0));
+    stored.view = memloc::dense_sample_major(stored.storage.data() + 1, N, 1, U);
+  }
   const auto whole = mem.place(stored.storage, stored.view);
   const auto whole_ids = mem.place(typed_ids, memloc::make_vector_view(typed_ids.data(), N));
   auto rows = [&](index_t first, index_t count) {
@@ -424,21 +431,30 @@ void unitmem_direct_mu_for(act_layout layout, memloc::activation_transform trans
   const auto run = finalize_units<B>(mem, acc, U);
   CHECK(run.report.samples == N);
   check_units_against(run, oracle::unitmem(oracle::mu(stored.logical, to_oracle(transform)), false), ids,
-                      std::string(type_name<T>()) + " " + layout_name(layout) + " ids of " +
-                          std::to_string(sizeof(I)) + " bytes, transform " + std::to_string(static_cast<int>(transform)));
+                      std::string(type_name<T>()) + " " + std::to_string(U) + " units " + layout_name(layout) +
+                          (shifted ? " shifted" : "") + " ids of " + std::to_string(sizeof(I)) + " bytes, transform " +
+                          std::to_string(static_cast<int>(transform)));
 }
 
 TEST_CASE_TEMPLATE_DEFINE("unitmem: μ handed over directly, in every dtype, layout and id width, streamed and merged", B,
                           unitmem_direct_mu) {
   using memloc::activation_transform;
   std::uint64_t seed = 4000;
-  for (const act_layout layout : {act_layout::dense, act_layout::nchw_sample_major, act_layout::token_major,
-                                  act_layout::padded}) {
-    unitmem_direct_mu_for<B, float, std::int64_t>(layout, activation_transform::none, ++seed);
+  for (const index_t units : {index_t{37}, index_t{132}}) {
+    for (const act_layout layout : {act_layout::dense, act_layout::nchw_sample_major, act_layout::token_major,
+                                    act_layout::padded}) {
+      unitmem_direct_mu_for<B, float, std::int64_t>(units, layout, false, activation_transform::none, ++seed);
+    }
+    unitmem_direct_mu_for<B, float, std::int64_t>(units, act_layout::dense, true, activation_transform::none, ++seed);
+    unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, false, activation_transform::relu, ++seed);
+    unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, true, activation_transform::none, ++seed);
+    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::token_major, false, activation_transform::abs,
+                                                          ++seed);
+    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::padded, false, activation_transform::none,
+                                                          ++seed);
+    unitmem_direct_mu_for<B, memloc::bfloat16, std::int16_t>(units, act_layout::nchw_sample_major, false,
+                                                             activation_transform::none, ++seed);
   }
-  unitmem_direct_mu_for<B, double, std::int32_t>(act_layout::dense, activation_transform::relu, ++seed);
-  unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(act_layout::padded, activation_transform::abs, ++seed);
-  unitmem_direct_mu_for<B, memloc::bfloat16, std::int16_t>(act_layout::token_major, activation_transform::none, ++seed);
 
   // A bad id among good ones, read as a narrow signed type: the host rejects the update, the
   // device raises it at finalize.

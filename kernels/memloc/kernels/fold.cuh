@@ -104,33 +104,70 @@ __global__ void fold_position_groups(fold_rows<T> batch, double* __restrict__ to
 }
 
 // Where add_rows_per_unit reads a batch's totals, in two steps so that a thread can start
-// several rows' loads before it waits on any: fetch(b, u) loads, total(fetched) computes. From
-// a chunk's scratch [rows, units] ...
+// several rows' loads before it waits on any: fetch(b, u) loads the totals of units u to
+// u + units_per_thread - 1 of row b, total(fetched, k) gives the k-th. From a chunk's scratch
+// [rows, units] ...
 struct totals_in_scratch {
   using element_type = const void;  // read only (the emulated build's stream check reads this)
+  static constexpr int units_per_thread = 1;
   using fetched = double;
   const double* __restrict__ totals;
   index_t units;
   __device__ fetched fetch(index_t b, index_t u) const { return totals[b * units + u]; }
-  __device__ double total(fetched t) const { return t; }
+  __device__ double total(fetched t, int) const { return t; }
 };
+
+// `Width` consecutive elements of a row, read in one load of 8 or 16 bytes (two for 32).
+template <class T, int Width>
+struct element_group {
+  T values[Width];
+};
+
+template <class T, int Width>
+__device__ inline element_group<T, Width> load_group(const T* p) {
+  element_group<T, Width> group;
+  constexpr std::size_t bytes = sizeof(T) * Width;
+  // memcpy, as in pack_sum: memloc::half and bfloat16 have default member initialisers.
+  if constexpr (Width == 1) {
+    group.values[0] = *p;
+  } else if constexpr (bytes == 8) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    memcpy(static_cast<void*>(group.values), &raw, sizeof raw);
+  } else if constexpr (bytes == 16) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    memcpy(static_cast<void*>(group.values), &raw, sizeof raw);
+  } else {
+    static_assert(bytes == 32, "a group is 8, 16 or 32 bytes");
+    const uint4 low = reinterpret_cast<const uint4*>(p)[0], high = reinterpret_cast<const uint4*>(p)[1];
+    memcpy(static_cast<void*>(group.values), &low, sizeof low);
+    memcpy(static_cast<void*>(group.values + Width / 2), &high, sizeof high);
+  }
+  return group;
+}
 
 // ... or, where a (row, unit) holds one element (one view, one position: μ handed over
 // directly), from the batch itself, which saves writing and reading back 8 bytes per
 // element of 2, 4 or 8. The total is the fold kernels' for one element: W(0) + the transformed
-// element (so -0 becomes +0 as there).
-template <class Op, class T>
+// element (so -0 becomes +0 as there). With Width > 1 the units are contiguous and each
+// row's group of Width units is aligned to its size (the caller checks), so one load brings
+// Width units.
+template <class Op, class T, int Width>
 struct totals_of_elements {
   using element_type = const void;  // read only, as totals_in_scratch
-  using fetched = T;
+  static constexpr int units_per_thread = Width;
+  using fetched = element_group<T, Width>;
   fold_rows<T> batch;
   __device__ fetched fetch(index_t b, index_t u) const {
-    return batch.data_handle()[b * batch.stride(0) + u * batch.stride(2)];
+    return load_group<T, Width>(batch.data_handle() + b * batch.stride(0) + u * batch.stride(2));
   }
-  __device__ double total(fetched x) const {
+  __device__ double total(const fetched& x, int k) const {
     using W = working_t<T>;
-    return static_cast<double>(W(0) + Op::apply(load_as<W>(x)));
+    return static_cast<double>(W(0) + Op::apply(load_as<W>(x.values[k])));
   }
 };
+
+// Units a thread of the direct read takes: four, in one load of 8 to 32 bytes, where the
+// batch allows it (see unitmem_per_unit_state::update).
+inline constexpr int grouped_units = 4;
 
 }  // namespace memloc::kernels

@@ -53,79 +53,106 @@ static_assert(staged_rows % column_tile_lanes == 0, "a stage must keep every lan
 // An id that the update skips: negative or outside the id space (register_rows records it).
 inline constexpr std::uint64_t skipped_row = ~std::uint64_t{0};
 
+template <int Width>
 struct column_tile_scratch {
-  double sums[column_tile_lanes][column_tile_units];
-  std::uint64_t keys[column_tile_lanes][column_tile_units];
+  double sums[column_tile_lanes][column_tile_units * Width];
+  std::uint64_t keys[column_tile_lanes][column_tile_units * Width];
   std::uint64_t row_ids[staged_rows];
 };
 
 // One (segment, unit tile) of add_rows_per_unit per block, staged_rows rows at a time: the
 // block reads the rows' ids into shared memory (each id is read once per block, not once per
 // unit, and no total waits behind an id's load and range test: with ids read in the loop the
-// H200 ran the direct read at about 0.4 TB/s), then every thread adds its lane's rows of
-// unit u (from totals_in_scratch or totals_of_elements), loading rows_in_flight totals before
-// adding any. At the end the tile's first lane adds the lanes' sums in lane order to the
-// segment's slot and merges their packed (μ, id) maximum into keys[u] with atomicMax (exact,
-// so in any order).
+// H200 ran the direct read at about 0.4 TB/s; the next stage's ids load while this stage's
+// totals are added), then every thread adds its lane's rows of its units (units_per_thread
+// neighbours, 32 threads to a warp's row), loading several rows' totals before adding any.
+// At the end the block adds the lanes' sums of each unit in lane order to the segment's slot
+// and merges their packed (μ, id) maximum into keys[u] with atomicMax (exact, so in any
+// order).
 // At most 64 registers (four blocks per multiprocessor, no spills on sm_90): 78 left three,
 // and with one element per (row, unit) the loads in flight are what sets the bandwidth.
 template <class Totals>
 __global__ void __launch_bounds__(block_threads, 4) add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units,
                                   index_t elements, index_list ids, index_t id_space, double* __restrict__ partials,
                                   unsigned long long* __restrict__ keys) {
+  constexpr int width = Totals::units_per_thread;
+  constexpr index_t tile_units = column_tile_units * width;
+  // A group's registers grow with its width; the bytes in flight per thread still do.
+  constexpr int in_flight = width == 1 ? rows_in_flight : rows_in_flight / 2;
   struct tag;
-  column_tile_scratch& scratch = static_shared<column_tile_scratch, tag>();
-  const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
-  const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
-  const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
+  column_tile_scratch<width>& scratch = static_shared<column_tile_scratch<width>, tag>();
+  const index_t thread = static_cast<index_t>(threadIdx.x);
+  const index_t column = thread % column_tile_units;
+  const index_t lane = thread / column_tile_units;
+  const index_t tiles = (units + tile_units - 1) / tile_units;
   const index_t segments = (rows + segment_length - 1) / segment_length;
   for (const index_t item : grid_blocks_range(tiles * segments)) {
     const index_t segment = item / tiles;
-    const index_t u = (item % tiles) * column_tile_units + column;
+    const index_t first_unit = (item % tiles) * tile_units;
+    // With width > 1 the caller makes units a multiple of width: a group is in or out whole.
+    const index_t u = first_unit + column * width;
     const index_t first = segment * segment_length;
     const index_t last = first + segment_length < rows ? first + segment_length : rows;
-    double sum = 0.0;
-    std::uint64_t key = detail::empty_max_key;
+    double sum[width];
+    std::uint64_t key[width];
+#pragma unroll
+    for (int k = 0; k < width; ++k) {
+      sum[k] = 0.0;
+      key[k] = detail::empty_max_key;
+    }
+    bool negative = false;
+    std::uint64_t next_id = thread < staged_rows && first + thread < last ? ids.get(first + thread, negative) : 0;
     for (index_t stage = first; stage < last; stage += staged_rows) {
       const index_t count = last - stage < staged_rows ? last - stage : staged_rows;
       __syncthreads();  // every lane is done with the last stage's ids
-      if (static_cast<index_t>(threadIdx.x) < count) {
-        bool negative = false;
-        const std::uint64_t id = ids.get(stage + threadIdx.x, negative);
-        scratch.row_ids[threadIdx.x] = !negative && id < static_cast<std::uint64_t>(id_space) ? id : skipped_row;
+      if (thread < count) {
+        scratch.row_ids[thread] = !negative && next_id < static_cast<std::uint64_t>(id_space) ? next_id : skipped_row;
       }
       __syncthreads();  // the stage's ids written
+      if (thread < staged_rows && stage + staged_rows + thread < last) {
+        next_id = ids.get(stage + staged_rows + thread, negative);
+      }
       if (u >= units) continue;
       constexpr index_t step = column_tile_lanes;
-      for (index_t group = lane; group < count; group += rows_in_flight * step) {
-        typename Totals::fetched fetched[rows_in_flight];
+      for (index_t group = lane; group < count; group += in_flight * step) {
+        typename Totals::fetched fetched[in_flight] = {};
 #pragma unroll
-        for (int q = 0; q < rows_in_flight; ++q) {
+        for (int q = 0; q < in_flight; ++q) {
           const index_t b = group + q * step;
-          fetched[q] = b < count ? totals.fetch(stage + b, u) : typename Totals::fetched{};
+          if (b < count) fetched[q] = totals.fetch(stage + b, u);
         }
 #pragma unroll
-        for (int q = 0; q < rows_in_flight; ++q) {
+        for (int q = 0; q < in_flight; ++q) {
           const index_t b = group + q * step;
           if (b >= count || scratch.row_ids[b] == skipped_row) continue;
-          const float mu = detail::mu_from_total(totals.total(fetched[q]), elements);
-          sum += static_cast<double>(mu);
-          const std::uint64_t candidate = detail::pack_max_key(mu, static_cast<std::int64_t>(scratch.row_ids[b]));
-          if (candidate > key) key = candidate;
+          const auto id = static_cast<std::int64_t>(scratch.row_ids[b]);
+#pragma unroll
+          for (int k = 0; k < width; ++k) {
+            const float mu = detail::mu_from_total(totals.total(fetched[q], k), elements);
+            sum[k] += static_cast<double>(mu);
+            const std::uint64_t candidate = detail::pack_max_key(mu, id);
+            if (candidate > key[k]) key[k] = candidate;
+          }
         }
       }
     }
-    scratch.sums[lane][column] = sum;
-    scratch.keys[lane][column] = key;
-    __syncthreads();  // every lane's sum written
-    if (lane == 0 && u < units) {
-      double slot = partials[segment * units + u];
+#pragma unroll
+    for (int k = 0; k < width; ++k) {
+      scratch.sums[lane][column * width + k] = sum[k];
+      scratch.keys[lane][column * width + k] = key[k];
+    }
+    __syncthreads();  // every lane's sums written
+    for (index_t c = thread; c < tile_units; c += block_threads) {
+      const index_t unit = first_unit + c;
+      if (unit >= units) continue;
+      double slot = partials[segment * units + unit];
+      std::uint64_t best = detail::empty_max_key;
       for (index_t l = 0; l < column_tile_lanes; ++l) {
-        slot += scratch.sums[l][column];
-        if (scratch.keys[l][column] > key) key = scratch.keys[l][column];
+        slot += scratch.sums[l][c];
+        if (scratch.keys[l][c] > best) best = scratch.keys[l][c];
       }
-      partials[segment * units + u] = slot;
-      if (key != detail::empty_max_key) atomicMax(keys + u, static_cast<unsigned long long>(key));
+      partials[segment * units + unit] = slot;
+      if (best != detail::empty_max_key) atomicMax(keys + unit, static_cast<unsigned long long>(best));
     }
     __syncthreads();  // the scratch is rewritten by the block's next item
   }
@@ -133,24 +160,28 @@ __global__ void __launch_bounds__(block_threads, 4) add_rows_per_unit(Totals tot
 
 // per_unit storage, once per update: the segment slots of each unit added into sums[u] in a
 // fixed order (lane l adds slots l, l + lanes, ... in turn; then the lanes' sums in lane order),
-// and the slots zeroed for the next update.
+// and the slots zeroed for the next update. Tiles of 8 units read by 32 lanes each: with
+// 32-unit tiles of 8 lanes, 64 units and 1 024 slots were two blocks reading 128 slots a
+// lane, 16 µs on the H200.
+inline constexpr index_t partial_tile_units = 8;
+inline constexpr index_t partial_lanes = block_threads / partial_tile_units;
+
 template <int = 0>
 __global__ void add_partials(double* __restrict__ partials, index_t slots, index_t units, double* __restrict__ sums) {
   struct tag;
   struct lane_sums {
-    double sums[column_tile_lanes][column_tile_units];
+    double sums[partial_lanes][partial_tile_units];
   };
   lane_sums& scratch = static_shared<lane_sums, tag>();
-  const index_t column = static_cast<index_t>(threadIdx.x) % column_tile_units;
-  const index_t lane = static_cast<index_t>(threadIdx.x) / column_tile_units;
-  const index_t tiles = (units + column_tile_units - 1) / column_tile_units;
+  const index_t column = static_cast<index_t>(threadIdx.x) % partial_tile_units;
+  const index_t lane = static_cast<index_t>(threadIdx.x) / partial_tile_units;
+  const index_t tiles = (units + partial_tile_units - 1) / partial_tile_units;
   for (const index_t tile : grid_blocks_range(tiles)) {
-    const index_t u = tile * column_tile_units + column;
+    const index_t u = tile * partial_tile_units + column;
     double sum = 0.0;
     if (u < units) {
-      // rows_in_flight slots loaded before any is added: with few unit tiles (64 units, 1 024
-      // slots) a few blocks read every slot, and one load at a time would leave them waiting.
-      constexpr index_t step = column_tile_lanes;
+      // rows_in_flight slots loaded before any is added, so a lane's loads overlap.
+      constexpr index_t step = partial_lanes;
       for (index_t group = lane; group < slots; group += rows_in_flight * step) {
         double slot_sums[rows_in_flight];
 #pragma unroll
@@ -171,7 +202,7 @@ __global__ void add_partials(double* __restrict__ partials, index_t slots, index
     __syncthreads();  // every lane's sum written
     if (lane == 0 && u < units) {
       double total = sums[u];
-      for (index_t l = 0; l < column_tile_lanes; ++l) total += scratch.sums[l][column];
+      for (index_t l = 0; l < partial_lanes; ++l) total += scratch.sums[l][column];
       sums[u] = total;
     }
     __syncthreads();  // the scratch is rewritten by the block's next tile

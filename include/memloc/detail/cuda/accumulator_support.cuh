@@ -4,6 +4,7 @@
 // the update count that orders them, the per-id count summary, the NaN counters, state
 // merges, and the batch chunking of the μ fold.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "memloc/detail/cuda/launch.cuh"
@@ -28,10 +29,11 @@ inline index_t chunk_rows_for(index_t units, index_t most_rows) {
 
 class device_bookkeeping {
  public:
-  explicit device_bookkeeping(const char* function)
-      : status_(1, function), summary_(1, function), counters_(2, function) {}
+  explicit device_bookkeeping(const char* function) : records_(1, function), counters_(2, function) {}
 
-  status_record* status() const noexcept { return status_.data(); }
+  status_record* status() const noexcept {
+    return reinterpret_cast<status_record*>(reinterpret_cast<char*>(records_.data()) + offsetof(records, status));
+  }
   // The number of the update call now starting; refuses one past detail::max_keyed_batch.
   long long next_batch(const char* function) {
     batches_ = next_batch_number(function, batches_);
@@ -39,36 +41,40 @@ class device_bookkeeping {
   }
 
   void reset(cudaStream_t stream, const char* function) {
-    status_.zero(stream, function);
+    records_.zero(stream, function);
     batches_ = 0;
   }
 
   // Raises the first input problem a kernel recorded since construction or reset.
   void raise_recorded(cudaStream_t stream, const char* function, const char* updating) const {
     status_record record{};
-    copy_to_host(&record, status_.data(), sizeof record, stream, function);
+    copy_to_host(&record, status(), sizeof record, stream, function);
     if (record.problem != 0) throw logic_error(describe(record, updating));
   }
 
-  // Summary of per-id counts (and, for a merge, of their sum with another state's).
+  // Raises the first recorded input problem, as raise_recorded does, and returns the summary
+  // of per-id counts (and, for a merge, of their sum with another state's): one wait for the
+  // device, not two, since each costs a finalize about as much as a small kernel.
   template <class Count>
   kernels::count_summary summarize(const Count* counts, const Count* other, index_t id_space, Count limit,
-                                   Count expected, cudaStream_t stream, const char* function) const {
-    launch(function, "the count summary kernel", kernels::start_summary<>, 1, 1, 0, stream, summary_.data(), id_space);
+                                   Count expected, cudaStream_t stream, const char* function,
+                                   const char* updating) const {
+    launch(function, "the count summary kernel", kernels::start_summary<>, 1, 1, 0, stream, summary(), id_space);
     launch(function, "the count summary kernel", kernels::summarize_counts<Count>, kernels::grid_for(id_space),
-           kernels::block_threads, 0, stream, counts, other, id_space, limit, expected, summary_.data());
-    kernels::count_summary summary{};
-    copy_to_host(&summary, summary_.data(), sizeof summary, stream, function);
-    return summary;
+           kernels::block_threads, 0, stream, counts, other, id_space, limit, expected, summary());
+    records both{};
+    copy_to_host(&both, records_.data(), sizeof both, stream, function);
+    if (both.status.problem != 0) throw logic_error(describe(both.status, updating));
+    return both.summary;
   }
 
   // Before a merge of states with one fold count per id: neither may hold a recorded input
   // problem, and no id may be folded in both.
   void check_mergeable_folds(const device_bookkeeping& other, const std::int32_t* folds, const std::int32_t* other_folds,
                              index_t id_space, cudaStream_t stream, const char* function, const char* updating) const {
-    raise_recorded(stream, function, updating);
+    raise_recorded(stream, function, updating);  // this state's problem before the other's
     other.raise_recorded(stream, function, updating);
-    const auto s = summarize<std::int32_t>(folds, other_folds, id_space, 1, 1, stream, function);
+    const auto s = summarize<std::int32_t>(folds, other_folds, id_space, 1, 1, stream, function, updating);
     if (s.first_shared < id_space) {
       fail(function, "other must hold samples this accumulator has not folded, got sample id ", s.first_shared, " in both");
     }
@@ -84,8 +90,18 @@ class device_bookkeeping {
   }
 
  private:
-  device_array<status_record> status_;
-  device_array<kernels::count_summary> summary_;
+  // Side by side, so that summarize reads both in one copy.
+  struct records {
+    status_record status;
+    kernels::count_summary summary;
+  };
+
+  kernels::count_summary* summary() const noexcept {
+    return reinterpret_cast<kernels::count_summary*>(reinterpret_cast<char*>(records_.data()) +
+                                                     offsetof(records, summary));
+  }
+
+  device_array<records> records_;
   device_array<unsigned long long> counters_;
   long long batches_ = 0;
 };

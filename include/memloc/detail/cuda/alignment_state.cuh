@@ -92,8 +92,8 @@ class alignment_state {
   template <class Space>
   void finalize(cudaStream_t stream, const vector_view<double, Space>& out_f, const vector_view<double, Space>& out_g,
                 const char* function, const char* updating) const {
-    books_.raise_recorded(stream, function, updating);
-    const auto s = books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function);
+    const auto s =
+        books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function, updating);
     if (s.first_over < shape_.samples) {
       fail(function, "each sample must be folded once across merged states, got sample id ", s.first_over, " folded ",
            read_element(folds_.data(), s.first_over, stream, function), " times");

@@ -84,8 +84,8 @@ class classmem_state {
 
   finalized finalize(cudaStream_t stream, const unit_outputs& out, const char* function,
                      const char* updating) const {
-    books_.raise_recorded(stream, function, updating);
-    const auto s = books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function);
+    const auto s =
+        books_.summarize<std::int32_t>(folds_.data(), nullptr, shape_.samples, 1, 1, stream, function, updating);
     if (s.first_over < shape_.samples) {
       fail(function,
            "each sample must be folded once (within a batch, across batches and across merged states), got sample id ",
