@@ -386,14 +386,18 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: every fold path (position counts, packs, mis
 // μ handed over directly (one view and one position per row), which the device reads in its
 // update kernel without folding it first: the rows are cut into segments by the batch's
 // length and the state's slots, each block stages a few rows' ids at a time, and with units
-// contiguous, a multiple of 4 and at least 128, aligned rows are read four units to a load.
-// In every dtype, layout and id width, with units not a multiple of the device's tiles (37,
-// 132), a batch one element off its storage's alignment (`shifted`), ids scattered over a
-// larger id space, batches of 1 to 150 rows into one accumulator (so a different slot count
-// per update) and a merge, against the oracle; then a bad id.
+// contiguous, a multiple of the group and at least 32 groups, aligned rows are read four
+// units (two of fp64) to a load. In every dtype, layout and id width, with units not a
+// multiple of the device's tiles (37, 132), a batch one element off its storage's alignment
+// (`shifted`) or with rows one element longer than the units (`padded_rows`), ids scattered
+// over a larger id space, batches of 1 to 150 rows into one accumulator (so a different slot
+// count per update, each segment over several stages of ids in the emulated build) and a
+// merge, against the oracle; then a bad id.
+enum class direct_rows { as_laid_out, shifted, padded_rows };
+
 template <class B, class T, class I>
-void unitmem_direct_mu_for(index_t units, act_layout layout, bool shifted, memloc::activation_transform transform,
-                           std::uint64_t seed) {
+void unitmem_direct_mu_for(index_t units, act_layout layout, direct_rows storage,
+                           memloc::activation_transform transform, std::uint64_t seed) {
   const index_t N = 300, U = units, id_space = 1000;
   const auto values = random_activations(N, 1, U, 1, seed, -0.5, 2.0);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(id_space));
@@ -405,9 +409,14 @@ void unitmem_direct_mu_for(index_t units, act_layout layout, bool shifted, memlo
   std::vector<I> typed_ids(ids.begin(), ids.end());
   typename B::arena mem;
   auto stored = store_activations<T>(values, layout);
-  if (shifted) {
-    stored.storage.insert(stored.storage.begin(), store_as<T>(0.0));
-    stored.view = memloc::dense_sample_major(stored.storage.data() + 1, N, 1, U);
+  if (storage != direct_rows::as_laid_out) {
+    // The same values, one element further on, or in rows of U + 1 elements.
+    const index_t shift = storage == direct_rows::shifted ? 1 : 0, row = storage == direct_rows::shifted ? U : U + 1;
+    std::vector<T> moved(static_cast<std::size_t>(shift + N * row), store_as<T>(0.0));
+    for (index_t n = 0; n < N; ++n)
+      for (index_t u = 0; u < U; ++u) moved[static_cast<std::size_t>(shift + n * row + u)] = stored.view(n, 0, u, 0);
+    stored.storage = std::move(moved);
+    stored.view = memloc::activations_view<T>(stored.storage.data() + shift, {N, 1, U, 1}, {row, row, 1, 1});
   }
   const auto whole = mem.place(stored.storage, stored.view);
   const auto whole_ids = mem.place(typed_ids, memloc::make_vector_view(typed_ids.data(), N));
@@ -432,49 +441,56 @@ void unitmem_direct_mu_for(index_t units, act_layout layout, bool shifted, memlo
   CHECK(run.report.samples == N);
   check_units_against(run, oracle::unitmem(oracle::mu(stored.logical, to_oracle(transform)), false), ids,
                       std::string(type_name<T>()) + " " + std::to_string(U) + " units " + layout_name(layout) +
-                          (shifted ? " shifted" : "") + " ids of " + std::to_string(sizeof(I)) + " bytes, transform " +
-                          std::to_string(static_cast<int>(transform)));
+                          " storage " + std::to_string(static_cast<int>(storage)) + " ids of " +
+                          std::to_string(sizeof(I)) + " bytes, transform " + std::to_string(static_cast<int>(transform)));
 }
 
 TEST_CASE_TEMPLATE_DEFINE("unitmem: μ handed over directly, in every dtype, layout and id width, streamed and merged", B,
                           unitmem_direct_mu) {
   using memloc::activation_transform;
   std::uint64_t seed = 4000;
+  const auto laid_out = direct_rows::as_laid_out, shifted = direct_rows::shifted, padded_rows = direct_rows::padded_rows;
   for (const index_t units : {index_t{37}, index_t{132}}) {
     for (const act_layout layout : {act_layout::dense, act_layout::nchw_sample_major, act_layout::token_major,
                                     act_layout::padded}) {
-      unitmem_direct_mu_for<B, float, std::int64_t>(units, layout, false, activation_transform::none, ++seed);
+      unitmem_direct_mu_for<B, float, std::int64_t>(units, layout, laid_out, activation_transform::none, ++seed);
     }
-    unitmem_direct_mu_for<B, float, std::int64_t>(units, act_layout::dense, true, activation_transform::none, ++seed);
-    unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, false, activation_transform::relu, ++seed);
-    unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, true, activation_transform::none, ++seed);
-    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::token_major, false, activation_transform::abs,
-                                                          ++seed);
-    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::padded, false, activation_transform::none,
-                                                          ++seed);
-    unitmem_direct_mu_for<B, memloc::bfloat16, std::int16_t>(units, act_layout::nchw_sample_major, false,
+    for (const direct_rows storage : {shifted, padded_rows}) {
+      unitmem_direct_mu_for<B, float, std::int64_t>(units, act_layout::dense, storage, activation_transform::none, ++seed);
+      unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, storage, activation_transform::none, ++seed);
+      unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::dense, storage,
+                                                            activation_transform::none, ++seed);
+    }
+    unitmem_direct_mu_for<B, double, std::int32_t>(units, act_layout::dense, laid_out, activation_transform::relu, ++seed);
+    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::token_major, laid_out,
+                                                          activation_transform::abs, ++seed);
+    unitmem_direct_mu_for<B, memloc::half, std::uint16_t>(units, act_layout::padded, laid_out,
+                                                          activation_transform::none, ++seed);
+    unitmem_direct_mu_for<B, memloc::bfloat16, std::int16_t>(units, act_layout::nchw_sample_major, laid_out,
                                                              activation_transform::none, ++seed);
   }
 
-  // A bad id among good ones, read as a narrow signed type: the host rejects the update, the
-  // device raises it at finalize.
-  const index_t N = 40, U = 37;
-  const auto values = random_activations(N, 1, U, 1, 77, -0.5, 2.0);
-  typename B::arena mem;
-  auto stored = store_activations<float>(values, act_layout::dense);
-  const auto batch = mem.place(stored.storage, stored.view);
-  std::vector<std::int16_t> bad(static_cast<std::size_t>(N));
-  std::iota(bad.begin(), bad.end(), std::int16_t{0});
-  bad[33] = -2;
-  memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{N, U, 1, 1});
-  auto out = mem.template output<double>(U);
-  auto update = [&] { acc.update(B::exec(), batch, mem.place(bad, memloc::make_vector_view(bad.data(), N))); };
-  if constexpr (B::checks_indices_on_device) {
-    update();
-    CHECK_THROWS_WITH_AS(acc.finalize(B::exec(), memloc::unitmem_outputs<typename B::space>{out.view()}),
-                         doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
-  } else {
-    CHECK_THROWS_WITH_AS(update(), doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
+  // A bad id among good ones, read as a narrow signed type, with one unit and with four to a
+  // thread: the host rejects the update, the device raises it at finalize.
+  for (const index_t U : {index_t{37}, index_t{132}}) {
+    const index_t N = 40;
+    const auto values = random_activations(N, 1, U, 1, 77, -0.5, 2.0);
+    typename B::arena mem;
+    auto stored = store_activations<float>(values, act_layout::dense);
+    const auto batch = mem.place(stored.storage, stored.view);
+    std::vector<std::int16_t> bad(static_cast<std::size_t>(N));
+    std::iota(bad.begin(), bad.end(), std::int16_t{0});
+    bad[33] = -2;
+    memloc::unitmem_accumulator acc(B::exec(), memloc::unitmem_shape{N, U, 1, 1});
+    auto out = mem.template output<double>(U);
+    auto update = [&] { acc.update(B::exec(), batch, mem.place(bad, memloc::make_vector_view(bad.data(), N))); };
+    if constexpr (B::checks_indices_on_device) {
+      update();
+      CHECK_THROWS_WITH_AS(acc.finalize(B::exec(), memloc::unitmem_outputs<typename B::space>{out.view()}),
+                           doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
+    } else {
+      CHECK_THROWS_WITH_AS(update(), doctest::Contains("sample_ids(33) must be in [0, 40), got -2"), memloc::logic_error);
+    }
   }
 }
 

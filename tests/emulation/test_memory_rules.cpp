@@ -1,5 +1,6 @@
 // Device memory as a GPU hands it out and as its atomics require it: fresh cudaMalloc memory is
-// not zero (so a missing cudaMemset shows up), and a misaligned atomic stops the kernel.
+// not zero (so a missing cudaMemset shows up), and a misaligned atomic or vector load stops
+// the kernel.
 
 #include <doctest/doctest.h>
 
@@ -16,6 +17,14 @@
 namespace emulation_memory_rules {
 
 __global__ void add_one_at(unsigned* address) { atomicAdd(address, 1u); }
+
+// As memloc::kernels::load_vector reads a vector in the emulated build.
+__global__ void copy_pack(const unsigned* from, unsigned* to) {
+  memloc_emulation::detail::require_load_aligned(from, sizeof(uint4));
+  const uint4 pack = *reinterpret_cast<const uint4*>(from);
+  to[0] = pack.x;
+  to[1] = pack.w;
+}
 
 TEST_CASE("emulation: fresh device memory is not zero, as no GPU promises it") {
   double* values = nullptr;
@@ -47,6 +56,27 @@ TEST_CASE("emulation: an atomic on a misaligned address is reported") {
   std::vector<unsigned> host(4);
   REQUIRE(cudaMemcpy(host.data(), words, 4 * sizeof(unsigned), cudaMemcpyDeviceToHost) == cudaSuccess);
   CHECK(host == std::vector<unsigned>{0, 1, 0, 0});
+  cudaFree(words);
+}
+
+TEST_CASE("emulation: a vector load from a misaligned address is reported") {
+  unsigned* words = nullptr;
+  REQUIRE(cudaMalloc(&words, 12 * sizeof(unsigned)) == cudaSuccess);
+  std::vector<unsigned> host{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  REQUIRE(cudaMemcpy(words, host.data(), host.size() * sizeof(unsigned), cudaMemcpyHostToDevice) == cudaSuccess);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(1);
+  config.blockDim = dim3(1);
+  const std::string report = memloc_emulation::testing::report_of([&] {
+    CHECK(cudaLaunchKernelEx(&config, copy_pack, static_cast<const unsigned*>(words + 1), words + 8) == cudaSuccess);
+    cudaDeviceSynchronize();
+  });
+  CHECK(memloc_emulation::testing::contains(report, "load from a misaligned address: 16-byte vector load"));
+  // The aligned one reads the four words.
+  REQUIRE(cudaLaunchKernelEx(&config, copy_pack, static_cast<const unsigned*>(words + 4), words + 8) == cudaSuccess);
+  REQUIRE(cudaMemcpy(host.data(), words, host.size() * sizeof(unsigned), cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(host[8] == 4);
+  CHECK(host[9] == 7);
   cudaFree(words);
 }
 

@@ -26,6 +26,17 @@ inline constexpr index_t grid_block_cap = 3;
 inline constexpr index_t grid_block_cap = index_t{1} << 20;
 #endif
 
+// A vector (uint2, uint4) read from memory known to hold a whole, aligned one. A GPU stops
+// the kernel on a misaligned vector load where x86 reads on, so the emulated build checks
+// the address: a wrong alignment test in a kernel's caller fails the tests, not only a GPU.
+template <class V>
+__device__ inline V load_vector(const void* p) {
+#if defined(MEMLOC_CUDA_EMULATED)
+  ::memloc_emulation::detail::require_load_aligned(p, sizeof(V));
+#endif
+  return *static_cast<const V*>(p);
+}
+
 // Blocks for a grid-stride loop over `work` items, never more than grid_block_cap.
 inline unsigned grid_for(index_t work, int threads_per_item_group = block_threads) {
   const index_t blocks = (work + threads_per_item_group - 1) / threads_per_item_group;

@@ -25,7 +25,7 @@ inline constexpr int pack_elements = static_cast<int>(16 / sizeof(T));
 // Sum of the transformed elements of one 16-byte aligned pack.
 template <class Op, class W, class T>
 __device__ inline W pack_sum(const T* p) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const uint4 raw = load_vector<uint4>(p);
   T elements[pack_elements<T>];
   // T is trivially copyable, but memloc::half and bfloat16 have a default member initialiser,
   // which GCC counts as non-trivial for -Wclass-memaccess.
@@ -117,7 +117,7 @@ struct totals_in_scratch {
   __device__ double total(fetched t, int) const { return t; }
 };
 
-// `Width` consecutive elements of a row, read in one load of 8 or 16 bytes (two for 32).
+// `Width` consecutive elements of a row, read in one load of 8 or 16 bytes.
 template <class T, int Width>
 struct element_group {
   T values[Width];
@@ -131,16 +131,12 @@ __device__ inline element_group<T, Width> load_group(const T* p) {
   if constexpr (Width == 1) {
     group.values[0] = *p;
   } else if constexpr (bytes == 8) {
-    const uint2 raw = *reinterpret_cast<const uint2*>(p);
-    memcpy(static_cast<void*>(group.values), &raw, sizeof raw);
-  } else if constexpr (bytes == 16) {
-    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    const uint2 raw = load_vector<uint2>(p);
     memcpy(static_cast<void*>(group.values), &raw, sizeof raw);
   } else {
-    static_assert(bytes == 32, "a group is 8, 16 or 32 bytes");
-    const uint4 low = reinterpret_cast<const uint4*>(p)[0], high = reinterpret_cast<const uint4*>(p)[1];
-    memcpy(static_cast<void*>(group.values), &low, sizeof low);
-    memcpy(static_cast<void*>(group.values + Width / 2), &high, sizeof high);
+    static_assert(bytes == 16, "a group is 8 or 16 bytes");
+    const uint4 raw = load_vector<uint4>(p);
+    memcpy(static_cast<void*>(group.values), &raw, sizeof raw);
   }
   return group;
 }
@@ -166,8 +162,10 @@ struct totals_of_elements {
   }
 };
 
-// Units a thread of the direct read takes: four, in one load of 8 to 32 bytes, where the
-// batch allows it (see unitmem_per_unit_state::update).
-inline constexpr int grouped_units = 4;
+// Units a thread of the direct read takes in one load where the batch allows it (see
+// unitmem_per_unit_state::groups_units): four of 16 or 32 bits (16 or 8 bytes), two of fp64
+// (16 bytes; four spilled under the update kernel's 64-register bound).
+template <class T>
+inline constexpr int grouped_units = sizeof(T) == 8 ? 2 : 4;
 
 }  // namespace memloc::kernels

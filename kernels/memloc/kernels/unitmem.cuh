@@ -24,9 +24,10 @@ namespace memloc::kernels {
 // define them in every translation unit that includes it.
 
 // per_unit storage: the rows are cut into segments of consecutive rows, and each (segment,
-// tile of column_tile_units units) goes to one block. A unit's column is read by
-// column_tile_lanes lanes taking every lanes-th row of the segment, so a warp reads 32
-// neighbouring units of one row, and the grid holds thousands of blocks instead of a few
+// tile of column_tile_units units, or of 2 or 4 times as many where a thread takes a group of
+// units in one load) goes to one block. A unit's column is read by column_tile_lanes lanes
+// taking every lanes-th row of the segment, so a warp reads 32 neighbouring threads' units of
+// one row, and the grid holds thousands of blocks instead of a few
 // dozen threads per unit, each with a long chain of dependent loads (the first GPU run
 // measured 2-4 % of the roofline with one thread per (unit, one of 64 segments)). A chunk of
 // totals is cut into segments of segment_rows rows; a batch of one element per (row, unit)
@@ -41,8 +42,9 @@ inline constexpr int rows_in_flight = 8;
 // A block reads the ids of this many rows of its segment at once, one per thread, into
 // shared memory. A multiple of column_tile_lanes, so each lane keeps the rows it would take
 // without staging (first + lane, first + lane + lanes, ...), in the same order. In the
-// emulated build (tests only) two rows per lane, so that the tests' segments of a few dozen
-// rows take several stages, as the GPU's segments of thousands of rows do.
+// emulated build (tests only) two rows per lane, so that the tests' segments (64 rows of
+// totals, or the direct read's longer ones: per_unit_blocks) take several stages, as the
+// GPU's segments of thousands of rows do.
 #if defined(MEMLOC_CUDA_EMULATED)
 inline constexpr index_t staged_rows = 2 * column_tile_lanes;
 #else
@@ -72,9 +74,10 @@ struct column_tile_scratch {
 // At most 64 registers (four blocks per multiprocessor, no spills on sm_90): 78 left three,
 // and with one element per (row, unit) the loads in flight are what sets the bandwidth.
 template <class Totals>
-__global__ void __launch_bounds__(block_threads, 4) add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units,
-                                  index_t elements, index_list ids, index_t id_space, double* __restrict__ partials,
-                                  unsigned long long* __restrict__ keys) {
+__global__ void __launch_bounds__(block_threads, 4)
+    add_rows_per_unit(Totals totals, index_t rows, index_t segment_length, index_t units, index_t elements,
+                      index_list ids, index_t id_space, double* __restrict__ partials,
+                      unsigned long long* __restrict__ keys) {
   constexpr int width = Totals::units_per_thread;
   constexpr index_t tile_units = column_tile_units * width;
   // A group's registers grow with its width; the bytes in flight per thread still do.

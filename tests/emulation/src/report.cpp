@@ -60,6 +60,13 @@ void misaligned_atomic(const void* address, std::size_t bytes) {
        " (a GPU stops the kernel with cudaErrorMisalignedAddress)");
 }
 
+void misaligned_load(const void* address, std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%p", address);
+  fail("load from a misaligned address: " + std::to_string(bytes) + "-byte vector load at " + text +
+       " (a GPU stops the kernel with cudaErrorMisalignedAddress)");
+}
+
 }  // namespace detail
 
 failure_handler set_failure_handler(failure_handler next) {

@@ -4,6 +4,7 @@
 // host (detail/unitmem_storage.hpp). Arguments arrive validated on the host; ids are
 // validated by the kernels (see accumulator_support.cuh).
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -27,13 +28,21 @@ inline index_t unit_tiles(index_t units) {
   return (units + kernels::column_tile_units - 1) / kernels::column_tile_units;
 }
 
-// Slots of the per_unit state: a chunk's segments, and at least enough that a batch read
-// directly (one element per (row, unit)) of enough rows spreads over about per_unit_blocks
-// blocks, several per multiprocessor (segments hold at least 8 rows).
+// Slots of the per_unit state: a chunk's segments where batches are folded, and enough
+// that a batch read directly (one element per (row, unit)) of enough rows spreads over about
+// per_unit_blocks blocks of 32-unit tiles (a quarter or half as many where a thread takes
+// grouped_units units), several per multiprocessor (segments hold at least 8 rows). In the
+// emulated build (tests only) four blocks, so that the tests' batches of a few hundred rows
+// are read directly in segments of many rows, several stages of ids each, as the GPU's
+// batches of many thousands are.
+#if defined(MEMLOC_CUDA_EMULATED)
+inline constexpr index_t per_unit_blocks = 4;
+#else
 inline constexpr index_t per_unit_blocks = 2048;
-inline index_t per_unit_slots(index_t units, index_t chunk_rows) {
+#endif
+inline index_t per_unit_slots(index_t units, index_t chunk_rows, bool folds_batches) {
   const index_t for_blocks = (per_unit_blocks + unit_tiles(units) - 1) / unit_tiles(units);
-  return segment_slots(chunk_rows) > for_blocks ? segment_slots(chunk_rows) : for_blocks;
+  return folds_batches && segment_slots(chunk_rows) > for_blocks ? segment_slots(chunk_rows) : for_blocks;
 }
 
 // Id segments in a per_sample finalize: its columns span the whole id space (up to millions
@@ -106,7 +115,8 @@ class unitmem_per_unit_state {
   unitmem_per_unit_state(cudaStream_t stream, const unitmem_shape& shape, const char* function)
       : shape_(shape), sums_(shape.units, function), keys_(shape.units, function), folds_(shape.samples, function),
         folding_(shape.units, shape.samples, shape.views * shape.positions > 1, function),
-        slots_(per_unit_slots(shape.units, folding_.chunk_rows())), partials_(slots_ * shape.units, function) {
+        slots_(per_unit_slots(shape.units, folding_.chunk_rows(), shape.views * shape.positions > 1)),
+        partials_(slots_ * shape.units, function) {
     reset(stream, function);
   }
 
@@ -144,7 +154,7 @@ class unitmem_per_unit_state {
                  length, shape_.units, elements, index_list_of(ids), shape_.samples, partials_.data(), keys);
         };
         if (groups_units(batch)) {
-          add_rows(std::integral_constant<int, kernels::grouped_units>{});
+          add_rows(std::integral_constant<int, kernels::grouped_units<E>>{});
         } else {
           add_rows(std::integral_constant<int, 1>{});
         }
@@ -211,16 +221,17 @@ class unitmem_per_unit_state {
 
  private:
   // Whether a thread of the direct read can take grouped_units neighbouring units in one
-  // load: units contiguous, a multiple of the group, at least a warp's worth of groups (fewer
-  // would idle part of every warp), and every row's groups aligned to the load's size. The H200
-  // ran the one-unit read at 1.3 TB/s at ImageNet scale, its loads of 4 bytes too few in flight.
+  // load of 8 or 16 bytes: units contiguous, a multiple of the group, at least a warp's worth
+  // of groups (fewer would idle part of every warp), and every row's groups aligned to the
+  // load's size. The H200 ran the one-unit read at 1.3 TB/s at ImageNet scale, its loads of
+  // 4 bytes too few in flight.
   template <class T, class Space>
   bool groups_units(const activations_view<T, Space>& batch) const {
-    constexpr index_t group = kernels::grouped_units;
-    const std::size_t alignment = sizeof(T) * group < 16 ? sizeof(T) * group : 16;
+    constexpr index_t group = kernels::grouped_units<std::remove_const_t<T>>;
+    constexpr std::size_t load_bytes = sizeof(T) * group;
     return batch.stride(2) == 1 && shape_.units % group == 0 && shape_.units >= group * kernels::column_tile_units &&
-           reinterpret_cast<std::uintptr_t>(batch.data_handle()) % alignment == 0 &&
-           static_cast<std::size_t>(batch.stride(0)) * sizeof(T) % alignment == 0;
+           reinterpret_cast<std::uintptr_t>(batch.data_handle()) % load_bytes == 0 &&
+           static_cast<std::size_t>(batch.stride(0)) * sizeof(T) % load_bytes == 0;
   }
 
   unitmem_shape shape_;

@@ -90,6 +90,13 @@ void require_aligned(const T* address) {
   if (reinterpret_cast<std::uintptr_t>(address) % sizeof(T) != 0) misaligned_atomic(address, sizeof(T));
 }
 
+// Likewise a GPU's 8- and 16-byte loads: where a kernel reads a vector through a cast
+// (memloc::kernels::load_vector), a misaligned address is reported, not read.
+[[noreturn]] void misaligned_load(const void* address, std::size_t bytes);
+inline void require_load_aligned(const void* address, std::size_t bytes) {
+  if (reinterpret_cast<std::uintptr_t>(address) % bytes != 0) misaligned_load(address, bytes);
+}
+
 template <class T, class Update>
 T atomic_update(T* address, Update update) {
   require_aligned(address);
