@@ -28,10 +28,16 @@ namespace memloc::detail::host {
 // its units' values in a fixed order, so results do not depend on the thread count.
 inline constexpr index_t update_unit_block = 64;
 
-// Samples per task of the per-unit update: few enough that a task's fp64 totals (about
-// 256 KB) stay in cache, and at least 32 tasks per batch so threads share the work evenly.
-inline index_t samples_per_update_task(index_t samples, index_t units) noexcept {
-  const index_t by_cache = (index_t{1} << 15) / std::max<index_t>(1, units);
+// Samples per task of the per-unit update, and at least 32 tasks per batch so threads share
+// the work evenly. A task that folds takes few enough that its fp64 totals (about 256 KB)
+// stay in cache. One that reads μ directly keeps no totals, only partial sums that are
+// written and read back (tasks × units doubles), so it takes enough samples for at most
+// direct_update_tasks tasks: with the cache bound alone, U = 3 072 gave 10 samples a task
+// and 123 MB of partial sums per 614 MB batch.
+inline constexpr index_t direct_update_tasks = 256;
+inline index_t samples_per_update_task(index_t samples, index_t units, bool direct) noexcept {
+  index_t by_cache = (index_t{1} << 15) / std::max<index_t>(1, units);
+  if (direct) by_cache = std::max(by_cache, (samples + direct_update_tasks - 1) / direct_update_tasks);
   const index_t by_balance = (samples + 31) / 32;
   return std::max<index_t>(1, std::min(by_cache, by_balance));
 }
@@ -201,11 +207,11 @@ class unitmem_per_unit_state {
     const index_t samples = batch.extent(0), units = batch.extent(2);
     const index_t elements = batch.extent(1) * batch.extent(3);
     if (samples == 0 || units == 0) return;
-    const index_t per_task = samples_per_update_task(samples, units);
+    const bool direct = elements == 1 && batch.stride(2) == 1;
+    const index_t per_task = samples_per_update_task(samples, units, direct);
     const index_t tasks = (samples + per_task - 1) / per_task;
     partial_sums_.resize(static_cast<std::size_t>(tasks * units));
     const fold_plan<T, Space> plan(batch);
-    const bool direct = elements == 1 && batch.stride(2) == 1;
     struct thread_scratch {
       std::vector<W> fold;
       std::vector<double> totals;
