@@ -24,8 +24,10 @@ namespace memloc::detail::cuda {
 // Slots of partial sums a chunk of `rows` rows fills in the per_unit update.
 inline index_t segment_slots(index_t rows) { return (rows + kernels::segment_rows - 1) / kernels::segment_rows; }
 
-inline index_t unit_tiles(index_t units) {
-  return (units + kernels::column_tile_units - 1) / kernels::column_tile_units;
+// Tiles of a per_unit update over `units`, each 32 threads wide of units_per_thread units.
+inline index_t unit_tiles(index_t units, index_t units_per_thread = 1) {
+  const index_t tile = kernels::column_tile_units * units_per_thread;
+  return (units + tile - 1) / tile;
 }
 
 // Slots of the per_unit state: a chunk's segments where batches are folded, and enough
@@ -147,11 +149,10 @@ class unitmem_per_unit_state {
       dispatch_transform(transform, [&](auto op) {
         auto add_rows = [&](auto width) {
           using Totals = kernels::totals_of_elements<decltype(op), E, decltype(width)::value>;
-          const index_t width_tiles = (shape_.units + Totals::units_per_thread * kernels::column_tile_units - 1) /
-                                      (Totals::units_per_thread * kernels::column_tile_units);
           launch(function, "the state update kernel", kernels::add_rows_per_unit<Totals>,
-                 kernels::grid_for(width_tiles * slots_used, 1), kernels::block_threads, 0, stream, Totals{whole}, rows,
-                 length, shape_.units, elements, index_list_of(ids), shape_.samples, partials_.data(), keys);
+                 kernels::grid_for(unit_tiles(shape_.units, Totals::units_per_thread) * slots_used, 1),
+                 kernels::block_threads, 0, stream, Totals{whole}, rows, length, shape_.units, elements,
+                 index_list_of(ids), shape_.samples, partials_.data(), keys);
         };
         if (groups_units(batch)) {
           add_rows(std::integral_constant<int, kernels::grouped_units<E>>{});
