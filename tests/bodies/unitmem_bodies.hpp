@@ -398,7 +398,7 @@ enum class direct_rows { as_laid_out, shifted, padded_rows };
 template <class B, class T, class I>
 void unitmem_direct_mu_for(index_t units, act_layout layout, direct_rows storage,
                            memloc::activation_transform transform, std::uint64_t seed) {
-  const index_t N = 300, U = units, id_space = 1000;
+  const index_t N = 1400, U = units, id_space = 3000;
   const auto values = random_activations(N, 1, U, 1, seed, -0.5, 2.0);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(id_space));
   std::iota(ids.begin(), ids.end(), std::int64_t{0});
@@ -432,7 +432,9 @@ void unitmem_direct_mu_for(index_t units, act_layout layout, direct_rows storage
   memloc::unitmem_accumulator acc(B::exec(), shape, options), other(B::exec(), shape, options);
   index_t first = 0;
   int turn = 0;
-  for (const index_t count : {index_t{1}, index_t{7}, index_t{150}, index_t{142}}) {
+  // The host splits a batch of 1 100 into tasks of 35 rows, each read as stretches of 12, 12
+  // and 11 rows; the shorter batches make tasks of at most 16 rows, one stretch each.
+  for (const index_t count : {index_t{1}, index_t{7}, index_t{150}, index_t{142}, index_t{1100}}) {
     (turn++ % 2 == 0 ? acc : other).update(B::exec(), rows(first, count), row_ids(first, count));
     first += count;
   }

@@ -63,8 +63,19 @@ struct max_keys {
 inline constexpr index_t max_check_group = 16;
 
 // Rows added per pass over a group: the group's sums are loaded and stored once per tile
-// rather than once per row, and the tile's rows are read as that many sequential streams.
+// rather than once per row.
 inline constexpr index_t mu_tile_rows = 16;
+
+// The rows of one tile: one from each of up to mu_tile_rows stretches of `stretch`
+// consecutive rows, row(i) = step + i * stretch. Walking the steps in order reads every
+// stretch front to back, so a tile's loads extend mu_tile_rows sequential streams that the
+// hardware prefetcher follows. Tiles of adjacent rows instead read short rows (U = 256 fp32
+// is 16 cache lines) as interleaved strides within a page, which it did not follow: the loads
+// waited on memory and the direct update ran at a third of the read roofline.
+struct row_tile {
+  index_t step, stretch, height, next_height;
+  index_t row(index_t i) const noexcept { return step + i * stretch; }
+};
 
 // Raises the maxima of units [first, first + width) with one row's μ (x[j] for unit
 // first + j). The exact path, taken for the few rows where some value is not below its
@@ -85,25 +96,25 @@ inline void raise_maxima(const float* x, index_t first, index_t width, std::int6
 // Units [first, first + width) over a tile of rows, a row at a time: the partial group at
 // the end of a row, and every group where SSE2 is missing.
 template <class Source, class Id>
-void add_mu_units(const Source& source, index_t r0, index_t height, index_t first, index_t width, Id id_of,
-                  double* sums, max_keys& maxima) noexcept {
+void add_mu_units(const Source& source, row_tile tile, index_t first, index_t width, Id id_of, double* sums,
+                  max_keys& maxima) noexcept {
   float buffer[max_check_group];
-  for (index_t i = 0; i < height; ++i) {
-    const float* x = source.mu(r0 + i, first, buffer, width);
+  for (index_t i = 0; i < tile.height; ++i) {
+    const float* x = source.mu(tile.row(i), first, buffer, width);
     for (index_t j = 0; j < width; ++j) sums[first + j] += static_cast<double>(x[j]);
-    raise_maxima(x, first, width, id_of(r0 + i), maxima);
+    raise_maxima(x, first, width, id_of(tile.row(i)), maxima);
   }
 }
 
 // One full group of units over a tile of rows: their sums in registers across the tile, one
 // vector comparison per four values against the maxima, and the exact path only for the
-// rows that need it. Each unit's sum is still added in row order. Written with SSE2
+// rows that need it. Written with SSE2
 // intrinsics: from plain loops GCC 12 kept the sums and maxima on the stack and tested
 // every unit with its own scalar comparison and branch, and its vector extensions widened
 // fp32 to fp64 one value at a time.
 #if defined(__SSE2__)
 template <class Source, class Id>
-void add_mu_group(const Source& source, index_t r0, index_t height, index_t first, Id id_of, double* sums,
+void add_mu_group(const Source& source, row_tile tile, index_t first, Id id_of, double* sums,
                   max_keys& maxima) noexcept {
   static_assert(max_check_group % 4 == 0, "the group is read four values at a time");
   constexpr index_t quads = max_check_group / 4;
@@ -115,8 +126,9 @@ void add_mu_group(const Source& source, index_t r0, index_t height, index_t firs
     acc[2 * q + 1] = _mm_loadu_pd(sums + first + 4 * q + 2);
     top[q] = _mm_loadu_ps(maxima.current.data() + first + 4 * q);
   }
-  for (index_t i = 0; i < height; ++i) {
-    const float* x = source.mu(r0 + i, first, buffer, max_check_group);
+  for (index_t i = 0; i < tile.height; ++i) {
+    if (i < tile.next_height) source.read_ahead(tile.row(i) + 1, first);
+    const float* x = source.mu(tile.row(i), first, buffer, max_check_group);
     // All lanes below their maximum (so neither NaN nor a unit's first sample) is the
     // usual case.
     __m128 below = _mm_castsi128_ps(_mm_set1_epi32(-1));
@@ -127,7 +139,7 @@ void add_mu_group(const Source& source, index_t r0, index_t height, index_t firs
       below = _mm_and_ps(below, _mm_cmplt_ps(four, top[q]));
     }
     if (_mm_movemask_ps(below) == 0xF) continue;
-    raise_maxima(x, first, max_check_group, id_of(r0 + i), maxima);
+    raise_maxima(x, first, max_check_group, id_of(tile.row(i)), maxima);
     for (index_t q = 0; q < quads; ++q) top[q] = _mm_loadu_ps(maxima.current.data() + first + 4 * q);
   }
   for (index_t q = 0; q < quads; ++q) {
@@ -137,25 +149,29 @@ void add_mu_group(const Source& source, index_t r0, index_t height, index_t firs
 }
 #else
 template <class Source, class Id>
-void add_mu_group(const Source& source, index_t r0, index_t height, index_t first, Id id_of, double* sums,
+void add_mu_group(const Source& source, row_tile tile, index_t first, Id id_of, double* sums,
                   max_keys& maxima) noexcept {
-  add_mu_units(source, r0, height, first, max_check_group, id_of, sums, maxima);
+  add_mu_units(source, tile, first, max_check_group, id_of, sums, maxima);
 }
 #endif
 
-// Adds rows [0, count) of a μ source to sums (in row order, so each unit's sum is added
-// exactly as one row at a time would add it) and raises the maxima with (μ, id_of(row)).
+// Adds rows [0, count) of a μ source to sums and raises the maxima with (μ, id_of(row)).
+// Each unit's rows are added in an order fixed by count alone (the tiles' steps in turn,
+// each tile's stretches in turn), so the sums do not depend on the thread count.
 // source.mu(r, first, buffer, width) points at the fp32 μ of units [first, first + width)
 // of row r: in place where the source holds fp32 μ, else converted into buffer.
 template <class Source, class Id>
 void add_mu_rows(const Source& source, index_t count, index_t units, Id id_of, double* sums, max_keys& maxima) noexcept {
-  for (index_t r0 = 0; r0 < count; r0 += mu_tile_rows) {
-    const index_t height = std::min(mu_tile_rows, count - r0);
+  const index_t stretch = (count + mu_tile_rows - 1) / mu_tile_rows;
+  for (index_t step = 0; step < stretch; ++step) {
+    // The last stretches may be shorter than the others, or empty.
+    const auto height = [&](index_t at) { return std::min(mu_tile_rows, (count - at + stretch - 1) / stretch); };
+    const row_tile tile{step, stretch, height(step), step + 1 < stretch ? height(step + 1) : 0};
     index_t first = 0;
     for (; first + max_check_group <= units; first += max_check_group) {
-      add_mu_group(source, r0, height, first, id_of, sums, maxima);
+      add_mu_group(source, tile, first, id_of, sums, maxima);
     }
-    if (first < units) add_mu_units(source, r0, height, first, units - first, id_of, sums, maxima);
+    if (first < units) add_mu_units(source, tile, first, units - first, id_of, sums, maxima);
   }
 }
 
@@ -175,6 +191,15 @@ struct direct_mu_source {
       return buffer;
     }
   }
+
+  void read_ahead(index_t r, index_t first) const noexcept {
+#if defined(__GNUC__)
+    __builtin_prefetch(data + (begin + r) * stride + first);
+#else
+    (void)r;
+    (void)first;
+#endif
+  }
 };
 
 // μ from a task's folded totals, row r at totals + r * units.
@@ -187,6 +212,9 @@ struct totals_mu_source {
     for (index_t j = 0; j < width; ++j) buffer[j] = mu_from_total(row[j], elements);
     return buffer;
   }
+
+  // A task's totals were just written and are in cache.
+  void read_ahead(index_t, index_t) const noexcept {}
 };
 
 class unitmem_per_unit_state {
