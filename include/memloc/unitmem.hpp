@@ -38,12 +38,13 @@ class unitmem_accumulator<host_space> {
     static_assert(detail::is_index_element_v<I>, "sample ids must be integers");
     const auto acts = checked_batch(exec, batch);
     detail::check_ids(updating, sample_ids, acts.extent(0), shape_.samples);
+    bool distinct_ids = true;
     if (auto* s = std::get_if<per_unit_state>(&state_)) {
       s->seen().check_new(updating, sample_ids);
     } else {
-      check_view_budget(updating, std::get<per_sample_state>(state_), sample_ids, acts.extent(1));
+      distinct_ids = check_view_budget(updating, std::get<per_sample_state>(state_), sample_ids, acts.extent(1));
     }
-    fold(exec, acts, sample_ids);
+    fold(exec, acts, sample_ids, distinct_ids);
   }
 
   void merge(const host_exec&, const unitmem_accumulator& other) {
@@ -99,8 +100,8 @@ class unitmem_accumulator<host_space> {
     return report;
   }
 
-  void reset(const host_exec&) {
-    std::visit([](auto& s) { s.reset(); }, state_);
+  void reset(const host_exec& exec) {
+    std::visit([&](auto& s) { s.reset(exec); }, state_);
   }
 
   // The state as raw buffers with the reduction that merges each, for collective merges.
@@ -128,28 +129,32 @@ class unitmem_accumulator<host_space> {
   template <class T, class Space>
   void update_sequential(const host_exec& exec, const activations_view<T, Space>& batch,
                          const vector_view<const std::int64_t, host_space>& ids) {
-    fold(exec, checked_batch(exec, batch), ids);
+    fold(exec, checked_batch(exec, batch), ids, /*distinct_ids=*/true);
   }
 
   template <class T, class Space, class IdView>
-  void fold(const host_exec& exec, const activations_view<const T, Space>& acts, const IdView& ids) {
+  void fold(const host_exec& exec, const activations_view<const T, Space>& acts, const IdView& ids,
+            bool distinct_ids) {
     if (auto* s = std::get_if<per_unit_state>(&state_)) {
       s->update(exec, acts, ids, options_.transform);
     } else {
-      std::get<per_sample_state>(state_).update(exec, acts, ids, options_.transform);
+      std::get<per_sample_state>(state_).update(exec, acts, ids, options_.transform, distinct_ids);
     }
   }
 
+  // Returns whether the batch's ids are distinct.
   template <class IdView>
-  void check_view_budget(const char* fn, const per_sample_state& ps, const IdView& ids,
+  bool check_view_budget(const char* fn, const per_sample_state& ps, const IdView& ids,
                          index_t batch_views) {
     // Count each id's views including repeats inside this batch before changing anything.
     sorted_ids_.resize(static_cast<std::size_t>(ids.extent(0)));
     for (index_t i = 0; i < ids.extent(0); ++i) sorted_ids_[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(ids(i));
     std::sort(sorted_ids_.begin(), sorted_ids_.end());
+    bool distinct = true;
     for (std::size_t i = 0; i < sorted_ids_.size();) {
       std::size_t j = i;
       while (j < sorted_ids_.size() && sorted_ids_[j] == sorted_ids_[i]) ++j;
+      distinct = distinct && j == i + 1;
       const index_t total = ps.views_folded(sorted_ids_[i]) + static_cast<index_t>(j - i) * batch_views;
       if (total > shape_.views) {
         detail::fail(fn, "views folded for sample id ", sorted_ids_[i], " must be at most ", shape_.views, ", got ", total,
@@ -157,6 +162,7 @@ class unitmem_accumulator<host_space> {
       }
       i = j;
     }
+    return distinct;
   }
 
   unitmem_shape shape_;

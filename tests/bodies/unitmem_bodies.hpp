@@ -548,13 +548,14 @@ unit_run unitmem_view_rows(const oracle::activations& rows, const std::vector<st
 // Units not a multiple of the tile, odd and even counts of others, ties (values on a grid of
 // quarters), signed zeros, a NaN in one unit, ids scattered over a larger id space, views of
 // a sample spread over the batch, a batch longer than the device's chunk of rows (8195
-// units: views of a sample on both sides of a cut), and an id space of several of the
-// median's id segments, one of them without a folded id.
+// units: views of a sample on both sides of a cut), an id space of several of the
+// median's id segments, one of them without a folded id, and one view per sample in a batch
+// of distinct ids that the host splits into tasks of rows.
 TEST_CASE_TEMPLATE_DEFINE("unitmem: per_sample updates with repeated ids and the median finalize are exact", B,
                           unitmem_per_sample_shapes) {
   struct shape { index_t samples, views, units, spare_ids; };
   for (const shape sh : {shape{50, 1, 37, 13}, shape{51, 3, 37, 13}, shape{40, 4, 16, 13}, shape{50, 3, 8195, 13},
-                         shape{301, 2, 37, 1500}}) {
+                         shape{301, 2, 37, 1500}, shape{301, 1, 37, 1500}}) {
     const index_t rows = sh.samples * sh.views;
     auto values = random_activations(rows, 1, sh.units, 1, 900 + static_cast<std::uint64_t>(sh.units + rows), -1.0, 2.0);
     for (index_t r = 0; r < rows; ++r) {

