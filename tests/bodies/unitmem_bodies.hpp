@@ -199,6 +199,20 @@ TEST_CASE_TEMPLATE_DEFINE("unitmem: NaN survives the relu transform; per_sample 
   }
   const auto per_unit = unitmem_one_batch<B, float>(b, act_layout::dense, iota_ids(4), 4, {});
   CHECK(per_unit.argmax[0] == 1);
+  // A second NaN in a row where another unit takes a new maximum: the first NaN stays the
+  // argmax (the host's median sweeps eight units at a time and revisits all eight then).
+  oracle::activations d{4, 1, 9, 1, std::vector<double>(36, 0.0)};
+  for (index_t n = 0; n < 4; ++n) {
+    d.values[static_cast<std::size_t>(n * 9)] = n == 1 || n == 2 ? std::nan("") : 2.0 - 0.5 * static_cast<double>(n);
+    d.values[static_cast<std::size_t>(n * 9 + 1)] = static_cast<double>(n);
+  }
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    const auto run = unitmem_one_batch<B, float>(
+        d, act_layout::dense, iota_ids(4), 4, {rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample});
+    CHECK(std::isnan(run.mu_max[0]));
+    CHECK(run.argmax[0] == 1);
+    CHECK(run.argmax[1] == 3);
+  }
   // Sparse ids: the argmax is the sample id, not the row of the batch.
   oracle::activations c{2, 1, 1, 1, {1, 5}};
   for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
