@@ -37,6 +37,27 @@ void memloc_unitmem(benchmark::State& state, index_t units, memloc::rest_reducti
   set_throughput(state, matrix_bytes(units), samples * units);
 }
 
+// The median's finalize alone, over a state updated once before the timing: the selection
+// and the sweep of the per-sample sums that feeds it, without the reset and update that
+// memloc_unitmem also times.
+void memloc_median_finalize(benchmark::State& state, index_t units) {
+  std::vector<float> mu = filled_buffer<float>(static_cast<std::size_t>(samples * units), 1);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(samples));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  std::vector<double> unitmem(static_cast<std::size_t>(units));
+  const memloc::host_exec exec{};
+  memloc::unitmem_options options;
+  options.rest = memloc::rest_reduction::median;
+  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, 1, 1}, options);
+  acc.update(exec, memloc::dense_sample_major(mu.data(), samples, 1, units),
+             memloc::make_vector_view(ids.data(), samples));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(acc.finalize(exec, {memloc::make_vector_view(unitmem.data(), units)}));
+  }
+  // What it reads: the fp64 sums of every sample.
+  set_throughput(state, samples * units * 8, samples * units);
+}
+
 double selectivity(double top, double rest) { return (top - rest) / (top + rest); }
 
 // Down each column: the maximum, its first row, and the mean of the others.
@@ -116,6 +137,9 @@ void register_column_stats_cases() {
     add(median + "roofline", read_roofline, matrix_bytes(units));
     add(median + "memloc", memloc_unitmem, units, memloc::rest_reduction::median);
     add(median + "naive", naive_median, units);
+    const std::string finalize = "stats/B_median_finalize_N50000_U" + std::to_string(units) + "/";
+    add(finalize + "roofline", read_roofline, samples * units * 8);
+    add(finalize + "memloc", memloc_median_finalize, units);
   }
 }
 
