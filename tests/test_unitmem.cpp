@@ -122,7 +122,7 @@ TEST_CASE("unitmem over a μ matrix with edge columns matches the oracle for eve
             case 1: x = static_cast<float>(level(gen)); break;  // ties, also of the maximum
             case 2: x = level(gen) == 0 ? -0.0f : 0.0f; break;  // a dead unit: signed zeros
             case 3: x = 1.5f; break;                             // constant
-            case 4: x = b == samples / 2 ? nan : wide(gen); break;
+            case 4: x = b == samples / 2 || b == samples - 1 ? nan : wide(gen); break;  // NaNs in two tasks
             default: x = b == 0 ? nan : wide(gen); break;  // NaN in the first sample
           }
           mu[static_cast<std::size_t>(b * units + u)] = x;
@@ -152,6 +152,10 @@ TEST_CASE("unitmem over a μ matrix with edge columns matches the oracle for eve
               CHECK(std::isnan(top[i]));
               CHECK(std::isnan(others[i]));
               CHECK(std::isnan(um[i]));
+              // The first NaN wins the maximum (the oracle leaves a NaN unit's argmax open).
+              memloc::index_t first_nan = 0;
+              while (!std::isnan(mu[static_cast<std::size_t>(first_nan * units + u)])) ++first_nan;
+              CHECK(argmax[i] == first_nan);
               continue;
             }
             CHECK(top[i] == expected.top[i]);
@@ -207,6 +211,36 @@ static double selected_median(const float* values, memloc::index_t n) {
     ++histogram[bits[i] >> 21];
   }
   return memloc::detail::host::median_of_smallest(bits.data(), n, n, histogram.data(), candidates.data());
+}
+
+TEST_CASE("the host median finalize gives the same bits when its column budget makes passes of 8 units") {
+  std::mt19937 gen(99);
+  std::uniform_real_distribution<double> wide(-1.0, 3.0);
+  const memloc::index_t units = 29, rows = 37, id_space = 60;
+  std::vector<std::int64_t> ids;  // increasing, with gaps (every third id unfolded)
+  for (memloc::index_t r = 0; r < rows; ++r) ids.push_back(r + r / 2);
+  REQUIRE(ids.back() < id_space);
+  for (const std::int64_t elements : {1, 3}) {
+    std::vector<double> sums(static_cast<std::size_t>(id_space * units));
+    for (auto& x : sums) x = std::round(wide(gen) * 8.0) / 8.0 * static_cast<double>(elements);  // ties
+    sums[static_cast<std::size_t>(ids[3] * units + 9)] = std::nan("");
+    sums[static_cast<std::size_t>(ids[30] * units + 9)] = std::nan("");
+    const memloc::detail::host::mu_from_sums mu{sums.data(), ids.data(), units, elements};
+    std::vector<memloc::detail::host::unit_column_stats> whole(static_cast<std::size_t>(units)), passes(whole.size());
+    memloc::detail::host::column_medians(memloc::host_exec{2}, mu, rows, whole.data());
+    // 8 units' columns at a time: passes of 8, 8, 8 and 5 units.
+    memloc::detail::host::column_medians(memloc::host_exec{2}, mu, rows, passes.data(), 8 * rows * 4);
+    for (memloc::index_t u = 0; u < units; ++u) {
+      const auto& a = whole[static_cast<std::size_t>(u)];
+      const auto& b = passes[static_cast<std::size_t>(u)];
+      INFO("elements " << elements << ", unit " << u);
+      CHECK(std::memcmp(&a.top, &b.top, sizeof a.top) == 0);
+      CHECK(std::memcmp(&a.rest, &b.rest, sizeof a.rest) == 0);
+      CHECK(a.top_row == b.top_row);
+      if (u == 9) CHECK(b.top_row == 3);
+      if (u != 9) CHECK(!std::isnan(b.rest));
+    }
+  }
 }
 
 TEST_CASE("the host median by radix selection matches a sort, with ties, signs, zeros and infinities") {

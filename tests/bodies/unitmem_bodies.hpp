@@ -446,8 +446,9 @@ void unitmem_direct_mu_for(index_t units, act_layout layout, direct_rows storage
   memloc::unitmem_accumulator acc(B::exec(), shape, options), other(B::exec(), shape, options);
   index_t first = 0;
   int turn = 0;
-  // The host splits a batch of 1 100 into tasks of 35 rows, each read as stretches of 12, 12
-  // and 11 rows; the shorter batches make tasks of at most 16 rows, one stretch each.
+  // The host splits a batch of 1 100 into tasks of 35 rows, each read as 12 stretches of
+  // three rows (the last of two), in tiles of 12, 12 and 11 rows; the shorter batches make
+  // tasks of at most 16 rows, one tile of one-row stretches.
   for (const index_t count : {index_t{1}, index_t{7}, index_t{150}, index_t{142}, index_t{1100}}) {
     (turn++ % 2 == 0 ? acc : other).update(B::exec(), rows(first, count), row_ids(first, count));
     first += count;

@@ -148,37 +148,38 @@ struct bits_out {
   std::uint32_t& at(index_t u, index_t column) const noexcept { return out[u * stride + column]; }
 };
 
-// Row r of the sweep, units from first_unit on: their running maxima, and their selection
-// bits at `column` of `to`.
-inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, index_t first_unit,
-                             running_top* tops, bits_out to, index_t column) noexcept {
+// Row r of the sweep, units [from, last) of a pass that starts at unit `first`: their running
+// maxima (unit u's at tops[u - first]) and their selection bits at `column` of `to`.
+inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, index_t from,
+                             index_t last, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
   const double* row = mu.row(r);
-  for (index_t u = first_unit; u < mu.units; ++u) {
+  for (index_t u = from; u < last; ++u) {
     const float x = to_mu(row[u]);
-    tops[u].add(x, r);
-    to.at(u, column) = selection_bits(x);
+    tops[u - first].add(x, r);
+    to.at(u - first, column) = selection_bits(x);
   }
 }
 
 #if defined(__SSE2__)
-// Units u to u + 7 of a tile of median_tile_rows rows from r0, four units to a vector, for μ
-// that is the total times an exact reciprocal (what to_mu computes then, value for value).
-// Eight fp64 sums are a whole cache line of each row: at U = 512 the tile's rows lie 4 KB
-// apart, in one L1 set, and a line read half at a time was evicted before its second half.
+// Units u to u + 7 of a tile of median_tile_rows rows from r0 (a pass from unit `first`, as
+// sweep_row_scalar), four units to a vector, for μ that is the total times an exact
+// reciprocal (what to_mu computes then, value for value). Eight units rather than four: at
+// U = 512 the tile's rows lie 4 KB apart, in one L1 set, and their lines were evicted between
+// visits; eight took 98.6 ms where four took 111 (finalize at U = 512, 16-row tiles then).
 // The bits of four rows are transposed in registers and stored four rows to a column.
 inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r0, index_t u,
-                              running_top* tops, bits_out to, index_t column) noexcept {
+                              index_t first, running_top* tops, bits_out to, index_t column) noexcept {
+  tops += u - first;
   static_assert(median_tile_rows % 4 == 0, "rows are transposed four at a time");
   constexpr int width = 8;
   const __m128d scale = _mm_set1_pd(to_mu.reciprocal);
   const __m128i sign_bit = _mm_set1_epi32(static_cast<int>(0x80000000u));
   const auto load_tops = [&](int q) {
-    return _mm_setr_ps(tops[u + 4 * q].value, tops[u + 4 * q + 1].value, tops[u + 4 * q + 2].value,
-                       tops[u + 4 * q + 3].value);
+    return _mm_setr_ps(tops[4 * q].value, tops[4 * q + 1].value, tops[4 * q + 2].value, tops[4 * q + 3].value);
   };
   __m128 top[2] = {load_tops(0), load_tops(1)};
   int nan_seen = 0;
-  for (int lane = 0; lane < width; ++lane) nan_seen |= tops[u + lane].has_nan ? 1 << lane : 0;
+  for (int lane = 0; lane < width; ++lane) nan_seen |= tops[lane].has_nan ? 1 << lane : 0;
   __m128 bits[2][4];
   for (index_t i = 0; i < median_tile_rows; ++i) {
     const double* row = mu.row(r0 + i) + u;
@@ -196,7 +197,7 @@ inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_m
       _mm_storeu_ps(values, x[0]);
       _mm_storeu_ps(values + 4, x[1]);
       // A lane's first NaN always comes this way, so add() has seen every NaN so far.
-      for (int lane = 0; lane < width; ++lane) tops[u + lane].add(values[lane], r0 + i);
+      for (int lane = 0; lane < width; ++lane) tops[lane].add(values[lane], r0 + i);
       top[0] = load_tops(0);
       top[1] = load_tops(1);
     }
@@ -208,7 +209,7 @@ inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_m
       if (i % 4 == 3) {
         _MM_TRANSPOSE4_PS(bits[q][0], bits[q][1], bits[q][2], bits[q][3]);
         for (int lane = 0; lane < 4; ++lane) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(&to.at(u + 4 * q + lane, column + i - 3)),
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(&to.at(u - first + 4 * q + lane, column + i - 3)),
                            _mm_castps_si128(bits[q][lane]));
         }
       }
@@ -233,53 +234,72 @@ inline void count_top_digits(const std::uint32_t* bits, index_t n, std::uint32_t
   for (index_t d = 0; d < 2048; ++d) histogram[d] = tallies[d] + tallies[2048 + d] + tallies[4096 + d] + tallies[6144 + d];
 }
 
-inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats) {
+// Bytes of columns a median finalize holds at once. The units are taken in passes of as
+// many as fit: all of U = 512 at N = 50 000 (102 MB), 48 at a time at N = 1.28 M, where all
+// 512 columns would take 2.6 GB beside the 5.2 GB state; a pass reads its slice of every
+// row, as the blocks of units did before the whole-row sweep.
+inline constexpr std::int64_t median_columns_budget = std::int64_t{1} << 28;
+
+inline index_t median_pass_units(index_t units, index_t rows, std::int64_t budget) noexcept {
+  const index_t fit = budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * std::max<index_t>(1, rows));
+  return std::min(units, std::max<index_t>(8, fit / 8 * 8));
+}
+
+// budget: bytes of columns at once (a test passes a small one to make several passes).
+inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
+                           std::int64_t budget = median_columns_budget) {
   const index_t units = mu.units;
   const mu_from_totals to_mu(mu.elements);
   const index_t per_task = median_sweep_rows(rows);
   const index_t tasks = (rows + per_task - 1) / per_task;
+  const index_t pass_units = median_pass_units(units, rows, budget);
   // Every element is written by the sweep, so the storage is not zeroed first. (Streaming
   // the bits past the cache in whole lines gained 5 % at U = 512 and lost 1.7x at U = 64,
   // whose columns the selection then read back from memory rather than from cache.)
-  const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(units * rows)]);
+  const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(pass_units * rows)]);
   const bits_out to_columns{column_storage.get(), rows};
-  std::vector<running_top> tops(static_cast<std::size_t>(tasks * units));
-  parallel_for(exec, tasks, [&](index_t k) {
-    const index_t begin = k * per_task, end = std::min(rows, begin + per_task);
-    running_top* mine = tops.data() + k * units;
-    const double* first_row = mu.row(begin);
-    for (index_t u = 0; u < units; ++u) mine[u] = running_top{to_mu(first_row[u]), begin, false};
-    index_t r0 = begin;
-#if defined(__SSE2__)
-    if (to_mu.exact) {
-      for (; r0 + median_tile_rows <= end; r0 += median_tile_rows) {
-        index_t u = 0;
-        for (; u + 8 <= units; u += 8) sweep_eight_units(mu, to_mu, r0, u, mine, to_columns, r0);
-        for (index_t i = r0; i < r0 + median_tile_rows; ++i) sweep_row_scalar(mu, to_mu, i, u, mine, to_columns, i);
-      }
-    }
-#endif
-    for (; r0 < end; ++r0) sweep_row_scalar(mu, to_mu, r0, 0, mine, to_columns, r0);
-  });
+  std::vector<running_top> tops(static_cast<std::size_t>(tasks * pass_units));
   struct scratch_type {
     std::vector<std::uint32_t> tallies, histogram, candidates;
   };
   const scratch_type prototype{std::vector<std::uint32_t>(4 * 2048), std::vector<std::uint32_t>(2048),
                                std::vector<std::uint32_t>(static_cast<std::size_t>(rows))};
-  parallel_for_with_scratch(exec, units, prototype, [&](index_t u, scratch_type& s) {
-    running_top top = tops[static_cast<std::size_t>(u)];
-    for (index_t k = 1; k < tasks; ++k) top.then(tops[static_cast<std::size_t>(k * units + u)]);
-    unit_column_stats& out = stats[u];
-    out.top_row = top.row;
-    if (top.has_nan) {
-      out.top = out.rest = static_cast<double>(NAN);
-      return;
-    }
-    out.top = top.value;
-    const std::uint32_t* column = &to_columns.at(u, 0);
-    count_top_digits(column, rows, s.tallies.data(), s.histogram.data());
-    out.rest = median_of_smallest(column, rows, rows - 1, s.histogram.data(), s.candidates.data());
-  });
+  for (index_t first = 0; first < units; first += pass_units) {
+    const index_t last = std::min(units, first + pass_units), width = last - first;
+    parallel_for(exec, tasks, [&](index_t k) {
+      const index_t begin = k * per_task, end = std::min(rows, begin + per_task);
+      running_top* mine = tops.data() + k * width;
+      const double* first_row = mu.row(begin);
+      for (index_t u = first; u < last; ++u) mine[u - first] = running_top{to_mu(first_row[u]), begin, false};
+      index_t r0 = begin;
+#if defined(__SSE2__)
+      if (to_mu.exact) {
+        for (; r0 + median_tile_rows <= end; r0 += median_tile_rows) {
+          index_t u = first;
+          for (; u + 8 <= last; u += 8) sweep_eight_units(mu, to_mu, r0, u, first, mine, to_columns, r0);
+          for (index_t i = r0; i < r0 + median_tile_rows; ++i) {
+            sweep_row_scalar(mu, to_mu, i, u, last, first, mine, to_columns, i);
+          }
+        }
+      }
+#endif
+      for (; r0 < end; ++r0) sweep_row_scalar(mu, to_mu, r0, first, last, first, mine, to_columns, r0);
+    });
+    parallel_for_with_scratch(exec, width, prototype, [&](index_t j, scratch_type& s) {
+      running_top top = tops[static_cast<std::size_t>(j)];
+      for (index_t k = 1; k < tasks; ++k) top.then(tops[static_cast<std::size_t>(k * width + j)]);
+      unit_column_stats& out = stats[first + j];
+      out.top_row = top.row;
+      if (top.has_nan) {
+        out.top = out.rest = static_cast<double>(NAN);
+        return;
+      }
+      out.top = top.value;
+      const std::uint32_t* column = &to_columns.at(j, 0);
+      count_top_digits(column, rows, s.tallies.data(), s.histogram.data());
+      out.rest = median_of_smallest(column, rows, rows - 1, s.histogram.data(), s.candidates.data());
+    });
+  }
 }
 
 // Writes stats[u] for every unit: the median of the others, or their mean. A NaN anywhere

@@ -192,6 +192,9 @@ struct direct_mu_source {
     }
   }
 
+  // Asks for the line holding unit `first` of row r. A group of 16 values of 4 bytes or
+  // fewer that straddles two lines has its second one asked for by the next group; fp64
+  // groups (128 bytes) leave every second line to the hardware prefetcher.
   void read_ahead(index_t r, index_t first) const noexcept {
 #if defined(__GNUC__)
     __builtin_prefetch(data + (begin + r) * stride + first);
