@@ -101,7 +101,7 @@ inline constexpr index_t column_tile_rows = 16;
 // ---- the median: a row-wise sweep, then a selection per column -------------------------
 // Blocks of units read a slice of every row (512 bytes of each 4 KB row at U = 512): a page
 // per row, which the hardware prefetcher does not follow, and the sweep waited on memory
-// (49 of 117 ms of the finalize at U = 512). The median instead sweeps ranges of whole rows,
+// (docs/benchmarks.md, the session of 2026-12-04, 18:09 UTC). The median instead sweeps ranges of whole rows,
 // writing every unit's selection bits into its column, and then selects per column, where a
 // column (200 KB at N = 50 000) is read front to back.
 
@@ -128,10 +128,9 @@ struct running_top {
 };
 
 // Rows read together by the median's sweep: its rows lie a row of fp64 sums apart (4 KB at
-// U = 512), each its own page, and tiles of 4 rows ran 81 ms where tiles of 8 ran 88 and of
-// 16 rows 99 ms (finalize at U = 512, N = 50 000).
+// U = 512), each its own page. stats/B_median_finalize_N50000_U512 ran 74.7 / 76.5 ms with
+// tiles of 4 rows, 82.4 / 83.2 with 8 and 98.1 / 98.2 with 16.
 inline constexpr index_t median_tile_rows = 4;
-
 
 // Rows per task of the median's sweep: a multiple of the tile and at most 64 tasks, so the
 // tasks, and so every result, depend on the row count alone.
@@ -140,8 +139,8 @@ inline index_t median_sweep_rows(index_t rows) noexcept {
   return std::max<index_t>(1, (tiles + 63) / 64) * median_tile_rows;
 }
 
-// Where the sweep writes unit u's bit of a row: out + u * stride + column (the row's place in
-// the column, or in the staged block).
+// Where the sweep writes unit u's bit of a row: out + u * stride + column, the row's place
+// in unit u's column.
 struct bits_out {
   std::uint32_t* out;
   index_t stride;
@@ -164,8 +163,8 @@ inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu
 // Units u to u + 7 of a tile of median_tile_rows rows from r0 (a pass from unit `first`, as
 // sweep_row_scalar), four units to a vector, for μ that is the total times an exact
 // reciprocal (what to_mu computes then, value for value). Eight units rather than four: at
-// U = 512 the tile's rows lie 4 KB apart, in one L1 set, and their lines were evicted between
-// visits; eight took 98.6 ms where four took 111 (finalize at U = 512, 16-row tiles then).
+// U = 512 the tile's rows lie 4 KB apart, in one L1 set, and a line taken in two visits
+// could be evicted between them.
 // The bits of four rows are transposed in registers and stored four rows to a column.
 inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r0, index_t u,
                               index_t first, running_top* tops, bits_out to, index_t column) noexcept {
@@ -254,8 +253,8 @@ inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_
   const index_t tasks = (rows + per_task - 1) / per_task;
   const index_t pass_units = median_pass_units(units, rows, budget);
   // Every element is written by the sweep, so the storage is not zeroed first. (Streaming
-  // the bits past the cache in whole lines gained 5 % at U = 512 and lost 1.7x at U = 64,
-  // whose columns the selection then read back from memory rather than from cache.)
+  // the bits past the cache in whole lines was tried: small columns, read back by the
+  // selection, then came from memory rather than cache; docs/benchmarks.md.)
   const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(pass_units * rows)]);
   const bits_out to_columns{column_storage.get(), rows};
   std::vector<running_top> tops(static_cast<std::size_t>(tasks * pass_units));
