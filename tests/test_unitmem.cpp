@@ -243,6 +243,45 @@ TEST_CASE("the host median finalize gives the same bits when its column budget m
   }
 }
 
+// The per-sample view budget counts a batch's ids in a slot per id: the id it names is the
+// smallest over budget, whatever the batch's order, and a refused batch leaves no count
+// behind (the next batch's distinct ids take the row-range update, and fold as the oracle's).
+TEST_CASE("the per-sample view budget names the smallest id over it and leaves no count behind when it refuses") {
+  const memloc::host_exec exec{2};
+  const memloc::index_t units = 3;
+  memloc::unitmem_options options;
+  options.rest = memloc::rest_reduction::median;
+  memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{10, units, 2, 1}, options);
+  std::vector<float> x(7 * units);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 11);
+  const auto batch = memloc::dense_sample_major(x.data(), 7, 1, units);
+  const std::vector<std::int64_t> over = {7, 7, 7, 5, 2, 2, 2};  // 7 and 2 take three views of two
+  CHECK_THROWS_WITH_AS(acc.update(exec, batch, memloc::make_vector_view(over.data(), 7)),
+                       doctest::Contains("views folded for sample id 2 must be at most 2, got 3 with this batch"),
+                       memloc::logic_error);
+  // Each sample twice, one view at a time, in the order 6..0 and then 0..6.
+  const std::vector<std::int64_t> down = {6, 5, 4, 3, 2, 1, 0}, up = {0, 1, 2, 3, 4, 5, 6};
+  acc.update(exec, batch, memloc::make_vector_view(down.data(), 7));
+  acc.update(exec, batch, memloc::make_vector_view(up.data(), 7));
+  std::vector<std::vector<double>> mu(7, std::vector<double>(units));
+  for (std::size_t b = 0; b < 7; ++b) {
+    for (std::size_t u = 0; u < static_cast<std::size_t>(units); ++u) {
+      mu[b][u] = (static_cast<double>(x[(6 - b) * units + u]) + static_cast<double>(x[b * units + u])) / 2.0;
+    }
+  }
+  const auto expected = oracle::unitmem(mu, true);
+  std::vector<double> um(static_cast<std::size_t>(units)), top(um.size()), others(um.size());
+  std::vector<std::int64_t> argmax(top.size());
+  acc.finalize(exec, {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
+                      memloc::make_vector_view(argmax.data(), units), memloc::make_vector_view(others.data(), units)});
+  for (std::size_t u = 0; u < top.size(); ++u) {
+    INFO("unit " << u);
+    CHECK(top[u] == doctest::Approx(expected.top[u]).epsilon(1e-6));
+    CHECK(argmax[u] == expected.top_index[u]);
+    CHECK(others[u] == doctest::Approx(expected.rest[u]).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("the host median by radix selection matches a sort, with ties, signs, zeros and infinities") {
   std::mt19937 gen(2024);
   const std::vector<float> specials = {0.0f, -0.0f, 1.0f, -1.0f, 1e-38f, -1e-38f, 3e38f, -3e38f,
