@@ -243,6 +243,134 @@ TEST_CASE("the host median finalize gives the same bits when its column budget m
   }
 }
 
+// Columns of a per-sample sums matrix for the bracketed median, one pattern per unit.
+enum class bracket_pattern { uniform, rising, levels, zeros, constant, infinities, nan_late };
+
+static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_t rows, std::mt19937& gen) {
+  std::uniform_real_distribution<double> wide(-1.0, 3.0);
+  switch (p) {
+    case bracket_pattern::uniform: return wide(gen);
+    // Ordered by row, as samples ordered by class are: the middle values sit in a few rows.
+    case bracket_pattern::rising: return static_cast<double>(r) / static_cast<double>(rows) + 1e-3 * wide(gen);
+    case bracket_pattern::levels: return static_cast<double>(static_cast<int>(wide(gen) + 1.0));  // ties
+    case bracket_pattern::zeros: return wide(gen) < 1.0 ? -0.0 : 0.0;
+    case bracket_pattern::constant: return 1.5;
+    case bracket_pattern::infinities: {
+      const double x = wide(gen);
+      return x < -0.8 ? -INFINITY : x > 2.8 ? INFINITY : x;
+    }
+    // A maximum of +inf, then NaNs in two tasks: the first NaN takes the maximum.
+    default: return r == rows / 3 || r == rows - 7 ? std::nan("") : r == 3 ? INFINITY : wide(gen);
+  }
+}
+
+// The bracketed selection against the column path, which the oracle tests cover: the same
+// bits (maximum, its row, median of the others) for every pattern, element count (1: the
+// vector sweep; 3: the scalar one), unit count (tails of the vectors and of 64-unit chunks),
+// thread count and way the brackets fare: holding, overflowing a task's room, or missing.
+TEST_CASE("the host's bracketed median gives the column path's bits, whether brackets hold, overflow or miss") {
+  using namespace memloc::detail::host;
+  const std::vector<bracket_pattern> patterns = {bracket_pattern::uniform,  bracket_pattern::rising,
+                                                 bracket_pattern::levels,   bracket_pattern::zeros,
+                                                 bracket_pattern::constant, bracket_pattern::infinities,
+                                                 bracket_pattern::nan_late};
+  enum class fate { hold, overflow, miss };
+  for (const fate way : {fate::hold, fate::overflow, fate::miss}) {
+    for (const memloc::index_t units : {1, 7, 29, 70}) {
+      for (const memloc::index_t rows : {257, 2001, 20000}) {
+        if (way == fate::overflow && rows != 20000) continue;  // smaller tasks have room for every row
+        for (const std::int64_t elements : {1, 3}) {
+          std::mt19937 gen(static_cast<unsigned>(units * 7919 + rows + elements));
+          const memloc::index_t id_space = rows + rows / 3;
+          std::vector<std::int64_t> ids;  // increasing, with gaps
+          for (memloc::index_t r = 0; ids.size() < static_cast<std::size_t>(rows); ++r) {
+            if (r % 4 != 3) ids.push_back(r);
+          }
+          REQUIRE(ids.back() < id_space);
+          // Samples of 256 rows place brackets of about a quarter of the rows: a room of half
+          // a task's rows holds them, one of 32 values does not.
+          const median_bracketing how{256, 0, way == fate::overflow ? 1000 : 2};
+          // A miss: the rows the bracketing samples (row i * rows / 256 for the i-th) hold the
+          // largest values, so the bracket lies above the middle ranks.
+          std::vector<bool> sampled(static_cast<std::size_t>(rows), false);
+          for (memloc::index_t i = 0; i < 256; ++i) sampled[static_cast<std::size_t>(i * rows / 256)] = true;
+          std::vector<double> sums(static_cast<std::size_t>(id_space * units));
+          for (memloc::index_t r = 0; r < rows; ++r) {
+            for (memloc::index_t u = 0; u < units; ++u) {
+              const auto p = patterns[static_cast<std::size_t>(u) % patterns.size()];
+              double x = bracket_value(p, r, rows, gen);
+              if (way == fate::miss && p == bracket_pattern::uniform && sampled[static_cast<std::size_t>(r)]) {
+                x = 100.0 + static_cast<double>(r);
+              }
+              sums[static_cast<std::size_t>(ids[static_cast<std::size_t>(r)] * units + u)] = x * static_cast<double>(elements);
+            }
+          }
+          const mu_from_sums mu{sums.data(), ids.data(), units, elements};
+          std::vector<unit_column_stats> expected(static_cast<std::size_t>(units));
+          column_medians_by_columns(memloc::host_exec{2}, mu, rows, expected.data(), median_columns_budget);
+          for (const int threads : {1, 2, 3}) {
+            std::vector<unit_column_stats> got(static_cast<std::size_t>(units));
+            const memloc::index_t missed = bracketed_medians(memloc::host_exec{threads}, mu, rows, got.data(), median_columns_budget, how);
+            INFO("fate " << static_cast<int>(way) << ", units " << units << ", rows " << rows << ", elements " << elements
+                         << ", threads " << threads);
+            memloc::index_t uniform_units = 0, spread_units = 0;
+            for (memloc::index_t u = 0; u < units; ++u) {
+              const auto p = patterns[static_cast<std::size_t>(u) % patterns.size()];
+              uniform_units += p == bracket_pattern::uniform ? 1 : 0;
+              spread_units += p == bracket_pattern::uniform || p == bracket_pattern::rising || p == bracket_pattern::infinities ? 1 : 0;
+              const auto& a = expected[static_cast<std::size_t>(u)];
+              const auto& b = got[static_cast<std::size_t>(u)];
+              INFO("unit " << u);
+              CHECK(std::memcmp(&a.top, &b.top, sizeof a.top) == 0);
+              CHECK(std::memcmp(&a.rest, &b.rest, sizeof a.rest) == 0);
+              CHECK(a.top_row == b.top_row);
+            }
+            // How the brackets fared is part of what is tested. Ties at a bracket's ends are
+            // counted, not kept, so only units of spread values can overflow (a unit with a
+            // NaN is NaN without a selection); a sample of nearly every row cannot miss.
+            if (way == fate::hold) CHECK(missed == 0);
+            if (way == fate::overflow) CHECK(missed == spread_units);
+            if (way == fate::miss && rows > 2 * 256) CHECK(missed == uniform_units);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Above median_bracketing's min_rows the accumulator takes the bracketed path: the oracle's
+// median and argmax over 20 000 samples with one view and one position (μ is the input).
+TEST_CASE("unitmem's median over 20 000 samples, where the host brackets it, matches the oracle") {
+  const memloc::index_t samples = 20000, units = 13;
+  REQUIRE(samples >= memloc::detail::host::median_bracketing{}.min_rows);
+  const std::vector<bracket_pattern> patterns = {bracket_pattern::uniform, bracket_pattern::rising, bracket_pattern::levels,
+                                                 bracket_pattern::zeros, bracket_pattern::infinities};
+  std::mt19937 gen(4711);
+  std::vector<float> mu(static_cast<std::size_t>(samples * units));
+  std::vector<std::vector<double>> rows(static_cast<std::size_t>(samples));
+  for (memloc::index_t b = 0; b < samples; ++b) {
+    for (memloc::index_t u = 0; u < units; ++u) {
+      const auto x = static_cast<float>(bracket_value(patterns[static_cast<std::size_t>(u) % patterns.size()], b, samples, gen));
+      mu[static_cast<std::size_t>(b * units + u)] = x;
+      rows[static_cast<std::size_t>(b)].push_back(x);
+    }
+  }
+  const auto expected = oracle::unitmem(rows, true);
+  std::vector<double> um(static_cast<std::size_t>(units)), top(um.size()), others(um.size());
+  std::vector<std::int64_t> argmax(um.size());
+  memloc::unitmem(memloc::host_exec{2}, memloc::dense_sample_major(mu.data(), samples, 1, units),
+                  {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
+                   memloc::make_vector_view(argmax.data(), units), memloc::make_vector_view(others.data(), units)},
+                  {memloc::rest_reduction::median});
+  for (memloc::index_t u = 0; u < units; ++u) {
+    const auto i = static_cast<std::size_t>(u);
+    INFO("unit " << u);
+    CHECK(top[i] == expected.top[i]);
+    CHECK(argmax[i] == expected.top_index[i]);
+    CHECK(others[i] == expected.rest[i]);
+  }
+}
+
 // The per-sample view budget counts a batch's ids in a slot per id: the id it names is the
 // smallest over budget, whatever the batch's order, and a refused batch leaves no count
 // behind (the next batch's distinct ids take the row-range update, and fold as the oracle's).
@@ -279,6 +407,35 @@ TEST_CASE("the per-sample view budget names the smallest id over it and leaves n
     CHECK(top[u] == doctest::Approx(expected.top[u]).epsilon(1e-6));
     CHECK(argmax[u] == expected.top_index[u]);
     CHECK(others[u] == doctest::Approx(expected.rest[u]).epsilon(1e-6));
+  }
+}
+
+// The bracketed median's selection slices a range of selection bits: every rank of lists
+// with ties, with bounds that are the values' own or wider (the whole 32-bit range, where a
+// slice's end would pass 2^32), against a sort.
+TEST_CASE("kth_smallest_in_range gives every rank of a sort, within tight or the widest bounds") {
+  std::mt19937 gen(1801);
+  for (const int n : {1, 2, 3, 17, 256, 257, 1000}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<std::uint32_t> bits(static_cast<std::size_t>(n)), work(bits.size());
+      std::uniform_int_distribution<std::uint32_t> any(0u, 0xFFFFFFFFu), few(0u, 3u), near(0x9F000000u, 0x9F000400u);
+      for (auto& x : bits) {
+        switch (trial) {
+          case 0: x = any(gen); break;
+          case 1: x = few(gen) == 0 ? 0u : few(gen) == 1 ? 0xFFFFFFFFu : 0x80000000u; break;  // ties at both ends
+          case 2: x = near(gen); break;                                                          // one narrow range
+          default: x = 0x3F800000u + few(gen); break;                                            // a few levels
+        }
+      }
+      std::vector<std::uint32_t> sorted = bits;
+      std::sort(sorted.begin(), sorted.end());
+      for (memloc::index_t k = 0; k < n; ++k) {
+        INFO("n " << n << ", trial " << trial << ", rank " << k);
+        CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data()) == sorted[static_cast<std::size_t>(k)]);
+        CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data(), 0u, 0xFFFFFFFFu) ==
+              sorted[static_cast<std::size_t>(k)]);
+      }
+    }
   }
 }
 

@@ -2,8 +2,9 @@
 
 // Per-unit statistics over a μ[rows, units] matrix (row-major, read from per-sample sums):
 // the maximum with its first row, and the mean or median of the other rows. The mean sweeps
-// blocks of units a tile of rows at a time; the median sweeps ranges of whole rows into
-// per-unit columns of selection bits, then selects in each column.
+// blocks of units a tile of rows at a time. The median of many rows brackets each unit's
+// middle values from a sample and keeps only those in one sweep; of fewer rows, it sweeps
+// ranges of whole rows into per-unit columns of selection bits, then selects in each column.
 
 #include <algorithm>
 #include <cmath>
@@ -63,19 +64,63 @@ inline std::uint32_t kth_smallest_counted(const std::uint32_t* bits, index_t n, 
   return candidates[0];
 }
 
-// The median of the m smallest (1 <= m <= n) of a column's n selection bits, the mean of
-// the two middle values when m is even, as numpy does. With m = n - 1 it is the median of
-// the others: without one instance of its maximum, the largest value, a column's values in
-// sorted order are its m smallest, so the others' middle ranks are ranks of the whole
-// column and nothing has to be removed.
+// The median of the m smallest values of a column, the mean of the two middle values when m
+// is even, as numpy does, given kth(rank): the selection bits of the rank-th smallest. With
+// m = n - 1 it is the median of the others: without one instance of its maximum, the
+// largest value, a column's values in sorted order are its m smallest, so the others'
+// middle ranks are ranks of the whole column and nothing has to be removed.
+template <class Kth>
+double median_by_ranks(index_t m, Kth&& kth) noexcept {
+  const index_t middle = m / 2;
+  const double upper = value_from_order_preserving_bits(kth(middle));
+  if (m % 2 == 1) return upper;
+  return middle_mean(value_from_order_preserving_bits(kth(middle - 1)), upper);
+}
+
+// The median of the m smallest (1 <= m <= n) of a column's n selection bits.
 inline double median_of_smallest(const std::uint32_t* bits, index_t n, index_t m, const std::uint32_t* top_histogram,
                                  std::uint32_t* candidates) noexcept {
-  const index_t middle = m / 2;
-  const double upper = value_from_order_preserving_bits(kth_smallest_counted(bits, n, middle, top_histogram, candidates));
-  if (m % 2 == 1) return upper;
-  const double lower =
-      value_from_order_preserving_bits(kth_smallest_counted(bits, n, middle - 1, top_histogram, candidates));
-  return middle_mean(lower, upper);
+  return median_by_ranks(m, [&](index_t k) { return kth_smallest_counted(bits, n, k, top_histogram, candidates); });
+}
+
+// The k-th smallest (0-based, k < n) of n selection bits, all in [low, high], for lists of a
+// few thousand: each round counts 256 equal slices of the range (256 counts where the top
+// digit of kth_smallest_counted has 2048) and keeps the slice holding rank k, whose range
+// the next round slices. Slices of the range rather than of fixed bits follow the values:
+// a unit's bracket spans a sliver of one or two binades, which its first round already
+// cuts into buckets of a few values each. work has room for n values.
+inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n, index_t k, std::uint32_t* work,
+                                           std::uint32_t low, std::uint32_t high) noexcept {
+  const std::uint32_t* from = bits;
+  while (low != high) {
+    const std::uint32_t span = high - low;
+    const int shift = std::max(0, 32 - __builtin_clz(span) - 8);  // span >> shift < 256
+    std::uint32_t histogram[256] = {};
+    for (index_t i = 0; i < n; ++i) ++histogram[(from[i] - low) >> shift];
+    const std::uint32_t slice = digit_holding_rank([&](std::uint32_t d) { return index_t{histogram[d]}; }, 256u, k);
+    index_t kept = 0;
+    for (index_t i = 0; i < n; ++i) {
+      // Written without a branch: which values share the slice is data, not a pattern.
+      const std::uint32_t x = from[i];
+      work[kept] = x;
+      kept += (x - low) >> shift == slice ? 1 : 0;
+    }
+    from = work;
+    n = kept;
+    const std::uint64_t base = std::uint64_t{low} + (std::uint64_t{slice} << shift);
+    high = static_cast<std::uint32_t>(std::min<std::uint64_t>(high, base + (std::uint64_t{1} << shift) - 1));
+    low = static_cast<std::uint32_t>(base);
+  }
+  return low;
+}
+
+inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n, index_t k, std::uint32_t* work) noexcept {
+  std::uint32_t low = bits[0], high = bits[0];
+  for (index_t i = 1; i < n; ++i) {
+    low = std::min(low, bits[i]);
+    high = std::max(high, bits[i]);
+  }
+  return kth_smallest_in_range(bits, n, k, work, low, high);
 }
 
 // Units per block of the mean's sweep: enough to sweep rows with long contiguous reads (64
@@ -125,6 +170,16 @@ struct running_top {
     if (has_nan) return;
     if (later.has_nan || later.value > value) *this = later;
   }
+
+  // The maximum over this set of rows and `other`'s, in any order and interleaving, as add()
+  // in row order gives it: the first NaN, else the largest value at its first row.
+  void merge(const running_top& other) noexcept {
+    if (has_nan || other.has_nan) {
+      if (other.has_nan && (!has_nan || other.row < row)) *this = other;
+      return;
+    }
+    if (other.value > value || (other.value == value && other.row < row)) *this = other;
+  }
 };
 
 // Rows read together by the median's sweep: its rows lie a row of fp64 sums apart (4 KB at
@@ -166,8 +221,10 @@ inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu
 // U = 512 the tile's rows lie 4 KB apart, in one L1 set, and a line taken in two visits
 // could be evicted between them.
 // The bits of four rows are transposed in registers and stored four rows to a column.
-inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r0, index_t u,
-                              index_t first, running_top* tops, bits_out to, index_t column) noexcept {
+// next_r0: the first row of the next tile, whose same units are fetched ahead (rows of a
+// sample lie far apart, where the hardware does not fetch ahead), or -1 for none.
+inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r0, index_t next_r0,
+                              index_t u, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
   tops += u - first;
   static_assert(median_tile_rows % 4 == 0, "rows are transposed four at a time");
   constexpr int width = 8;
@@ -182,6 +239,7 @@ inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_m
   __m128 bits[2][4];
   for (index_t i = 0; i < median_tile_rows; ++i) {
     const double* row = mu.row(r0 + i) + u;
+    if (next_r0 >= 0) __builtin_prefetch(mu.row(next_r0 + i) + u);
     __m128 x[2];
     int wins = 0, nan_lanes = 0;
     for (int q = 0; q < 2; ++q) {
@@ -244,9 +302,58 @@ inline index_t median_pass_units(index_t units, index_t rows, std::int64_t budge
   return std::min(units, std::max<index_t>(8, fit / 8 * 8));
 }
 
+// Rows [begin, end) of mu, units [first, last): their running maxima into tops (unit u's at
+// tops[u - first]) and their selection bits into the columns of `to`, a row's bits at the
+// row's own index.
+inline void sweep_into_columns(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t begin, index_t end,
+                               index_t first, index_t last, running_top* tops, bits_out to) noexcept {
+  const double* first_row = mu.row(begin);
+  for (index_t u = first; u < last; ++u) tops[u - first] = running_top{to_mu(first_row[u]), begin, false};
+  index_t r0 = begin;
+#if defined(__SSE2__)
+  if (to_mu.exact) {
+    for (; r0 + median_tile_rows <= end; r0 += median_tile_rows) {
+      index_t u = first;
+      const index_t next_r0 = r0 + 2 * median_tile_rows <= end ? r0 + median_tile_rows : -1;
+      for (; u + 8 <= last; u += 8) sweep_eight_units(mu, to_mu, r0, next_r0, u, first, tops, to, r0);
+      for (index_t i = r0; i < r0 + median_tile_rows; ++i) sweep_row_scalar(mu, to_mu, i, u, last, first, tops, to, i);
+    }
+  }
+#endif
+  for (; r0 < end; ++r0) sweep_row_scalar(mu, to_mu, r0, first, last, first, tops, to, r0);
+}
+
+// Writes a unit's maximum and its row; false where it is NaN, which makes the rest NaN too
+// (comparisons would silently skip a NaN otherwise).
+inline bool write_top(const running_top& top, unit_column_stats& out) noexcept {
+  out.top_row = top.row;
+  if (top.has_nan) {
+    out.top = out.rest = static_cast<double>(NAN);
+    return false;
+  }
+  out.top = top.value;
+  return true;
+}
+
+// Scratch of a selection task: digit tallies, a histogram, a list to select in and the
+// room kth_smallest_counted narrows it in.
+struct selection_scratch {
+  std::vector<std::uint32_t> tallies, histogram, list, work;
+
+  selection_scratch(index_t list_capacity, index_t work_capacity)
+      : tallies(4 * 2048), histogram(2048), list(static_cast<std::size_t>(list_capacity)),
+        work(static_cast<std::size_t>(work_capacity)) {}
+};
+
+// The median of the others in the whole of one column's bits.
+inline double median_of_others_in_column(const std::uint32_t* column, index_t rows, selection_scratch& s) noexcept {
+  count_top_digits(column, rows, s.tallies.data(), s.histogram.data());
+  return median_of_smallest(column, rows, rows - 1, s.histogram.data(), s.work.data());
+}
+
 // budget: bytes of columns at once (a test passes a small one to make several passes).
-inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
-                           std::int64_t budget = median_columns_budget) {
+inline void column_medians_by_columns(const host_exec& exec, const mu_from_sums& mu, index_t rows,
+                                      unit_column_stats* stats, std::int64_t budget) {
   const index_t units = mu.units;
   const mu_from_totals to_mu(mu.elements);
   const index_t per_task = median_sweep_rows(rows);
@@ -258,46 +365,310 @@ inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_
   const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(pass_units * rows)]);
   const bits_out to_columns{column_storage.get(), rows};
   std::vector<running_top> tops(static_cast<std::size_t>(tasks * pass_units));
-  struct scratch_type {
-    std::vector<std::uint32_t> tallies, histogram, candidates;
-  };
-  const scratch_type prototype{std::vector<std::uint32_t>(4 * 2048), std::vector<std::uint32_t>(2048),
-                               std::vector<std::uint32_t>(static_cast<std::size_t>(rows))};
+  const selection_scratch prototype(0, rows);
   for (index_t first = 0; first < units; first += pass_units) {
     const index_t last = std::min(units, first + pass_units), width = last - first;
     parallel_for(exec, tasks, [&](index_t k) {
       const index_t begin = k * per_task, end = std::min(rows, begin + per_task);
-      running_top* mine = tops.data() + k * width;
-      const double* first_row = mu.row(begin);
-      for (index_t u = first; u < last; ++u) mine[u - first] = running_top{to_mu(first_row[u]), begin, false};
-      index_t r0 = begin;
-#if defined(__SSE2__)
-      if (to_mu.exact) {
-        for (; r0 + median_tile_rows <= end; r0 += median_tile_rows) {
-          index_t u = first;
-          for (; u + 8 <= last; u += 8) sweep_eight_units(mu, to_mu, r0, u, first, mine, to_columns, r0);
-          for (index_t i = r0; i < r0 + median_tile_rows; ++i) {
-            sweep_row_scalar(mu, to_mu, i, u, last, first, mine, to_columns, i);
-          }
-        }
-      }
-#endif
-      for (; r0 < end; ++r0) sweep_row_scalar(mu, to_mu, r0, first, last, first, mine, to_columns, r0);
+      sweep_into_columns(mu, to_mu, begin, end, first, last, tops.data() + k * width, to_columns);
     });
-    parallel_for_with_scratch(exec, width, prototype, [&](index_t j, scratch_type& s) {
+    parallel_for_with_scratch(exec, width, prototype, [&](index_t j, selection_scratch& s) {
       running_top top = tops[static_cast<std::size_t>(j)];
       for (index_t k = 1; k < tasks; ++k) top.then(tops[static_cast<std::size_t>(k * width + j)]);
-      unit_column_stats& out = stats[first + j];
-      out.top_row = top.row;
-      if (top.has_nan) {
-        out.top = out.rest = static_cast<double>(NAN);
-        return;
-      }
-      out.top = top.value;
-      const std::uint32_t* column = &to_columns.at(j, 0);
-      count_top_digits(column, rows, s.tallies.data(), s.histogram.data());
-      out.rest = median_of_smallest(column, rows, rows - 1, s.histogram.data(), s.candidates.data());
+      if (write_top(top, stats[first + j])) stats[first + j].rest = median_of_others_in_column(&to_columns.at(j, 0), rows, s);
     });
+  }
+}
+
+// ---- the median of many rows: a bracket from a sample, then one sweep ------------------
+// Writing every unit's column costs as many bytes again as reading the sums, and more in
+// page faults on the fresh storage (a quarter of stats/B_median_finalize_N50000_U512 in
+// `perf`). With many rows a sample of them places, per unit, a bracket [low, high] that
+// holds the middle ranks; one sweep of the sums then counts the values below, at or under
+// low and at or under high, and keeps only those strictly between, a few percent, for the
+// selection. Ties at a bracket's ends are counted, not kept, so a unit of zeros or of a
+// few levels selects as fast as any. Where a bracket misses (a middle rank falls outside,
+// or a task's values between overflow their room) that unit falls back to a selection over
+// its whole column, so the result is the exact median either way, and so the same bits for
+// every thread count.
+
+struct median_bracketing {
+  index_t sample_rows = 2048;  // rows of the sample that places the brackets
+  index_t min_rows = 16384;    // fewer rows take the column path
+  index_t room_share = 8;      // a task's room per unit: 1/room_share of its rows, plus 32
+};
+
+// Rows a task takes at a time in the bracketed sweep, the tasks taking blocks in turn: where
+// samples come ordered (by class, say) and a unit's middle values cluster in some rows, every
+// task still sees a share of them, so no task's room overflows.
+inline constexpr index_t bracket_block_rows = 16;
+
+// A task's counts for one unit. A NaN is in none of them and is not kept: a unit with a NaN
+// is NaN whatever its selection.
+struct bracket_counts {
+  std::int32_t* below;          // values < low
+  std::int32_t* at_most_low;    // values <= low
+  std::int32_t* at_most_high;   // values <= high
+  std::int32_t* between;        // values in (low, high), kept up to the room
+};
+
+// Unit j of a pass, as a task of the bracketed sweep sees it.
+struct bracket_task_view {
+  const float* low;
+  const float* high;
+  running_top* tops;
+  // tops[j].value for vector compares, +inf once unit j has seen a NaN: a later value can
+  // win only by being greater, or a first NaN, so x > top or x unordered is a candidate.
+  float* top_values;
+  bracket_counts counts;
+  std::uint32_t* kept;  // unit j's room at kept + j * room
+  index_t room;
+
+  void add_top(index_t j, float x, index_t r) const noexcept {
+    tops[j].add(x, r);
+    top_values[j] = tops[j].has_nan ? INFINITY : tops[j].value;
+  }
+  void keep(index_t j, float x) const noexcept {
+    std::int32_t& n = counts.between[j];
+    if (n < room) kept[j * room + n] = selection_bits(x);
+    ++n;
+  }
+  void add(index_t j, float x, index_t r) const noexcept {
+    add_top(j, x, r);
+    counts.below[j] += x < low[j] ? 1 : 0;
+    counts.at_most_low[j] += x <= low[j] ? 1 : 0;
+    counts.at_most_high[j] += x <= high[j] ? 1 : 0;
+    if (x > low[j] && x < high[j]) keep(j, x);
+  }
+};
+
+// Units [from, last) of row r, in a pass from unit `first`.
+inline void bracket_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, index_t from,
+                               index_t last, index_t first, const bracket_task_view& view) noexcept {
+  const double* row = mu.row(r);
+  for (index_t u = from; u < last; ++u) view.add(u - first, to_mu(row[u]), r);
+}
+
+#if defined(__SSE2__)
+// Subtracts a comparison's lanes (all ones, -1 as an integer, where true) from four counts.
+inline void count_true(std::int32_t* counts, __m128 comparison) noexcept {
+  __m128i* at = reinterpret_cast<__m128i*>(counts);
+  _mm_storeu_si128(at, _mm_sub_epi32(_mm_loadu_si128(at), _mm_castps_si128(comparison)));
+}
+
+// Row r from unit `first` of the pass, four units to a vector, for μ that is the total times
+// an exact reciprocal (what to_mu computes then, value for value); returns the first unit
+// left, fewer than four before `last`. A row is read front to back, as the prefetcher
+// likes, and `ahead`, a row that comes later, is fetched meanwhile. Which values to keep
+// is data, a few percent of them, so a branch per vector would be mispredicted about every
+// third time: the values and kept lanes of up to 64 units are gathered and kept after
+// them, one loop whose exit is the only guess.
+// scaled: the reciprocal is not 1, so the totals are multiplied (exactly, as to_mu does).
+template <bool scaled>
+index_t bracket_row_vectors(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, const double* ahead,
+                            index_t first, index_t last, const bracket_task_view& view) noexcept {
+  const double* row = mu.row(r);
+  const __m128d scale = _mm_set1_pd(to_mu.reciprocal);
+  const auto to_float = [&](const double* at) {
+    return _mm_cvtpd_ps(scaled ? _mm_mul_pd(_mm_loadu_pd(at), scale) : _mm_loadu_pd(at));
+  };
+  index_t u = first;
+  while (u + 4 <= last) {
+    const index_t quads = std::min<index_t>(16, (last - u) / 4), j0 = u - first;
+    float values[64];
+    std::uint64_t contested = 0, kept = 0;
+    for (index_t q = 0; q < quads; ++q) {
+      const index_t j = j0 + 4 * q;
+      const double* at = row + u + 4 * q;
+      if (q % 2 == 0) __builtin_prefetch(ahead + u + 4 * q);
+      const __m128 x = _mm_movelh_ps(to_float(at), to_float(at + 2));
+      _mm_storeu_ps(values + 4 * q, x);
+      const auto contest = static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpnle_ps(x, _mm_loadu_ps(view.top_values + j))));
+      contested |= contest << (4 * q);
+      const __m128 low = _mm_loadu_ps(view.low + j), high = _mm_loadu_ps(view.high + j);
+      const __m128 at_most_low = _mm_cmple_ps(x, low);
+      count_true(view.counts.below + j, _mm_cmplt_ps(x, low));
+      count_true(view.counts.at_most_low + j, at_most_low);
+      count_true(view.counts.at_most_high + j, _mm_cmple_ps(x, high));
+      const auto between = static_cast<std::uint64_t>(_mm_movemask_ps(_mm_andnot_ps(at_most_low, _mm_cmplt_ps(x, high))));
+      kept |= between << (4 * q);
+    }
+    for (; contested != 0; contested &= contested - 1) {
+      const int lane = __builtin_ctzll(contested);
+      view.add_top(j0 + lane, values[lane], r);
+    }
+    for (; kept != 0; kept &= kept - 1) {
+      const int lane = __builtin_ctzll(kept);
+      view.keep(j0 + lane, values[lane]);
+    }
+    u += 4 * quads;
+  }
+  return u;
+}
+#endif
+
+// Tasks of the bracketed sweep over `blocks` blocks of rows: at most 64, so the tasks, and
+// so every intermediate, depend on the row count alone.
+inline index_t bracket_tasks(index_t blocks) noexcept { return std::max<index_t>(1, std::min<index_t>(64, blocks)); }
+
+// The sample rank that bounds a bracket around population rank `rank` of `rows`: four
+// standard deviations of a sample rank beyond the expected one, and one more rank.
+inline index_t bracket_sample_rank(index_t rank, index_t rows, index_t sample_rows, int side) noexcept {
+  const double p = (static_cast<double>(rank) + 0.5) / static_cast<double>(rows);
+  const double spread = 4.0 * std::sqrt(static_cast<double>(sample_rows) * p * (1.0 - p)) + 1.0;
+  const double expected = p * static_cast<double>(sample_rows) + side * spread;
+  return std::min<index_t>(sample_rows - 1, std::max<index_t>(0, static_cast<index_t>(expected)));
+}
+
+// Returns how many units fell back to their whole column.
+inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
+                                 std::int64_t budget, const median_bracketing& how) {
+  const index_t units = mu.units;
+  const mu_from_totals to_mu(mu.elements);
+  const index_t blocks = (rows + bracket_block_rows - 1) / bracket_block_rows;
+  const index_t tasks = bracket_tasks(blocks);
+  const index_t task_rows = (blocks + tasks - 1) / tasks * bracket_block_rows;  // the most any task takes
+  const index_t room = task_rows / how.room_share + 32;
+  // The others' middle ranks in the whole column (its maximum is its largest value).
+  const index_t others = rows - 1, upper_rank = others / 2, lower_rank = others % 2 == 0 ? upper_rank - 1 : upper_rank;
+  const index_t sample_low = bracket_sample_rank(lower_rank, rows, how.sample_rows, -1);
+  const index_t sample_high = bracket_sample_rank(upper_rank, rows, how.sample_rows, +1);
+  const index_t pass_units = std::min(
+      units, std::max<index_t>(8, budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * tasks * room) / 8 * 8));
+  // Rows between a row and the one fetched while it is read: about 4 KB ahead.
+  const index_t ahead_rows = std::max<index_t>(1, 4096 / (8 * pass_units));
+
+  // The sample: evenly spaced rows, read as a μ matrix of their own.
+  std::vector<std::int64_t> sample_ids(static_cast<std::size_t>(how.sample_rows));
+  for (index_t i = 0; i < how.sample_rows; ++i) sample_ids[static_cast<std::size_t>(i)] = mu.ids[i * rows / how.sample_rows];
+  const mu_from_sums sample{mu.sums, sample_ids.data(), units, mu.elements};
+  const index_t sample_per_task = median_sweep_rows(how.sample_rows);
+  const index_t sample_tasks = (how.sample_rows + sample_per_task - 1) / sample_per_task;
+
+  const std::unique_ptr<std::uint32_t[]> sample_columns(
+      new std::uint32_t[static_cast<std::size_t>(pass_units * how.sample_rows)]);
+  const std::unique_ptr<std::uint32_t[]> kept(new std::uint32_t[static_cast<std::size_t>(tasks * pass_units * room)]);
+  std::vector<running_top> tops(static_cast<std::size_t>(std::max(tasks, sample_tasks) * pass_units));
+  std::vector<float> low(static_cast<std::size_t>(pass_units)), high(low.size());
+  std::vector<float> top_values(static_cast<std::size_t>(tasks * pass_units));
+  // Four counts per task and unit, one array after another.
+  std::vector<std::int32_t> counts(static_cast<std::size_t>(4 * tasks * pass_units));
+  const auto counts_of = [&](index_t k, index_t width) {
+    std::int32_t* c = counts.data() + 4 * k * width;
+    return bracket_counts{c, c + width, c + 2 * width, c + 3 * width};
+  };
+  const selection_scratch sample_scratch(0, how.sample_rows), kept_scratch(tasks * room, tasks * room);
+  struct selected_unit {
+    index_t unit;                                 // of the pass
+    index_t below, at_most_low, between;          // over all tasks
+  };
+  std::vector<selected_unit> selected;
+  std::vector<index_t> missed;  // units of any pass
+
+  for (index_t first = 0; first < units; first += pass_units) {
+    const index_t last = std::min(units, first + pass_units), width = last - first;
+    const bits_out to_sample{sample_columns.get(), how.sample_rows};
+    parallel_for(exec, sample_tasks, [&](index_t k) {
+      const index_t begin = k * sample_per_task, end = std::min(how.sample_rows, begin + sample_per_task);
+      sweep_into_columns(sample, to_mu, begin, end, first, last, tops.data() + k * width, to_sample);
+    });
+    parallel_for_with_scratch(exec, width, sample_scratch, [&](index_t j, selection_scratch& s) {
+      const std::uint32_t* column = &to_sample.at(j, 0);
+      low[static_cast<std::size_t>(j)] =
+          value_from_order_preserving_bits(kth_smallest_in_range(column, how.sample_rows, sample_low, s.work.data()));
+      high[static_cast<std::size_t>(j)] =
+          value_from_order_preserving_bits(kth_smallest_in_range(column, how.sample_rows, sample_high, s.work.data()));
+    });
+
+    std::fill(counts.begin(), counts.end(), 0);
+    parallel_for(exec, tasks, [&](index_t k) {
+      const bracket_task_view view{low.data(), high.data(), tops.data() + k * width, top_values.data() + k * width,
+                                   counts_of(k, width), kept.get() + k * width * room, room};
+      // -inf at the task's first row: any value there takes it, as its first row.
+      std::fill(view.tops, view.tops + width, running_top{-INFINITY, k * bracket_block_rows, false});
+      std::fill(view.top_values, view.top_values + width, -INFINITY);
+      for (index_t b = k; b < blocks; b += tasks) {
+        const index_t end = std::min(rows, (b + 1) * bracket_block_rows);
+        for (index_t r = b * bracket_block_rows; r < end; ++r) {
+          index_t u = first;
+#if defined(__SSE2__)
+          // The row ahead in this task's order: in this block, else in its next one.
+          index_t next = r + ahead_rows;
+          if (next >= (b + 1) * bracket_block_rows) next += (tasks - 1) * bracket_block_rows;
+          const double* ahead = mu.row(std::min(next, rows - 1));
+          if (to_mu.elements == 1) {
+            u = bracket_row_vectors<false>(mu, to_mu, r, ahead, first, last, view);
+          } else if (to_mu.exact) {
+            u = bracket_row_vectors<true>(mu, to_mu, r, ahead, first, last, view);
+          }
+#endif
+          bracket_row_scalar(mu, to_mu, r, u, last, first, view);
+        }
+      }
+    });
+
+    // Each unit's maximum and counts over the tasks, and whether its bracket holds the middle.
+    selected.clear();
+    for (index_t j = 0; j < width; ++j) {
+      running_top top = tops[static_cast<std::size_t>(j)];
+      index_t below = 0, at_most_low = 0, at_most_high = 0, between = 0;
+      bool overflow = false;
+      for (index_t k = 0; k < tasks; ++k) {
+        if (k > 0) top.merge(tops[static_cast<std::size_t>(k * width + j)]);
+        const bracket_counts c = counts_of(k, width);
+        below += c.below[j];
+        at_most_low += c.at_most_low[j];
+        at_most_high += c.at_most_high[j];
+        between += c.between[j];
+        overflow |= c.between[j] > room;
+      }
+      if (!write_top(top, stats[first + j])) continue;
+      if (!overflow && below <= lower_rank && upper_rank < at_most_high) {
+        selected.push_back({j, below, at_most_low, between});
+      } else {
+        missed.push_back(first + j);
+      }
+    }
+    parallel_for_with_scratch(exec, static_cast<index_t>(selected.size()), kept_scratch, [&](index_t i, selection_scratch& s) {
+      const selected_unit& unit = selected[static_cast<std::size_t>(i)];
+      const index_t j = unit.unit;
+      index_t n = 0;
+      for (index_t k = 0; k < tasks; ++k) {
+        const std::uint32_t* from = kept.get() + (k * width + j) * room;
+        n = static_cast<index_t>(std::copy(from, from + counts_of(k, width).between[j], s.list.data() + n) - s.list.data());
+      }
+      const std::uint32_t low_bits = selection_bits(low[static_cast<std::size_t>(j)]);
+      const std::uint32_t high_bits = selection_bits(high[static_cast<std::size_t>(j)]);
+      // Ranks [below, at_most_low) are low, the next `between` are kept, the rest up to
+      // at_most_high are high; kept values lie strictly between, which bounds their selection.
+      stats[first + j].rest = median_by_ranks(others, [&](index_t rank) {
+        if (rank < unit.at_most_low) return low_bits;
+        if (rank >= unit.at_most_low + unit.between) return high_bits;
+        return kth_smallest_in_range(s.list.data(), n, rank - unit.at_most_low, s.work.data(), low_bits, high_bits);
+      });
+    });
+  }
+  if (missed.empty()) return 0;
+  // Where the bracket missed: the whole column, read down the rows.
+  parallel_for_with_scratch(exec, static_cast<index_t>(missed.size()), selection_scratch(rows, rows),
+                            [&](index_t i, selection_scratch& s) {
+                              const index_t u = missed[static_cast<std::size_t>(i)];
+                              for (index_t r = 0; r < rows; ++r) {
+                                s.list[static_cast<std::size_t>(r)] = selection_bits(to_mu(mu.row(r)[u]));
+                              }
+                              stats[u].rest = median_of_others_in_column(s.list.data(), rows, s);
+                            });
+  return static_cast<index_t>(missed.size());
+}
+
+// budget: bytes of columns (or kept values) at once; a test passes a small one to make
+// several passes, and its own bracketing to take either path at small sizes.
+inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
+                           std::int64_t budget = median_columns_budget, const median_bracketing& how = {}) {
+  if (rows < how.min_rows || rows <= how.sample_rows) {
+    column_medians_by_columns(exec, mu, rows, stats, budget);
+  } else {
+    bracketed_medians(exec, mu, rows, stats, budget, how);
   }
 }
 
