@@ -308,9 +308,13 @@ TEST_CASE("the host's bracketed median gives the column path's bits, whether bra
           const mu_from_sums mu{sums.data(), ids.data(), units, elements};
           std::vector<unit_column_stats> expected(static_cast<std::size_t>(units));
           column_medians_by_columns(memloc::host_exec{2}, mu, rows, expected.data(), median_columns_budget);
-          for (const int threads : {1, 2, 3}) {
+          // Three thread counts, and the SSE2 sweep besides the AVX2 one where the CPU has it.
+          for (const int threads : {1, 2, 3, -1}) {
             std::vector<unit_column_stats> got(static_cast<std::size_t>(units));
-            const memloc::index_t missed = bracketed_medians(memloc::host_exec{threads}, mu, rows, got.data(), median_columns_budget, how);
+            median_bracketing sse2_or_avx2 = how;
+            sse2_or_avx2.avx2 = threads > 0;
+            const memloc::index_t missed = bracketed_medians(memloc::host_exec{std::abs(threads)}, mu, rows, got.data(),
+                                                             median_columns_budget, sse2_or_avx2);
             INFO("fate " << static_cast<int>(way) << ", units " << units << ", rows " << rows << ", elements " << elements
                          << ", threads " << threads);
             memloc::index_t uniform_units = 0, spread_units = 0;

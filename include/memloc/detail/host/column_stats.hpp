@@ -16,6 +16,16 @@
 #include <emmintrin.h>
 #endif
 
+// The bracketed median's sweep also has an AVX2 version, chosen at run time where the CPU
+// has it, so the default (baseline x86-64) build gets it too. Not under nvcc, whose
+// translation units take the SSE2 sweep.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#define MEMLOC_HOST_AVX2_DISPATCH 1
+#include <immintrin.h>
+#else
+#define MEMLOC_HOST_AVX2_DISPATCH 0
+#endif
+
 #include "../../exec.hpp"
 #include "../../options.hpp"
 #include "../../view.hpp"
@@ -396,6 +406,7 @@ struct median_bracketing {
   index_t sample_rows = 2048;  // rows of the sample that places the brackets
   index_t min_rows = 16384;    // fewer rows take the column path
   index_t room_share = 8;      // a task's room per unit: 1/room_share of its rows, plus 32
+  bool avx2 = true;            // off: the SSE2 sweep even where the CPU has AVX2 (tests)
 };
 
 // Rows a task takes at a time in the bracketed sweep, the tasks taking blocks in turn: where
@@ -433,6 +444,18 @@ struct bracket_task_view {
     if (n < room) kept[j * room + n] = selection_bits(x);
     ++n;
   }
+  // After a vector sweep of row r over units from j0: values[lane] is unit j0 + lane's
+  // value; the lanes set in `contested` may take the maximum, those in `between` are kept.
+  void settle(index_t r, index_t j0, const float* values, std::uint64_t contested, std::uint64_t between) const noexcept {
+    for (; contested != 0; contested &= contested - 1) {
+      const int lane = __builtin_ctzll(contested);
+      add_top(j0 + lane, values[lane], r);
+    }
+    for (; between != 0; between &= between - 1) {
+      const int lane = __builtin_ctzll(between);
+      keep(j0 + lane, values[lane]);
+    }
+  }
   void add(index_t j, float x, index_t r) const noexcept {
     add_top(j, x, r);
     counts.below[j] += x < low[j] ? 1 : 0;
@@ -456,9 +479,9 @@ inline void count_true(std::int32_t* counts, __m128 comparison) noexcept {
   _mm_storeu_si128(at, _mm_sub_epi32(_mm_loadu_si128(at), _mm_castps_si128(comparison)));
 }
 
-// Row r from unit `first` of the pass, four units to a vector, for μ that is the total times
-// an exact reciprocal (what to_mu computes then, value for value); returns the first unit
-// left, fewer than four before `last`. A row is read front to back, as the prefetcher
+// Row r from unit `from` (the pass starting at unit `first`), four units to a vector, for μ
+// that is the total times an exact reciprocal (what to_mu computes then, value for value);
+// returns the first unit left, fewer than four before `last`. A row is read front to back, as the prefetcher
 // likes, and `ahead`, a row that comes later, is fetched meanwhile. Which values to keep
 // is data, a few percent of them, so a branch per vector would be mispredicted about every
 // third time: the values and kept lanes of up to 64 units are gathered and kept after
@@ -466,13 +489,13 @@ inline void count_true(std::int32_t* counts, __m128 comparison) noexcept {
 // scaled: the reciprocal is not 1, so the totals are multiplied (exactly, as to_mu does).
 template <bool scaled>
 index_t bracket_row_vectors(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, const double* ahead,
-                            index_t first, index_t last, const bracket_task_view& view) noexcept {
+                            index_t from, index_t first, index_t last, const bracket_task_view& view) noexcept {
   const double* row = mu.row(r);
   const __m128d scale = _mm_set1_pd(to_mu.reciprocal);
   const auto to_float = [&](const double* at) {
     return _mm_cvtpd_ps(scaled ? _mm_mul_pd(_mm_loadu_pd(at), scale) : _mm_loadu_pd(at));
   };
-  index_t u = first;
+  index_t u = from;
   while (u + 4 <= last) {
     const index_t quads = std::min<index_t>(16, (last - u) / 4), j0 = u - first;
     float values[64];
@@ -493,15 +516,64 @@ index_t bracket_row_vectors(const mu_from_sums& mu, const mu_from_totals& to_mu,
       const auto between = static_cast<std::uint64_t>(_mm_movemask_ps(_mm_andnot_ps(at_most_low, _mm_cmplt_ps(x, high))));
       kept |= between << (4 * q);
     }
-    for (; contested != 0; contested &= contested - 1) {
-      const int lane = __builtin_ctzll(contested);
-      view.add_top(j0 + lane, values[lane], r);
-    }
-    for (; kept != 0; kept &= kept - 1) {
-      const int lane = __builtin_ctzll(kept);
-      view.keep(j0 + lane, values[lane]);
-    }
+    view.settle(r, j0, values, contested, kept);
     u += 4 * quads;
+  }
+  return u;
+}
+#endif
+
+#if MEMLOC_HOST_AVX2_DISPATCH
+inline bool host_has_avx2() noexcept {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+__attribute__((target("avx2"))) inline void count_true_avx2(std::int32_t* counts, __m256 comparison) noexcept {
+  __m256i* at = reinterpret_cast<__m256i*>(counts);
+  _mm256_storeu_si256(at, _mm256_sub_epi32(_mm256_loadu_si256(at), _mm256_castps_si256(comparison)));
+}
+
+// bracket_row_vectors with eight units to a vector (the same comparisons, quiet where SSE's
+// are signalling, which gives the same lanes); returns the first unit left, fewer than
+// eight before `last`.
+template <bool scaled>
+__attribute__((target("avx2"))) index_t bracket_row_vectors_avx2(const mu_from_sums& mu, const mu_from_totals& to_mu,
+                                                                 index_t r, const double* ahead, index_t from,
+                                                                 index_t first, index_t last,
+                                                                 const bracket_task_view& view) noexcept {
+  const double* row = mu.row(r);
+  const __m256d scale = _mm256_set1_pd(to_mu.reciprocal);
+  index_t u = from;
+  while (u + 8 <= last) {
+    const index_t octets = std::min<index_t>(8, (last - u) / 8), j0 = u - first;
+    float values[64];
+    std::uint64_t contested = 0, kept = 0;
+    for (index_t q = 0; q < octets; ++q) {
+      const index_t j = j0 + 8 * q;
+      const double* at = row + u + 8 * q;
+      __builtin_prefetch(ahead + u + 8 * q);
+      __m256d lower = _mm256_loadu_pd(at), upper = _mm256_loadu_pd(at + 4);
+      if (scaled) {
+        lower = _mm256_mul_pd(lower, scale);
+        upper = _mm256_mul_pd(upper, scale);
+      }
+      const __m256 x = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lower)), _mm256_cvtpd_ps(upper), 1);
+      _mm256_storeu_ps(values + 8 * q, x);
+      const auto contest = static_cast<std::uint64_t>(
+          _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_loadu_ps(view.top_values + j), _CMP_NLE_UQ)));
+      contested |= contest << (8 * q);
+      const __m256 low = _mm256_loadu_ps(view.low + j), high = _mm256_loadu_ps(view.high + j);
+      const __m256 at_most_low = _mm256_cmp_ps(x, low, _CMP_LE_OQ);
+      count_true_avx2(view.counts.below + j, _mm256_cmp_ps(x, low, _CMP_LT_OQ));
+      count_true_avx2(view.counts.at_most_low + j, at_most_low);
+      count_true_avx2(view.counts.at_most_high + j, _mm256_cmp_ps(x, high, _CMP_LE_OQ));
+      const auto between = static_cast<std::uint64_t>(
+          _mm256_movemask_ps(_mm256_andnot_ps(at_most_low, _mm256_cmp_ps(x, high, _CMP_LT_OQ))));
+      kept |= between << (8 * q);
+    }
+    view.settle(r, j0, values, contested, kept);
+    u += 8 * octets;
   }
   return u;
 }
@@ -535,6 +607,9 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
   const index_t sample_high = bracket_sample_rank(upper_rank, rows, how.sample_rows, +1);
   const index_t pass_units = std::min(
       units, std::max<index_t>(8, budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * tasks * room) / 8 * 8));
+#if MEMLOC_HOST_AVX2_DISPATCH
+  const bool wide = how.avx2 && host_has_avx2();
+#endif
   // Rows between a row and the one fetched while it is read: about 4 KB ahead.
   const index_t ahead_rows = std::max<index_t>(1, 4096 / (8 * pass_units));
 
@@ -596,10 +671,16 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
           index_t next = r + ahead_rows;
           if (next >= (b + 1) * bracket_block_rows) next += (tasks - 1) * bracket_block_rows;
           const double* ahead = mu.row(std::min(next, rows - 1));
-          if (to_mu.elements == 1) {
-            u = bracket_row_vectors<false>(mu, to_mu, r, ahead, first, last, view);
-          } else if (to_mu.exact) {
-            u = bracket_row_vectors<true>(mu, to_mu, r, ahead, first, last, view);
+          const bool scaled = to_mu.elements != 1;
+#if MEMLOC_HOST_AVX2_DISPATCH
+          if (wide && to_mu.exact) {
+            u = scaled ? bracket_row_vectors_avx2<true>(mu, to_mu, r, ahead, u, first, last, view)
+                       : bracket_row_vectors_avx2<false>(mu, to_mu, r, ahead, u, first, last, view);
+          }
+#endif
+          if (to_mu.exact) {
+            u = scaled ? bracket_row_vectors<true>(mu, to_mu, r, ahead, u, first, last, view)
+                       : bracket_row_vectors<false>(mu, to_mu, r, ahead, u, first, last, view);
           }
 #endif
           bracket_row_scalar(mu, to_mu, r, u, last, first, view);
