@@ -244,7 +244,7 @@ TEST_CASE("the host median finalize gives the same bits when its column budget m
 }
 
 // Columns of a per-sample sums matrix for the bracketed median, one pattern per unit.
-enum class bracket_pattern { uniform, rising, levels, zeros, constant, infinities, nan_late };
+enum class bracket_pattern { uniform, rising, levels, zeros, constant, infinities, cycle_1024, cycle_16, nan_late };
 
 static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_t rows, std::mt19937& gen) {
   std::uniform_real_distribution<double> wide(-1.0, 3.0);
@@ -255,6 +255,12 @@ static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_
     case bracket_pattern::levels: return static_cast<double>(static_cast<int>(wide(gen) + 1.0));  // ties
     case bracket_pattern::zeros: return wide(gen) < 1.0 ? -0.0 : 0.0;
     case bracket_pattern::constant: return 1.5;
+    // Batches of 1 024 samples in one order: the same rows of every 64 blocks of 16 hold the
+    // middle values, which one task would take if blocks went to tasks by position.
+    case bracket_pattern::cycle_1024: return static_cast<double>(r % 1024) / 1024.0 + 1e-4 * wide(gen);
+    // A period that divides the stride of a sample of 256 rows from 20 480: an evenly spaced
+    // sample would see one phase only.
+    case bracket_pattern::cycle_16: return static_cast<double>(r % 16) / 16.0 + 1e-4 * wide(gen);
     case bracket_pattern::infinities: {
       const double x = wide(gen);
       return x < -0.8 ? -INFINITY : x > 2.8 ? INFINITY : x;
@@ -270,15 +276,15 @@ static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_
 // thread count and way the brackets fare: holding, overflowing a task's room, or missing.
 TEST_CASE("the host's bracketed median gives the column path's bits, whether brackets hold, overflow or miss") {
   using namespace memloc::detail::host;
-  const std::vector<bracket_pattern> patterns = {bracket_pattern::uniform,  bracket_pattern::rising,
-                                                 bracket_pattern::levels,   bracket_pattern::zeros,
-                                                 bracket_pattern::constant, bracket_pattern::infinities,
-                                                 bracket_pattern::nan_late};
+  const std::vector<bracket_pattern> patterns = {
+      bracket_pattern::uniform,    bracket_pattern::rising,     bracket_pattern::levels,
+      bracket_pattern::zeros,      bracket_pattern::constant,   bracket_pattern::infinities,
+      bracket_pattern::cycle_1024, bracket_pattern::cycle_16,   bracket_pattern::nan_late};
   enum class fate { hold, overflow, miss };
   for (const fate way : {fate::hold, fate::overflow, fate::miss}) {
     for (const memloc::index_t units : {1, 7, 29, 70}) {
-      for (const memloc::index_t rows : {257, 2001, 20000}) {
-        if (way == fate::overflow && rows != 20000) continue;  // smaller tasks have room for every row
+      for (const memloc::index_t rows : {257, 2001, 20480}) {
+        if (way == fate::overflow && rows != 20480) continue;  // smaller tasks have room for every row
         for (const std::int64_t elements : {1, 3}) {
           std::mt19937 gen(static_cast<unsigned>(units * 7919 + rows + elements));
           const memloc::index_t id_space = rows + rows / 3;
@@ -290,10 +296,10 @@ TEST_CASE("the host's bracketed median gives the column path's bits, whether bra
           // Samples of 256 rows place brackets of about a quarter of the rows: a room of half
           // a task's rows holds them, one of 32 values does not.
           const median_bracketing how{256, 0, way == fate::overflow ? 1000 : 2};
-          // A miss: the rows the bracketing samples (row i * rows / 256 for the i-th) hold the
-          // largest values, so the bracket lies above the middle ranks.
+          // A miss: the rows the bracketing samples hold the largest values, so the bracket
+          // lies above the middle ranks.
           std::vector<bool> sampled(static_cast<std::size_t>(rows), false);
-          for (memloc::index_t i = 0; i < 256; ++i) sampled[static_cast<std::size_t>(i * rows / 256)] = true;
+          for (memloc::index_t i = 0; i < 256; ++i) sampled[static_cast<std::size_t>(bracket_sample_row(i, rows, 256))] = true;
           std::vector<double> sums(static_cast<std::size_t>(id_space * units));
           for (memloc::index_t r = 0; r < rows; ++r) {
             for (memloc::index_t u = 0; u < units; ++u) {
@@ -308,20 +314,24 @@ TEST_CASE("the host's bracketed median gives the column path's bits, whether bra
           const mu_from_sums mu{sums.data(), ids.data(), units, elements};
           std::vector<unit_column_stats> expected(static_cast<std::size_t>(units));
           column_medians_by_columns(memloc::host_exec{2}, mu, rows, expected.data(), median_columns_budget);
-          // Three thread counts, and the SSE2 sweep besides the AVX2 one where the CPU has it.
+          // Three thread counts, the SSE2 sweep besides the AVX2 one where the CPU has it (-1),
+          // and a budget that takes the units 8 at a time (3).
           for (const int threads : {1, 2, 3, -1}) {
             std::vector<unit_column_stats> got(static_cast<std::size_t>(units));
             median_bracketing sse2_or_avx2 = how;
             sse2_or_avx2.avx2 = threads > 0;
             const memloc::index_t missed = bracketed_medians(memloc::host_exec{std::abs(threads)}, mu, rows, got.data(),
-                                                             median_columns_budget, sse2_or_avx2);
+                                                             threads == 3 ? 1 : median_columns_budget, sse2_or_avx2);
             INFO("fate " << static_cast<int>(way) << ", units " << units << ", rows " << rows << ", elements " << elements
                          << ", threads " << threads);
             memloc::index_t uniform_units = 0, spread_units = 0;
             for (memloc::index_t u = 0; u < units; ++u) {
               const auto p = patterns[static_cast<std::size_t>(u) % patterns.size()];
               uniform_units += p == bracket_pattern::uniform ? 1 : 0;
-              spread_units += p == bracket_pattern::uniform || p == bracket_pattern::rising || p == bracket_pattern::infinities ? 1 : 0;
+              spread_units += p == bracket_pattern::uniform || p == bracket_pattern::rising || p == bracket_pattern::infinities ||
+                                      p == bracket_pattern::cycle_1024 || p == bracket_pattern::cycle_16
+                                  ? 1
+                                  : 0;
               const auto& a = expected[static_cast<std::size_t>(u)];
               const auto& b = got[static_cast<std::size_t>(u)];
               INFO("unit " << u);

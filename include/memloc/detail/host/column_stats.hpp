@@ -17,9 +17,8 @@
 #endif
 
 // The bracketed median's sweep also has an AVX2 version, chosen at run time where the CPU
-// has it, so the default (baseline x86-64) build gets it too. Not under nvcc, whose
-// translation units take the SSE2 sweep.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+// has it, so the default (baseline x86-64) build gets it too.
+#if defined(__x86_64__) && defined(__GNUC__)
 #define MEMLOC_HOST_AVX2_DISPATCH 1
 #include <immintrin.h>
 #else
@@ -405,13 +404,16 @@ inline void column_medians_by_columns(const host_exec& exec, const mu_from_sums&
 struct median_bracketing {
   index_t sample_rows = 2048;  // rows of the sample that places the brackets
   index_t min_rows = 16384;    // fewer rows take the column path
-  index_t room_share = 8;      // a task's room per unit: 1/room_share of its rows, plus 32
+  // A task's room per unit: 1/room_share of its rows, plus 32. An eighth overflowed where
+  // a unit's middle values came as whole blocks (rows repeating every 1 024): a block of 16
+  // is in the bracket or not, so a task's share varies more than row by row.
+  index_t room_share = 4;
   bool avx2 = true;            // off: the SSE2 sweep even where the CPU has AVX2 (tests)
 };
 
-// Rows a task takes at a time in the bracketed sweep, the tasks taking blocks in turn: where
-// samples come ordered (by class, say) and a unit's middle values cluster in some rows, every
-// task still sees a share of them, so no task's room overflows.
+// Rows a task takes at a time in the bracketed sweep (bracket_block spreads the blocks):
+// where samples come ordered (by class, say) and a unit's middle values cluster in some
+// rows, every task still sees a share of them, so no task's room overflows.
 inline constexpr index_t bracket_block_rows = 16;
 
 // A task's counts for one unit. A NaN is in none of them and is not kept: a unit with a NaN
@@ -583,6 +585,33 @@ __attribute__((target("avx2"))) index_t bracket_row_vectors_avx2(const mu_from_s
 // so every intermediate, depend on the row count alone.
 inline index_t bracket_tasks(index_t blocks) noexcept { return std::max<index_t>(1, std::min<index_t>(64, blocks)); }
 
+// A fixed scramble of an integer (the finalizer of splitmix64): offsets that follow no
+// period, the same in every run.
+inline std::uint64_t scrambled(std::uint64_t x) noexcept {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// The block a task takes in a round of `tasks` consecutive blocks: one each, the round
+// rotated by a scrambled amount (none in round 0, so a task's first block is its first
+// row's). A fixed task per block position would put the same rows of every 64 blocks in one
+// task, and data that repeats with such a period (batches of 1 024 samples in a fixed
+// order) would overflow that task's room.
+inline index_t bracket_block(index_t round, index_t task, index_t tasks) noexcept {
+  const auto shift = round == 0 ? index_t{0} : static_cast<index_t>(scrambled(static_cast<std::uint64_t>(round)) %
+                                                                   static_cast<std::uint64_t>(tasks));
+  return round * tasks + (task + shift) % tasks;
+}
+
+// Row i of the bracketing sample: a scrambled row of the i-th of sample_rows equal stretches
+// (rows > sample_rows), so that data repeating with a period that divides the stretch is not
+// sampled at one phase only.
+inline index_t bracket_sample_row(index_t i, index_t rows, index_t sample_rows) noexcept {
+  const index_t begin = i * rows / sample_rows, span = (i + 1) * rows / sample_rows - begin;
+  return begin + static_cast<index_t>(scrambled(static_cast<std::uint64_t>(i)) % static_cast<std::uint64_t>(span));
+}
+
 // The sample rank that bounds a bracket around population rank `rank` of `rows`: four
 // standard deviations of a sample rank beyond the expected one, and one more rank.
 inline index_t bracket_sample_rank(index_t rank, index_t rows, index_t sample_rows, int side) noexcept {
@@ -613,9 +642,11 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
   // Rows between a row and the one fetched while it is read: about 4 KB ahead.
   const index_t ahead_rows = std::max<index_t>(1, 4096 / (8 * pass_units));
 
-  // The sample: evenly spaced rows, read as a μ matrix of their own.
+  // The sample, read as a μ matrix of its own.
   std::vector<std::int64_t> sample_ids(static_cast<std::size_t>(how.sample_rows));
-  for (index_t i = 0; i < how.sample_rows; ++i) sample_ids[static_cast<std::size_t>(i)] = mu.ids[i * rows / how.sample_rows];
+  for (index_t i = 0; i < how.sample_rows; ++i) {
+    sample_ids[static_cast<std::size_t>(i)] = mu.ids[bracket_sample_row(i, rows, how.sample_rows)];
+  }
   const mu_from_sums sample{mu.sums, sample_ids.data(), units, mu.elements};
   const index_t sample_per_task = median_sweep_rows(how.sample_rows);
   const index_t sample_tasks = (how.sample_rows + sample_per_task - 1) / sample_per_task;
@@ -662,14 +693,16 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
       // -inf at the task's first row: any value there takes it, as its first row.
       std::fill(view.tops, view.tops + width, running_top{-INFINITY, k * bracket_block_rows, false});
       std::fill(view.top_values, view.top_values + width, -INFINITY);
-      for (index_t b = k; b < blocks; b += tasks) {
+      for (index_t round = 0; round * tasks < blocks; ++round) {
+        const index_t b = bracket_block(round, k, tasks), next_b = bracket_block(round + 1, k, tasks);
+        if (b >= blocks) continue;  // the last round may have fewer blocks than tasks
         const index_t end = std::min(rows, (b + 1) * bracket_block_rows);
         for (index_t r = b * bracket_block_rows; r < end; ++r) {
           index_t u = first;
 #if defined(__SSE2__)
           // The row ahead in this task's order: in this block, else in its next one.
           index_t next = r + ahead_rows;
-          if (next >= (b + 1) * bracket_block_rows) next += (tasks - 1) * bracket_block_rows;
+          if (next >= (b + 1) * bracket_block_rows) next += (next_b - b - 1) * bracket_block_rows;
           const double* ahead = mu.row(std::min(next, rows - 1));
           const bool scaled = to_mu.elements != 1;
 #if MEMLOC_HOST_AVX2_DISPATCH
