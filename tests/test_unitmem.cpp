@@ -445,7 +445,11 @@ TEST_CASE("kth_smallest_in_range gives every rank of a sort, within tight or the
       std::sort(sorted.begin(), sorted.end());
       for (memloc::index_t k = 0; k < n; ++k) {
         INFO("n " << n << ", trial " << trial << ", rank " << k);
-        CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data()) == sorted[static_cast<std::size_t>(k)]);
+        const auto range = memloc::detail::host::range_of_bits(bits.data(), n);
+        CHECK(range.low == sorted.front());
+        CHECK(range.high == sorted.back());
+        CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data(), range.low, range.high) ==
+              sorted[static_cast<std::size_t>(k)]);
         CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data(), 0u, 0xFFFFFFFFu) ==
               sorted[static_cast<std::size_t>(k)]);
       }

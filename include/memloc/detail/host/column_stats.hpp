@@ -123,13 +123,19 @@ inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n,
   return low;
 }
 
-inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n, index_t k, std::uint32_t* work) noexcept {
-  std::uint32_t low = bits[0], high = bits[0];
+// The smallest and largest of n >= 1 selection bits: the tightest range for
+// kth_smallest_in_range.
+struct bits_range {
+  std::uint32_t low, high;
+};
+
+inline bits_range range_of_bits(const std::uint32_t* bits, index_t n) noexcept {
+  bits_range range{bits[0], bits[0]};
   for (index_t i = 1; i < n; ++i) {
-    low = std::min(low, bits[i]);
-    high = std::max(high, bits[i]);
+    range.low = std::min(range.low, bits[i]);
+    range.high = std::max(range.high, bits[i]);
   }
-  return kth_smallest_in_range(bits, n, k, work, low, high);
+  return range;
 }
 
 // Units per block of the mean's sweep: enough to sweep rows with long contiguous reads (64
@@ -172,12 +178,6 @@ struct running_top {
       row = r;
     }
     has_nan |= x != x;
-  }
-
-  // The maximum over this range's rows and then `later`'s, as add() in row order gives it.
-  void then(const running_top& later) noexcept {
-    if (has_nan) return;
-    if (later.has_nan || later.value > value) *this = later;
   }
 
   // The maximum over this set of rows and `other`'s, in any order and interleaving, as add()
@@ -306,8 +306,9 @@ inline void count_top_digits(const std::uint32_t* bits, index_t n, std::uint32_t
 // row, as the blocks of units did before the whole-row sweep.
 inline constexpr std::int64_t median_columns_budget = std::int64_t{1} << 28;
 
-inline index_t median_pass_units(index_t units, index_t rows, std::int64_t budget) noexcept {
-  const index_t fit = budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * std::max<index_t>(1, rows));
+// Units per pass where each unit holds `per_unit` 32-bit values (a column, or its rooms).
+inline index_t median_pass_units(index_t units, index_t per_unit, std::int64_t budget) noexcept {
+  const index_t fit = budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * std::max<index_t>(1, per_unit));
   return std::min(units, std::max<index_t>(8, fit / 8 * 8));
 }
 
@@ -383,7 +384,7 @@ inline void column_medians_by_columns(const host_exec& exec, const mu_from_sums&
     });
     parallel_for_with_scratch(exec, width, prototype, [&](index_t j, selection_scratch& s) {
       running_top top = tops[static_cast<std::size_t>(j)];
-      for (index_t k = 1; k < tasks; ++k) top.then(tops[static_cast<std::size_t>(k * width + j)]);
+      for (index_t k = 1; k < tasks; ++k) top.merge(tops[static_cast<std::size_t>(k * width + j)]);
       if (write_top(top, stats[first + j])) stats[first + j].rest = median_of_others_in_column(&to_columns.at(j, 0), rows, s);
     });
   }
@@ -634,8 +635,7 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
   const index_t others = rows - 1, upper_rank = others / 2, lower_rank = others % 2 == 0 ? upper_rank - 1 : upper_rank;
   const index_t sample_low = bracket_sample_rank(lower_rank, rows, how.sample_rows, -1);
   const index_t sample_high = bracket_sample_rank(upper_rank, rows, how.sample_rows, +1);
-  const index_t pass_units = std::min(
-      units, std::max<index_t>(8, budget / (static_cast<std::int64_t>(sizeof(std::uint32_t)) * tasks * room) / 8 * 8));
+  const index_t pass_units = median_pass_units(units, tasks * room, budget);
 #if MEMLOC_HOST_AVX2_DISPATCH
   const bool wide = how.avx2 && host_has_avx2();
 #endif
@@ -665,8 +665,8 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
   };
   const selection_scratch sample_scratch(0, how.sample_rows), kept_scratch(tasks * room, tasks * room);
   struct selected_unit {
-    index_t unit;                                 // of the pass
-    index_t below, at_most_low, between;          // over all tasks
+    index_t unit;                    // of the pass
+    index_t at_most_low, between;    // over all tasks
   };
   std::vector<selected_unit> selected;
   std::vector<index_t> missed;  // units of any pass
@@ -680,10 +680,13 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
     });
     parallel_for_with_scratch(exec, width, sample_scratch, [&](index_t j, selection_scratch& s) {
       const std::uint32_t* column = &to_sample.at(j, 0);
-      low[static_cast<std::size_t>(j)] =
-          value_from_order_preserving_bits(kth_smallest_in_range(column, how.sample_rows, sample_low, s.work.data()));
-      high[static_cast<std::size_t>(j)] =
-          value_from_order_preserving_bits(kth_smallest_in_range(column, how.sample_rows, sample_high, s.work.data()));
+      const bits_range range = range_of_bits(column, how.sample_rows);
+      const auto at_rank = [&](index_t rank) {
+        return value_from_order_preserving_bits(
+            kth_smallest_in_range(column, how.sample_rows, rank, s.work.data(), range.low, range.high));
+      };
+      low[static_cast<std::size_t>(j)] = at_rank(sample_low);
+      high[static_cast<std::size_t>(j)] = at_rank(sample_high);
     });
 
     std::fill(counts.begin(), counts.end(), 0);
@@ -738,7 +741,7 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
       }
       if (!write_top(top, stats[first + j])) continue;
       if (!overflow && below <= lower_rank && upper_rank < at_most_high) {
-        selected.push_back({j, below, at_most_low, between});
+        selected.push_back({j, at_most_low, between});
       } else {
         missed.push_back(first + j);
       }
