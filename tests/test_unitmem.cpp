@@ -2,7 +2,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
+#include <string>
 
 #include <memloc/memloc.hpp>
 
@@ -272,8 +274,9 @@ static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_
 
 // The bracketed selection against the column path, which the oracle tests cover: the same
 // bits (maximum, its row, median of the others) for every pattern, element count (1: the
-// vector sweep; 3: the scalar one), unit count (tails of the vectors and of 64-unit chunks),
-// thread count and way the brackets fare: holding, overflowing a task's room, or missing.
+// vector sweep; 3: the scalar one), store (fp64 sums, or fp32 μ for one element), unit count
+// (tails of the 8- and 16-unit groups), thread count and way the brackets fare: holding,
+// overflowing a task's room, or missing.
 TEST_CASE("the host's bracketed median gives the column path's bits, whether brackets hold, overflow or miss") {
   using namespace memloc::detail::host;
   const std::vector<bracket_pattern> patterns = {
@@ -312,18 +315,27 @@ TEST_CASE("the host's bracketed median gives the column path's bits, whether bra
             }
           }
           const mu_from_sums mu{sums.data(), ids.data(), units, elements};
+          // One element: the fp32 store of μ that one view and one position keep, as well.
+          const std::vector<float> mu_values(sums.begin(), sums.end());
+          const mu_rows<float> mu32{mu_values.data(), ids.data(), units, 1};
           std::vector<unit_column_stats> expected(static_cast<std::size_t>(units));
           column_medians_by_columns(memloc::host_exec{2}, mu, rows, expected.data(), median_columns_budget);
           // Three thread counts, the SSE2 sweep besides the AVX2 one where the CPU has it (-1),
-          // and a budget that takes the units 8 at a time (3).
-          for (const int threads : {1, 2, 3, -1}) {
+          // and a budget that takes the units 8 at a time (3), over either store. run: the
+          // thread count, negative for SSE2 alone, plus 10 for the fp32 store.
+          for (const int run : {1, 2, 3, -1, 11, 12, 13, -11}) {
+            const bool fp32 = std::abs(run) > 10;
+            if (fp32 && elements != 1) continue;
+            const int threads = run > 0 ? run % 10 : -(-run % 10), thread_count = std::abs(threads);
             std::vector<unit_column_stats> got(static_cast<std::size_t>(units));
             median_bracketing sse2_or_avx2 = how;
             sse2_or_avx2.avx2 = threads > 0;
-            const memloc::index_t missed = bracketed_medians(memloc::host_exec{std::abs(threads)}, mu, rows, got.data(),
-                                                             threads == 3 ? 1 : median_columns_budget, sse2_or_avx2);
+            const std::int64_t budget = thread_count == 3 ? 1 : median_columns_budget;
+            const memloc::host_exec exec{thread_count};
+            const memloc::index_t missed = fp32 ? bracketed_medians(exec, mu32, rows, got.data(), budget, sse2_or_avx2)
+                                                : bracketed_medians(exec, mu, rows, got.data(), budget, sse2_or_avx2);
             INFO("fate " << static_cast<int>(way) << ", units " << units << ", rows " << rows << ", elements " << elements
-                         << ", threads " << threads);
+                         << ", threads " << thread_count << (threads < 0 ? ", SSE2" : "") << (fp32 ? ", fp32 store" : ""));
             memloc::index_t uniform_units = 0, spread_units = 0;
             for (memloc::index_t u = 0; u < units; ++u) {
               const auto p = patterns[static_cast<std::size_t>(u) % patterns.size()];
@@ -382,6 +394,105 @@ TEST_CASE("unitmem's median over 20 000 samples, where the host brackets it, mat
     CHECK(top[i] == expected.top[i]);
     CHECK(argmax[i] == expected.top_index[i]);
     CHECK(others[i] == expected.rest[i]);
+  }
+}
+
+// With one view and one position the per-sample state keeps fp32 μ, and a reset clears only
+// the view counts: rows folded before it must not reach a finalize, a merge or a collective
+// after it, and state_buffers() must hand a collective zeros for every sample not folded.
+TEST_CASE("the fp32 per-sample store leaves nothing of the samples folded before a reset") {
+  const memloc::host_exec exec{2};
+  const memloc::index_t samples = 8, units = 3;
+  memloc::unitmem_options options;
+  options.rest = memloc::rest_reduction::median;
+  const memloc::unitmem_shape shape{samples, units, 1, 1};
+  std::vector<float> x(static_cast<std::size_t>(samples * units));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 5) % 7) - 2.5f;
+  x[4] = -0.0f;  // sample 1, unit 1: written as +0, as an add to a zeroed slot gives
+  const auto rows_of = [&](const std::vector<std::int64_t>& ids) {
+    std::vector<float> rows;
+    for (const std::int64_t id : ids) rows.insert(rows.end(), x.begin() + id * units, x.begin() + (id + 1) * units);
+    return rows;
+  };
+  const auto fold = [&](memloc::unitmem_accumulator<memloc::host_space>& acc, const std::vector<std::int64_t>& ids) {
+    const std::vector<float> rows = rows_of(ids);
+    const auto n = static_cast<memloc::index_t>(ids.size());
+    acc.update(exec, memloc::dense_sample_major(rows.data(), n, 1, units), memloc::make_vector_view(ids.data(), n));
+  };
+  // Stale rows: every sample folded with other values, then a reset.
+  const auto stale = [&](memloc::unitmem_accumulator<memloc::host_space>& acc) {
+    std::vector<std::int64_t> all(static_cast<std::size_t>(samples));
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    std::vector<float> big(static_cast<std::size_t>(samples * units), 1000.0f);
+    acc.update(exec, memloc::dense_sample_major(big.data(), samples, 1, units), memloc::make_vector_view(all.data(), samples));
+    acc.reset(exec);
+  };
+  const auto expect_oracle = [&](const memloc::unitmem_accumulator<memloc::host_space>& acc, const std::vector<std::int64_t>& ids) {
+    std::vector<std::vector<double>> mu;
+    for (const std::int64_t id : ids) mu.emplace_back(x.begin() + id * units, x.begin() + (id + 1) * units);
+    const auto expected = oracle::unitmem(mu, true);
+    std::vector<double> um(static_cast<std::size_t>(units)), top(um.size()), others(um.size());
+    std::vector<std::int64_t> argmax(um.size());
+    acc.finalize(exec, {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units),
+                        memloc::make_vector_view(argmax.data(), units), memloc::make_vector_view(others.data(), units)});
+    for (std::size_t u = 0; u < um.size(); ++u) {
+      INFO("unit " << u);
+      CHECK(top[u] == expected.top[u]);
+      CHECK(argmax[u] == ids[static_cast<std::size_t>(expected.top_index[u])]);
+      CHECK(others[u] == expected.rest[u]);
+    }
+  };
+
+  SUBCASE("finalize") {
+    memloc::unitmem_accumulator acc(exec, shape, options);
+    stale(acc);
+    const std::vector<std::int64_t> ids = {5, 1, 2, 6};
+    fold(acc, ids);
+    expect_oracle(acc, {1, 2, 5, 6});
+  }
+  SUBCASE("merge") {
+    memloc::unitmem_accumulator acc(exec, shape, options), other(exec, shape, options);
+    stale(acc);
+    stale(other);
+    fold(acc, {0, 3});
+    fold(other, {1, 2, 7});
+    acc.merge(exec, other);
+    expect_oracle(acc, {0, 1, 2, 3, 7});
+  }
+  SUBCASE("state_buffers") {
+    memloc::unitmem_accumulator acc(exec, shape, options), rank1(exec, shape, options);
+    stale(acc);
+    stale(rank1);
+    fold(acc, {4, 1});
+    fold(rank1, {6});
+    auto buffers = acc.state_buffers(), theirs = rank1.state_buffers();
+    REQUIRE(buffers.size() == 2);
+    CHECK(std::string(buffers[0].name) == "sample_mu");
+    CHECK(buffers[0].element == memloc::state_element::f32);
+    CHECK(memloc::state_element_bytes(buffers[0].element) == 4);
+    REQUIRE(buffers[0].count == static_cast<std::size_t>(samples * units));
+    const auto* mine = static_cast<const float*>(buffers[0].data);
+    for (memloc::index_t id = 0; id < samples; ++id) {
+      for (memloc::index_t u = 0; u < units; ++u) {
+        const float want = id == 1 || id == 4 ? x[static_cast<std::size_t>(id * units + u)] + 0.0f : 0.0f;
+        INFO("sample " << id << ", unit " << u);
+        CHECK(std::memcmp(&mine[id * units + u], &want, sizeof want) == 0);
+      }
+    }
+    // A collective's sum of both ranks' buffers, as MPI or NCCL would do it.
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      if (buffers[i].element == memloc::state_element::f32) {
+        for (std::size_t k = 0; k < buffers[i].count; ++k) {
+          static_cast<float*>(buffers[i].data)[k] += static_cast<const float*>(theirs[i].data)[k];
+        }
+      } else {
+        REQUIRE(buffers[i].element == memloc::state_element::i64);
+        for (std::size_t k = 0; k < buffers[i].count; ++k) {
+          static_cast<std::int64_t*>(buffers[i].data)[k] += static_cast<const std::int64_t*>(theirs[i].data)[k];
+        }
+      }
+    }
+    expect_oracle(acc, {1, 4, 6});
   }
 }
 

@@ -14,15 +14,11 @@ namespace {
 
 const memloc::host_exec exec{};
 
-std::int64_t element_bytes(memloc::state_element element) {
-  return element == memloc::state_element::i32 ? 4 : 8;
-}
-
 template <class Accumulators>
 std::int64_t state_bytes(Accumulators& accumulators) {
   std::int64_t bytes = 0;
   for (auto& accumulator : accumulators) {
-    for (const auto& buffer : accumulator.state_buffers()) bytes += static_cast<std::int64_t>(buffer.count) * element_bytes(buffer.element);
+    for (const auto& buffer : accumulator.state_buffers()) bytes += static_cast<std::int64_t>(buffer.count * memloc::state_element_bytes(buffer.element));
   }
   return bytes;
 }

@@ -80,12 +80,9 @@ inline MPI_Datatype datatype(state_element e) {
     case state_element::i64: return MPI_INT64_T;
     case state_element::u64: return MPI_UINT64_T;
     case state_element::i32: return MPI_INT32_T;
+    case state_element::f32: return MPI_FLOAT;
   }
   throw logic_error("memloc::mpi::all_reduce: invalid state_element");
-}
-
-inline std::size_t element_size(state_element e) {
-  return e == state_element::i32 ? sizeof(std::int32_t) : sizeof(std::int64_t);
 }
 
 // MPI counts are int, so buffers longer than max_chunk elements go in pieces; max_chunk is
@@ -93,7 +90,7 @@ inline std::size_t element_size(state_element e) {
 inline void reduce_buffer(const state_buffer& b, MPI_Comm comm, std::size_t max_chunk) {
   const MPI_Op op = b.reduction == state_reduction::sum ? MPI_SUM : MPI_MAX;
   auto* bytes = static_cast<unsigned char*>(b.data);
-  const std::size_t size = element_size(b.element);
+  const std::size_t size = state_element_bytes(b.element);
   for (std::size_t first = 0; first < b.count; first += max_chunk) {
     const std::size_t n = std::min(max_chunk, b.count - first);
     check(MPI_Allreduce(MPI_IN_PLACE, bytes + first * size, static_cast<int>(n), datatype(b.element), op, comm),

@@ -37,6 +37,7 @@ inline ncclDataType_t datatype(state_element e) {
     case state_element::i64: return ncclInt64;
     case state_element::u64: return ncclUint64;
     case state_element::i32: return ncclInt32;
+    case state_element::f32: return ncclFloat32;
   }
   throw logic_error("memloc::nccl::all_reduce: invalid state_element");
 }

@@ -30,7 +30,8 @@ class unitmem_accumulator<host_space> {
  public:
   unitmem_accumulator(const host_exec&, const unitmem_shape& shape, const unitmem_options& options = {})
       : shape_(detail::checked_shape(shape, options)), options_(options), storage_(detail::resolve_unitmem_storage(options)),
-        state_(detail::make_unitmem_state<per_unit_state, per_sample_state>(storage_, shape.samples, shape.units)) {}
+        state_(detail::make_unitmem_state<per_unit_state, per_sample_state>(storage_, shape.samples, shape.units,
+                                                                               shape.views * shape.positions)) {}
 
   template <class T, class Space, class I, class IdSpace>
   void update(const host_exec& exec, const activations_view<T, Space>& batch, const vector_view<I, IdSpace>& sample_ids) {

@@ -34,7 +34,7 @@ from memloc import _memloc
 __all__ = ["all_reduce", "Recorder"]
 
 _INT64_SIGN = torch.iinfo(torch.int64).min  # x ^ this maps unsigned order onto signed order
-_ELEMENT_CODES = {"f64": 1, "i64": 2, "i32": 3, "u64": 4}
+_ELEMENT_CODES = {"f64": 1, "i64": 2, "i32": 3, "u64": 4, "f32": 5}
 _REDUCTION_CODES = {"sum": 1, "max": 2}
 
 

@@ -94,6 +94,7 @@ class binding_base {
           dtype = unsigned_as_signed ? nb::dtype<std::int64_t>() : nb::dtype<std::uint64_t>(), element = "u64";
           break;
         case state_element::i32: dtype = nb::dtype<std::int32_t>(), element = "i32"; break;
+        case state_element::f32: dtype = nb::dtype<float>(), element = "f32"; break;
       }
       const std::size_t shape[1] = {b.count};
       nb::object array;

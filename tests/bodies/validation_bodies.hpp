@@ -162,15 +162,16 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
   for (std::size_t i = 0; i < b0.size(); ++i) {
     REQUIRE(b0[i].count == b1[i].count);
     // Brought to the host (the buffers are device memory on a device backend), reduced, put back.
-    const std::size_t bytes = b0[i].count * 8;
+    const std::size_t bytes = b0[i].count * memloc::state_element_bytes(b0[i].element);
     std::vector<unsigned char> mine_raw(bytes), theirs_raw(bytes);
-    mem.read_raw(mine_raw.data(), b0[i].data, b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
-    mem.read_raw(theirs_raw.data(), b1[i].data, b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
+    mem.read_raw(mine_raw.data(), b0[i].data, bytes);
+    mem.read_raw(theirs_raw.data(), b1[i].data, bytes);
     void* mine_data = mine_raw.data();
     const void* theirs_data = theirs_raw.data();
     for (std::size_t k = 0; k < b0[i].count; ++k) {
       switch (b0[i].element) {
         case memloc::state_element::f64: static_cast<double*>(mine_data)[k] += static_cast<const double*>(theirs_data)[k]; break;
+        case memloc::state_element::f32: static_cast<float*>(mine_data)[k] += static_cast<const float*>(theirs_data)[k]; break;
         case memloc::state_element::i64:
           static_cast<std::int64_t*>(mine_data)[k] += static_cast<const std::int64_t*>(theirs_data)[k];
           break;
@@ -185,7 +186,7 @@ TEST_CASE_TEMPLATE_DEFINE("validation: unitmem update, merge and finalize", B, v
         }
       }
     }
-    mem.write_raw(b0[i].data, mine_raw.data(), b0[i].element == memloc::state_element::i32 ? bytes / 2 : bytes);
+    mem.write_raw(b0[i].data, mine_raw.data(), bytes);
   }
   CHECK_MEMLOC_ERROR(rank0.finalize(x, outputs{out.view()}), "got sample id 0 folded 2 times");
   CHECK_MEMLOC_ERROR(rank1.merge(x, rank1), "other must be a different accumulator, got this one");

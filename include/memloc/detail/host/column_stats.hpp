@@ -145,14 +145,17 @@ inline bits_range range_of_bits(const std::uint32_t* bits, index_t n) noexcept {
 inline index_t unit_block(index_t units) noexcept { return std::max<index_t>(1, std::min<index_t>(64, units)); }
 
 // The μ matrix a finalize reads, without materialising it: row r is the sums of sample
-// ids[r], each over `elements` values.
-struct mu_from_sums {
-  const double* sums;         // [samples, units]
+// ids[r], each over `elements` values. S is double for fp64 sums, float where each sample's
+// single value is its μ already (elements is 1 then, and to_mu gives it back unchanged).
+template <class S>
+struct mu_rows {
+  const S* sums;              // [samples, units]
   const std::int64_t* ids;    // the rows' sample ids, increasing
   index_t units, elements;
 
-  const double* row(index_t r) const noexcept { return sums + ids[r] * units; }
+  const S* row(index_t r) const noexcept { return sums + ids[r] * units; }
 };
+using mu_from_sums = mu_rows<double>;
 
 // Rows read per tile of the mean's column block: the tile's part of the block (16 rows of
 // at most 64 fp64 sums) stays in L1 while each unit takes its 16 values.
@@ -203,6 +206,11 @@ inline index_t median_sweep_rows(index_t rows) noexcept {
   return std::max<index_t>(1, (tiles + 63) / 64) * median_tile_rows;
 }
 
+// Elements from one unit's column to the next: at least `rows`, and an odd number of cache
+// lines, so that one row of many columns does not fall in one cache set (columns of 2 048
+// rows lie 8 KB apart, and the sweep's stores to them evicted each other).
+inline index_t column_stride(index_t rows) noexcept { return ((rows + 15) / 16 | 1) * 16; }
+
 // Where the sweep writes unit u's bit of a row: out + u * stride + column, the row's place
 // in unit u's column.
 struct bits_out {
@@ -213,9 +221,10 @@ struct bits_out {
 
 // Row r of the sweep, units [from, last) of a pass that starts at unit `first`: their running
 // maxima (unit u's at tops[u - first]) and their selection bits at `column` of `to`.
-inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, index_t from,
+template <class S>
+void sweep_row_scalar(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t r, index_t from,
                              index_t last, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
-  const double* row = mu.row(r);
+  const S* row = mu.row(r);
   for (index_t u = from; u < last; ++u) {
     const float x = to_mu(row[u]);
     tops[u - first].add(x, r);
@@ -224,6 +233,20 @@ inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu
 }
 
 #if defined(__SSE2__)
+// Four units' μ from a row: fp64 totals narrowed, times the reciprocal where `scaled`
+// (exactly, as to_mu computes it then), or fp32 μ as it lies (its elements are 1).
+template <bool scaled>
+inline __m128 load_mu4(const double* at, __m128d scale) noexcept {
+  const auto half = [&](const double* p) {
+    return _mm_cvtpd_ps(scaled ? _mm_mul_pd(_mm_loadu_pd(p), scale) : _mm_loadu_pd(p));
+  };
+  return _mm_movelh_ps(half(at), half(at + 2));
+}
+template <bool scaled>
+inline __m128 load_mu4(const float* at, __m128d) noexcept {
+  return _mm_loadu_ps(at);
+}
+
 // Units u to u + 7 of a tile of median_tile_rows rows from r0 (a pass from unit `first`, as
 // sweep_row_scalar), four units to a vector, for μ that is the total times an exact
 // reciprocal (what to_mu computes then, value for value). Eight units rather than four: at
@@ -232,7 +255,8 @@ inline void sweep_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu
 // The bits of four rows are transposed in registers and stored four rows to a column.
 // next_r0: the first row of the next tile, whose same units are fetched ahead (rows of a
 // sample lie far apart, where the hardware does not fetch ahead), or -1 for none.
-inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r0, index_t next_r0,
+template <class S>
+void sweep_eight_units(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t r0, index_t next_r0,
                               index_t u, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
   tops += u - first;
   static_assert(median_tile_rows % 4 == 0, "rows are transposed four at a time");
@@ -247,13 +271,12 @@ inline void sweep_eight_units(const mu_from_sums& mu, const mu_from_totals& to_m
   for (int lane = 0; lane < width; ++lane) nan_seen |= tops[lane].has_nan ? 1 << lane : 0;
   __m128 bits[2][4];
   for (index_t i = 0; i < median_tile_rows; ++i) {
-    const double* row = mu.row(r0 + i) + u;
+    const S* row = mu.row(r0 + i) + u;
     if (next_r0 >= 0) __builtin_prefetch(mu.row(next_r0 + i) + u);
     __m128 x[2];
     int wins = 0, nan_lanes = 0;
     for (int q = 0; q < 2; ++q) {
-      x[q] = _mm_movelh_ps(_mm_cvtpd_ps(_mm_mul_pd(_mm_loadu_pd(row + 4 * q), scale)),
-                           _mm_cvtpd_ps(_mm_mul_pd(_mm_loadu_pd(row + 4 * q + 2), scale)));
+      x[q] = load_mu4<true>(row + 4 * q, scale);
       wins |= _mm_movemask_ps(_mm_cmpgt_ps(x[q], top[q])) << (4 * q);
       nan_lanes |= _mm_movemask_ps(_mm_cmpunord_ps(x[q], x[q])) << (4 * q);
     }
@@ -315,9 +338,10 @@ inline index_t median_pass_units(index_t units, index_t per_unit, std::int64_t b
 // Rows [begin, end) of mu, units [first, last): their running maxima into tops (unit u's at
 // tops[u - first]) and their selection bits into the columns of `to`, a row's bits at the
 // row's own index.
-inline void sweep_into_columns(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t begin, index_t end,
+template <class S>
+void sweep_into_columns(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t begin, index_t end,
                                index_t first, index_t last, running_top* tops, bits_out to) noexcept {
-  const double* first_row = mu.row(begin);
+  const S* first_row = mu.row(begin);
   for (index_t u = first; u < last; ++u) tops[u - first] = running_top{to_mu(first_row[u]), begin, false};
   index_t r0 = begin;
 #if defined(__SSE2__)
@@ -362,18 +386,20 @@ inline double median_of_others_in_column(const std::uint32_t* column, index_t ro
 }
 
 // budget: bytes of columns at once (a test passes a small one to make several passes).
-inline void column_medians_by_columns(const host_exec& exec, const mu_from_sums& mu, index_t rows,
+template <class S>
+void column_medians_by_columns(const host_exec& exec, const mu_rows<S>& mu, index_t rows,
                                       unit_column_stats* stats, std::int64_t budget) {
   const index_t units = mu.units;
   const mu_from_totals to_mu(mu.elements);
   const index_t per_task = median_sweep_rows(rows);
   const index_t tasks = (rows + per_task - 1) / per_task;
-  const index_t pass_units = median_pass_units(units, rows, budget);
+  const index_t stride = column_stride(rows);
+  const index_t pass_units = median_pass_units(units, stride, budget);
   // Every element is written by the sweep, so the storage is not zeroed first. (Streaming
   // the bits past the cache in whole lines was tried: small columns, read back by the
   // selection, then came from memory rather than cache; docs/benchmarks.md.)
-  const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(pass_units * rows)]);
-  const bits_out to_columns{column_storage.get(), rows};
+  const std::unique_ptr<std::uint32_t[]> column_storage(new std::uint32_t[static_cast<std::size_t>(pass_units * stride)]);
+  const bits_out to_columns{column_storage.get(), stride};
   std::vector<running_top> tops(static_cast<std::size_t>(tasks * pass_units));
   const selection_scratch prototype(0, rows);
   for (index_t first = 0; first < units; first += pass_units) {
@@ -431,8 +457,13 @@ struct bracket_task_view {
   const float* low;
   const float* high;
   running_top* tops;
-  // tops[j].value for vector compares, +inf once unit j has seen a NaN: a later value can
-  // win only by being greater, or a first NaN, so x > top or x unordered is a candidate.
+  // What a value must exceed to be compared with tops[j] (vector compares rule out the
+  // rest): the larger of tops[j].value and just under the sample's largest value, which the
+  // whole column's maximum is at least (a task whose values all lie below it keeps no
+  // maximum, and the merge takes another task's); +inf once unit j has seen a NaN, when a
+  // later value can win only by being a first NaN. Seeded from the sample, most tasks
+  // compare a few values in all; seeded with their own first values, every block of a task
+  // had about 16 / its number of new maxima to settle (8 % of all values).
   float* top_values;
   bracket_counts counts;
   std::uint32_t* kept;  // unit j's room at kept + j * room
@@ -440,24 +471,12 @@ struct bracket_task_view {
 
   void add_top(index_t j, float x, index_t r) const noexcept {
     tops[j].add(x, r);
-    top_values[j] = tops[j].has_nan ? INFINITY : tops[j].value;
+    top_values[j] = tops[j].has_nan ? INFINITY : std::max(top_values[j], tops[j].value);
   }
   void keep(index_t j, float x) const noexcept {
     std::int32_t& n = counts.between[j];
     if (n < room) kept[j * room + n] = selection_bits(x);
     ++n;
-  }
-  // After a vector sweep of row r over units from j0: values[lane] is unit j0 + lane's
-  // value; the lanes set in `contested` may take the maximum, those in `between` are kept.
-  void settle(index_t r, index_t j0, const float* values, std::uint64_t contested, std::uint64_t between) const noexcept {
-    for (; contested != 0; contested &= contested - 1) {
-      const int lane = __builtin_ctzll(contested);
-      add_top(j0 + lane, values[lane], r);
-    }
-    for (; between != 0; between &= between - 1) {
-      const int lane = __builtin_ctzll(between);
-      keep(j0 + lane, values[lane]);
-    }
   }
   void add(index_t j, float x, index_t r) const noexcept {
     add_top(j, x, r);
@@ -469,58 +488,119 @@ struct bracket_task_view {
 };
 
 // Units [from, last) of row r, in a pass from unit `first`.
-inline void bracket_row_scalar(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, index_t from,
-                               index_t last, index_t first, const bracket_task_view& view) noexcept {
-  const double* row = mu.row(r);
+template <class S>
+void bracket_row_scalar(const S* row, const mu_from_totals& to_mu, index_t r, index_t from, index_t last,
+                        index_t first, const bracket_task_view& view) noexcept {
   for (index_t u = from; u < last; ++u) view.add(u - first, to_mu(row[u]), r);
 }
 
-#if defined(__SSE2__)
-// Subtracts a comparison's lanes (all ones, -1 as an integer, where true) from four counts.
-inline void count_true(std::int32_t* counts, __m128 comparison) noexcept {
-  __m128i* at = reinterpret_cast<__m128i*>(counts);
-  _mm_storeu_si128(at, _mm_sub_epi32(_mm_loadu_si128(at), _mm_castps_si128(comparison)));
+// ---- the bracketed sweep in vectors: a block of rows by a group of units ---------------
+// A group of units takes a block's rows one after another with its counts in registers,
+// added to the task's counts once per block: read, added and stored back for every row
+// (three counts, each a load and a store per vector), they made the sweep store-bound.
+// Which values may take a maximum or are kept is data, a few percent of them, so a branch
+// per row would be mispredicted often: the block's marks are gathered first and settled
+// after it, where only the loops' exits are guesses.
+
+// A block's values and marks for a group of `lanes` units: bit i * lanes + lane, and the
+// value at that index, for row i of the block and unit `lane` of the group.
+template <int lanes>
+struct block_marks {
+  static constexpr int words = static_cast<int>(bracket_block_rows) * lanes / 64;
+  float values[bracket_block_rows * lanes];
+  std::uint64_t contested[words] = {};  // may take the unit's maximum
+  std::uint64_t kept[words] = {};       // strictly inside the unit's bracket
+
+  void mark(index_t i, std::uint32_t contest, std::uint32_t between) noexcept {
+    const index_t bit = i * lanes;
+    contested[bit / 64] |= static_cast<std::uint64_t>(contest) << (bit % 64);
+    kept[bit / 64] |= static_cast<std::uint64_t>(between) << (bit % 64);
+  }
+};
+
+// Takes a block's marked values for the group from unit j0 of the pass (its first row r0):
+// a unit's candidates for its maximum in row order, as running_top::add needs them.
+template <int lanes>
+void settle_block(const block_marks<lanes>& marks, index_t r0, index_t j0, const bracket_task_view& view) noexcept {
+  for (int w = 0; w < block_marks<lanes>::words; ++w) {
+    for (std::uint64_t bits = marks.contested[w]; bits != 0; bits &= bits - 1) {
+      const index_t bit = w * 64 + __builtin_ctzll(bits);
+      view.add_top(j0 + bit % lanes, marks.values[bit], r0 + bit / lanes);
+    }
+    for (std::uint64_t bits = marks.kept[w]; bits != 0; bits &= bits - 1) {
+      const index_t bit = w * 64 + __builtin_ctzll(bits);
+      view.keep(j0 + bit % lanes, marks.values[bit]);
+    }
+  }
 }
 
-// Row r from unit `from` (the pass starting at unit `first`), four units to a vector, for μ
-// that is the total times an exact reciprocal (what to_mu computes then, value for value);
-// returns the first unit left, fewer than four before `last`. A row is read front to back, as the prefetcher
-// likes, and `ahead`, a row that comes later, is fetched meanwhile. Which values to keep
-// is data, a few percent of them, so a branch per vector would be mispredicted about every
-// third time: the values and kept lanes of up to 64 units are gathered and kept after
-// them, one loop whose exit is the only guess.
-// scaled: the reciprocal is not 1, so the totals are multiplied (exactly, as to_mu does).
-template <bool scaled>
-index_t bracket_row_vectors(const mu_from_sums& mu, const mu_from_totals& to_mu, index_t r, const double* ahead,
-                            index_t from, index_t first, index_t last, const bracket_task_view& view) noexcept {
-  const double* row = mu.row(r);
+// Rows of one block of a task, and the rows of its next block, read meanwhile (rows of a
+// block lie a row apart; the next block's lie far away, where the hardware does not fetch
+// ahead). ahead[i] is null past the next block's end.
+template <class S>
+struct bracket_block_view {
+  const S* rows[bracket_block_rows];
+  const S* ahead[bracket_block_rows];
+  index_t first_row, height;
+};
+
+// Asks for the lines of `bytes` bytes from p.
+inline void fetch_lines(const void* p, std::size_t bytes) noexcept {
+  for (std::size_t at = 0; at < bytes; at += 64) __builtin_prefetch(static_cast<const char*>(p) + at);
+}
+
+#if defined(__SSE2__)
+// Adds a comparison's true lanes (all ones, -1 as an integer) to four counts in a register.
+inline __m128i count_true(__m128i counts, __m128 comparison) noexcept {
+  return _mm_sub_epi32(counts, _mm_castps_si128(comparison));
+}
+inline void add_counts(std::int32_t* counts, __m128i block) noexcept {
+  __m128i* at = reinterpret_cast<__m128i*>(counts);
+  _mm_storeu_si128(at, _mm_add_epi32(_mm_loadu_si128(at), block));
+}
+
+// The block's rows over groups of eight units from `from` (a pass from unit `first`), four
+// units to a vector; returns the first unit left, fewer than eight before `last`.
+// scaled: μ is the total times an exact reciprocal that is not 1 (as to_mu computes it then).
+template <bool scaled, class S>
+index_t bracket_block_vectors(const bracket_block_view<S>& block, const mu_from_totals& to_mu, index_t from,
+                              index_t first, index_t last, const bracket_task_view& view) noexcept {
+  constexpr int lanes = 8, quads = lanes / 4;
   const __m128d scale = _mm_set1_pd(to_mu.reciprocal);
-  const auto to_float = [&](const double* at) {
-    return _mm_cvtpd_ps(scaled ? _mm_mul_pd(_mm_loadu_pd(at), scale) : _mm_loadu_pd(at));
-  };
   index_t u = from;
-  while (u + 4 <= last) {
-    const index_t quads = std::min<index_t>(16, (last - u) / 4), j0 = u - first;
-    float values[64];
-    std::uint64_t contested = 0, kept = 0;
-    for (index_t q = 0; q < quads; ++q) {
-      const index_t j = j0 + 4 * q;
-      const double* at = row + u + 4 * q;
-      if (q % 2 == 0) __builtin_prefetch(ahead + u + 4 * q);
-      const __m128 x = _mm_movelh_ps(to_float(at), to_float(at + 2));
-      _mm_storeu_ps(values + 4 * q, x);
-      const auto contest = static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpnle_ps(x, _mm_loadu_ps(view.top_values + j))));
-      contested |= contest << (4 * q);
-      const __m128 low = _mm_loadu_ps(view.low + j), high = _mm_loadu_ps(view.high + j);
-      const __m128 at_most_low = _mm_cmple_ps(x, low);
-      count_true(view.counts.below + j, _mm_cmplt_ps(x, low));
-      count_true(view.counts.at_most_low + j, at_most_low);
-      count_true(view.counts.at_most_high + j, _mm_cmple_ps(x, high));
-      const auto between = static_cast<std::uint64_t>(_mm_movemask_ps(_mm_andnot_ps(at_most_low, _mm_cmplt_ps(x, high))));
-      kept |= between << (4 * q);
+  for (; u + lanes <= last; u += lanes) {
+    const index_t j = u - first;
+    __m128 low[quads], high[quads], top[quads];
+    __m128i below[quads], at_most_low[quads], at_most_high[quads];
+    for (int q = 0; q < quads; ++q) {
+      low[q] = _mm_loadu_ps(view.low + j + 4 * q);
+      high[q] = _mm_loadu_ps(view.high + j + 4 * q);
+      top[q] = _mm_loadu_ps(view.top_values + j + 4 * q);
+      below[q] = at_most_low[q] = at_most_high[q] = _mm_setzero_si128();
     }
-    view.settle(r, j0, values, contested, kept);
-    u += 4 * quads;
+    block_marks<lanes> marks;
+    for (index_t i = 0; i < block.height; ++i) {
+      if (block.ahead[i] != nullptr) fetch_lines(block.ahead[i] + u, lanes * sizeof(S));
+      std::uint32_t contest = 0, between = 0;
+      for (int q = 0; q < quads; ++q) {
+        const __m128 x = load_mu4<scaled>(block.rows[i] + u + 4 * q, scale);
+        _mm_storeu_ps(marks.values + i * lanes + 4 * q, x);
+        contest |= static_cast<std::uint32_t>(_mm_movemask_ps(_mm_cmpnle_ps(x, top[q]))) << (4 * q);
+        const __m128 low_or_under = _mm_cmple_ps(x, low[q]);
+        below[q] = count_true(below[q], _mm_cmplt_ps(x, low[q]));
+        at_most_low[q] = count_true(at_most_low[q], low_or_under);
+        at_most_high[q] = count_true(at_most_high[q], _mm_cmple_ps(x, high[q]));
+        between |= static_cast<std::uint32_t>(_mm_movemask_ps(_mm_andnot_ps(low_or_under, _mm_cmplt_ps(x, high[q]))))
+                   << (4 * q);
+      }
+      marks.mark(i, contest, between);
+    }
+    for (int q = 0; q < quads; ++q) {
+      add_counts(view.counts.below + j + 4 * q, below[q]);
+      add_counts(view.counts.at_most_low + j + 4 * q, at_most_low[q]);
+      add_counts(view.counts.at_most_high + j + 4 * q, at_most_high[q]);
+    }
+    settle_block(marks, block.first_row, j, view);
   }
   return u;
 }
@@ -532,51 +612,74 @@ inline bool host_has_avx2() noexcept {
   return has;
 }
 
-__attribute__((target("avx2"))) inline void count_true_avx2(std::int32_t* counts, __m256 comparison) noexcept {
-  __m256i* at = reinterpret_cast<__m256i*>(counts);
-  _mm256_storeu_si256(at, _mm256_sub_epi32(_mm256_loadu_si256(at), _mm256_castps_si256(comparison)));
+// load_mu4 eight units at a time.
+template <bool scaled>
+__attribute__((target("avx2"))) inline __m256 load_mu8_avx2(const double* at, __m256d scale) noexcept {
+  __m256d lower = _mm256_loadu_pd(at), upper = _mm256_loadu_pd(at + 4);
+  if (scaled) {
+    lower = _mm256_mul_pd(lower, scale);
+    upper = _mm256_mul_pd(upper, scale);
+  }
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lower)), _mm256_cvtpd_ps(upper), 1);
+}
+template <bool scaled>
+__attribute__((target("avx2"))) inline __m256 load_mu8_avx2(const float* at, __m256d) noexcept {
+  return _mm256_loadu_ps(at);
 }
 
-// bracket_row_vectors with eight units to a vector (the same comparisons, quiet where SSE's
-// are signalling, which gives the same lanes); returns the first unit left, fewer than
-// eight before `last`.
-template <bool scaled>
-__attribute__((target("avx2"))) index_t bracket_row_vectors_avx2(const mu_from_sums& mu, const mu_from_totals& to_mu,
-                                                                 index_t r, const double* ahead, index_t from,
-                                                                 index_t first, index_t last,
-                                                                 const bracket_task_view& view) noexcept {
-  const double* row = mu.row(r);
+__attribute__((target("avx2"))) inline __m256i count_true_avx2(__m256i counts, __m256 comparison) noexcept {
+  return _mm256_sub_epi32(counts, _mm256_castps_si256(comparison));
+}
+__attribute__((target("avx2"))) inline void add_counts_avx2(std::int32_t* counts, __m256i block) noexcept {
+  __m256i* at = reinterpret_cast<__m256i*>(counts);
+  _mm256_storeu_si256(at, _mm256_add_epi32(_mm256_loadu_si256(at), block));
+}
+
+// bracket_block_vectors with groups of sixteen units, eight to a vector (the same
+// comparisons, quiet where SSE's are signalling, which gives the same lanes); returns the
+// first unit left, fewer than sixteen before `last`.
+template <bool scaled, class S>
+__attribute__((target("avx2"))) index_t bracket_block_vectors_avx2(const bracket_block_view<S>& block,
+                                                                   const mu_from_totals& to_mu, index_t from,
+                                                                   index_t first, index_t last,
+                                                                   const bracket_task_view& view) noexcept {
+  constexpr int lanes = 16, octets = lanes / 8;
   const __m256d scale = _mm256_set1_pd(to_mu.reciprocal);
   index_t u = from;
-  while (u + 8 <= last) {
-    const index_t octets = std::min<index_t>(8, (last - u) / 8), j0 = u - first;
-    float values[64];
-    std::uint64_t contested = 0, kept = 0;
-    for (index_t q = 0; q < octets; ++q) {
-      const index_t j = j0 + 8 * q;
-      const double* at = row + u + 8 * q;
-      __builtin_prefetch(ahead + u + 8 * q);
-      __m256d lower = _mm256_loadu_pd(at), upper = _mm256_loadu_pd(at + 4);
-      if (scaled) {
-        lower = _mm256_mul_pd(lower, scale);
-        upper = _mm256_mul_pd(upper, scale);
-      }
-      const __m256 x = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lower)), _mm256_cvtpd_ps(upper), 1);
-      _mm256_storeu_ps(values + 8 * q, x);
-      const auto contest = static_cast<std::uint64_t>(
-          _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_loadu_ps(view.top_values + j), _CMP_NLE_UQ)));
-      contested |= contest << (8 * q);
-      const __m256 low = _mm256_loadu_ps(view.low + j), high = _mm256_loadu_ps(view.high + j);
-      const __m256 at_most_low = _mm256_cmp_ps(x, low, _CMP_LE_OQ);
-      count_true_avx2(view.counts.below + j, _mm256_cmp_ps(x, low, _CMP_LT_OQ));
-      count_true_avx2(view.counts.at_most_low + j, at_most_low);
-      count_true_avx2(view.counts.at_most_high + j, _mm256_cmp_ps(x, high, _CMP_LE_OQ));
-      const auto between = static_cast<std::uint64_t>(
-          _mm256_movemask_ps(_mm256_andnot_ps(at_most_low, _mm256_cmp_ps(x, high, _CMP_LT_OQ))));
-      kept |= between << (8 * q);
+  for (; u + lanes <= last; u += lanes) {
+    const index_t j = u - first;
+    __m256 low[octets], high[octets], top[octets];
+    __m256i below[octets], at_most_low[octets], at_most_high[octets];
+    for (int q = 0; q < octets; ++q) {
+      low[q] = _mm256_loadu_ps(view.low + j + 8 * q);
+      high[q] = _mm256_loadu_ps(view.high + j + 8 * q);
+      top[q] = _mm256_loadu_ps(view.top_values + j + 8 * q);
+      below[q] = at_most_low[q] = at_most_high[q] = _mm256_setzero_si256();
     }
-    view.settle(r, j0, values, contested, kept);
-    u += 8 * octets;
+    block_marks<lanes> marks;
+    for (index_t i = 0; i < block.height; ++i) {
+      if (block.ahead[i] != nullptr) fetch_lines(block.ahead[i] + u, lanes * sizeof(S));
+      std::uint32_t contest = 0, between = 0;
+      for (int q = 0; q < octets; ++q) {
+        const __m256 x = load_mu8_avx2<scaled>(block.rows[i] + u + 8 * q, scale);
+        _mm256_storeu_ps(marks.values + i * lanes + 8 * q, x);
+        contest |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, top[q], _CMP_NLE_UQ))) << (8 * q);
+        const __m256 low_or_under = _mm256_cmp_ps(x, low[q], _CMP_LE_OQ);
+        below[q] = count_true_avx2(below[q], _mm256_cmp_ps(x, low[q], _CMP_LT_OQ));
+        at_most_low[q] = count_true_avx2(at_most_low[q], low_or_under);
+        at_most_high[q] = count_true_avx2(at_most_high[q], _mm256_cmp_ps(x, high[q], _CMP_LE_OQ));
+        between |= static_cast<std::uint32_t>(
+                       _mm256_movemask_ps(_mm256_andnot_ps(low_or_under, _mm256_cmp_ps(x, high[q], _CMP_LT_OQ))))
+                   << (8 * q);
+      }
+      marks.mark(i, contest, between);
+    }
+    for (int q = 0; q < octets; ++q) {
+      add_counts_avx2(view.counts.below + j + 8 * q, below[q]);
+      add_counts_avx2(view.counts.at_most_low + j + 8 * q, at_most_low[q]);
+      add_counts_avx2(view.counts.at_most_high + j + 8 * q, at_most_high[q]);
+    }
+    settle_block(marks, block.first_row, j, view);
   }
   return u;
 }
@@ -623,7 +726,8 @@ inline index_t bracket_sample_rank(index_t rank, index_t rows, index_t sample_ro
 }
 
 // Returns how many units fell back to their whole column.
-inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
+template <class S>
+index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t rows, unit_column_stats* stats,
                                  std::int64_t budget, const median_bracketing& how) {
   const index_t units = mu.units;
   const mu_from_totals to_mu(mu.elements);
@@ -639,23 +743,21 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
 #if MEMLOC_HOST_AVX2_DISPATCH
   const bool wide = how.avx2 && host_has_avx2();
 #endif
-  // Rows between a row and the one fetched while it is read: about 4 KB ahead.
-  const index_t ahead_rows = std::max<index_t>(1, 4096 / (8 * pass_units));
 
   // The sample, read as a μ matrix of its own.
   std::vector<std::int64_t> sample_ids(static_cast<std::size_t>(how.sample_rows));
   for (index_t i = 0; i < how.sample_rows; ++i) {
     sample_ids[static_cast<std::size_t>(i)] = mu.ids[bracket_sample_row(i, rows, how.sample_rows)];
   }
-  const mu_from_sums sample{mu.sums, sample_ids.data(), units, mu.elements};
+  const mu_rows<S> sample{mu.sums, sample_ids.data(), units, mu.elements};
   const index_t sample_per_task = median_sweep_rows(how.sample_rows);
   const index_t sample_tasks = (how.sample_rows + sample_per_task - 1) / sample_per_task;
 
   const std::unique_ptr<std::uint32_t[]> sample_columns(
-      new std::uint32_t[static_cast<std::size_t>(pass_units * how.sample_rows)]);
+      new std::uint32_t[static_cast<std::size_t>(pass_units * column_stride(how.sample_rows))]);
   const std::unique_ptr<std::uint32_t[]> kept(new std::uint32_t[static_cast<std::size_t>(tasks * pass_units * room)]);
   std::vector<running_top> tops(static_cast<std::size_t>(std::max(tasks, sample_tasks) * pass_units));
-  std::vector<float> low(static_cast<std::size_t>(pass_units)), high(low.size());
+  std::vector<float> low(static_cast<std::size_t>(pass_units)), high(low.size()), top_seed(low.size());
   std::vector<float> top_values(static_cast<std::size_t>(tasks * pass_units));
   // Four counts per task and unit, one array after another.
   std::vector<std::int32_t> counts(static_cast<std::size_t>(4 * tasks * pass_units));
@@ -673,7 +775,7 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
 
   for (index_t first = 0; first < units; first += pass_units) {
     const index_t last = std::min(units, first + pass_units), width = last - first;
-    const bits_out to_sample{sample_columns.get(), how.sample_rows};
+    const bits_out to_sample{sample_columns.get(), column_stride(how.sample_rows)};
     parallel_for(exec, sample_tasks, [&](index_t k) {
       const index_t begin = k * sample_per_task, end = std::min(how.sample_rows, begin + sample_per_task);
       sweep_into_columns(sample, to_mu, begin, end, first, last, tops.data() + k * width, to_sample);
@@ -687,6 +789,8 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
       };
       low[static_cast<std::size_t>(j)] = at_rank(sample_low);
       high[static_cast<std::size_t>(j)] = at_rank(sample_high);
+      const float sample_top = value_from_order_preserving_bits(range.high);
+      top_seed[static_cast<std::size_t>(j)] = sample_top != sample_top ? INFINITY : std::nextafter(sample_top, -INFINITY);
     });
 
     std::fill(counts.begin(), counts.end(), 0);
@@ -695,31 +799,34 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
                                    counts_of(k, width), kept.get() + k * width * room, room};
       // -inf at the task's first row: any value there takes it, as its first row.
       std::fill(view.tops, view.tops + width, running_top{-INFINITY, k * bracket_block_rows, false});
-      std::fill(view.top_values, view.top_values + width, -INFINITY);
+      std::copy(top_seed.begin(), top_seed.begin() + width, view.top_values);
       for (index_t round = 0; round * tasks < blocks; ++round) {
         const index_t b = bracket_block(round, k, tasks), next_b = bracket_block(round + 1, k, tasks);
         if (b >= blocks) continue;  // the last round may have fewer blocks than tasks
-        const index_t end = std::min(rows, (b + 1) * bracket_block_rows);
-        for (index_t r = b * bracket_block_rows; r < end; ++r) {
-          index_t u = first;
+        bracket_block_view<S> block;
+        block.first_row = b * bracket_block_rows;
+        block.height = std::min(bracket_block_rows, rows - block.first_row);
+        for (index_t i = 0; i < block.height; ++i) {
+          const index_t ahead = next_b * bracket_block_rows + i;
+          block.rows[i] = mu.row(block.first_row + i);
+          block.ahead[i] = next_b < blocks && ahead < rows ? mu.row(ahead) : nullptr;
+        }
+        index_t u = first;
 #if defined(__SSE2__)
-          // The row ahead in this task's order: in this block, else in its next one.
-          index_t next = r + ahead_rows;
-          if (next >= (b + 1) * bracket_block_rows) next += (next_b - b - 1) * bracket_block_rows;
-          const double* ahead = mu.row(std::min(next, rows - 1));
-          const bool scaled = to_mu.elements != 1;
+        const bool scaled = to_mu.elements != 1;
 #if MEMLOC_HOST_AVX2_DISPATCH
-          if (wide && to_mu.exact) {
-            u = scaled ? bracket_row_vectors_avx2<true>(mu, to_mu, r, ahead, u, first, last, view)
-                       : bracket_row_vectors_avx2<false>(mu, to_mu, r, ahead, u, first, last, view);
-          }
+        if (wide && to_mu.exact) {
+          u = scaled ? bracket_block_vectors_avx2<true>(block, to_mu, u, first, last, view)
+                     : bracket_block_vectors_avx2<false>(block, to_mu, u, first, last, view);
+        }
 #endif
-          if (to_mu.exact) {
-            u = scaled ? bracket_row_vectors<true>(mu, to_mu, r, ahead, u, first, last, view)
-                       : bracket_row_vectors<false>(mu, to_mu, r, ahead, u, first, last, view);
-          }
+        if (to_mu.exact) {
+          u = scaled ? bracket_block_vectors<true>(block, to_mu, u, first, last, view)
+                     : bracket_block_vectors<false>(block, to_mu, u, first, last, view);
+        }
 #endif
-          bracket_row_scalar(mu, to_mu, r, u, last, first, view);
+        for (index_t i = 0; i < block.height; ++i) {
+          bracket_row_scalar(block.rows[i], to_mu, block.first_row + i, u, last, first, view);
         }
       }
     });
@@ -780,7 +887,8 @@ inline index_t bracketed_medians(const host_exec& exec, const mu_from_sums& mu, 
 
 // budget: bytes of columns (or kept values) at once; a test passes a small one to make
 // several passes, and its own bracketing to take either path at small sizes.
-inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_t rows, unit_column_stats* stats,
+template <class S>
+void column_medians(const host_exec& exec, const mu_rows<S>& mu, index_t rows, unit_column_stats* stats,
                            std::int64_t budget = median_columns_budget, const median_bracketing& how = {}) {
   if (rows < how.min_rows || rows <= how.sample_rows) {
     column_medians_by_columns(exec, mu, rows, stats, budget);
@@ -792,7 +900,8 @@ inline void column_medians(const host_exec& exec, const mu_from_sums& mu, index_
 // Writes stats[u] for every unit: the median of the others, or their mean. A NaN anywhere
 // in a column makes both its maximum and its rest NaN (comparisons would silently skip it
 // otherwise).
-inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t rows, rest_reduction rest,
+template <class S>
+void column_stats(const host_exec& exec, const mu_rows<S>& mu, index_t rows, rest_reduction rest,
                          unit_column_stats* stats) {
   if (rest == rest_reduction::median) {
     column_medians(exec, mu, rows, stats);
@@ -815,7 +924,7 @@ inline void column_stats(const host_exec& exec, const mu_from_sums& mu, index_t 
       sum[j] = 0.0;
       has_nan[j] = false;
     }
-    const double* tile[column_tile_rows];
+    const S* tile[column_tile_rows];
     for (index_t r0 = 0; r0 < rows; r0 += column_tile_rows) {
       const index_t height = std::min(column_tile_rows, rows - r0);
       for (index_t i = 0; i < height; ++i) tile[i] = mu.row(r0 + i) + first;

@@ -222,7 +222,8 @@ struct totals_mu_source {
 
 class unitmem_per_unit_state {
  public:
-  unitmem_per_unit_state(index_t samples, index_t units)
+  // values_per_sample (views times positions) changes nothing here: the state is per unit.
+  unitmem_per_unit_state(index_t samples, index_t units, index_t /*values_per_sample*/)
       : sums_(static_cast<std::size_t>(units), 0.0), keys_(static_cast<std::size_t>(units), empty_max_key),
         seen_(samples) {}
 
@@ -329,11 +330,25 @@ class unitmem_per_unit_state {
   std::vector<double> partial_sums_;  // per-batch scratch, not state: one row per task
 };
 
+// Keeps every sample's activation sums over its views and positions. Where the shape gives
+// a sample one view and one position, its one value is its μ, and μ itself is kept in fp32
+// (the value to_mu gives for a total over one element): half the bytes to write and to
+// read at finalize, the same results to the bit. Such a row takes one batch row between
+// resets (the view budget refuses a second), so it is written, not added to, and a reset
+// clears the view counts alone: a row whose sample has no view holds whatever it held,
+// read by nothing here, and zeroed by buffers() before a collective sums it. Zeroing the
+// whole store was a fifth of stats/B_median_N50000_U512. Either store is merged by its sum.
 class unitmem_per_sample_state {
  public:
-  unitmem_per_sample_state(index_t samples, index_t units)
-      : units_(units), sums_(static_cast<std::size_t>(samples * units), 0.0),
-        views_(static_cast<std::size_t>(samples), 0) {}
+  unitmem_per_sample_state(index_t samples, index_t units, index_t values_per_sample)
+      : units_(units), single_value_(values_per_sample == 1), views_(static_cast<std::size_t>(samples), 0) {
+    const auto size = static_cast<std::size_t>(samples * units);
+    if (single_value_) {
+      mu_.assign(size, 0.0f);
+    } else {
+      sums_.assign(size, 0.0);
+    }
+  }
 
   std::int64_t views_folded(index_t id) const noexcept { return views_[static_cast<std::size_t>(id)]; }
 
@@ -344,28 +359,39 @@ class unitmem_per_sample_state {
               activation_transform transform, bool distinct_ids) {
     using W = working_t<T>;
     const index_t samples = batch.extent(0), views = batch.extent(1);
-    if (views * batch.extent(3) == 1 && batch.stride(2) == 1) {
-      // One view, one position: each value is its own total, added without a fold.
-      dispatch_transform(transform, [&](auto op) {
-        using Op = decltype(op);
-        add_rows(exec, samples, ids, distinct_ids, [&](index_t b, double* row, index_t first, index_t last) {
-          const T* values = batch.data_handle() + b * batch.stride(0);
-          for (index_t u = first; u < last; ++u) row[u] += static_cast<double>(Op::apply(load_as<W>(values[u])));
+    with_store(*this, [&](auto* store) {
+      using S = std::remove_pointer_t<decltype(store)>;
+      if (views * batch.extent(3) == 1 && batch.stride(2) == 1) {
+        // One view, one position: each value is its own total, added without a fold. Into
+        // fp32 μ it is narrowed first, as to_mu narrows a total over one element.
+        dispatch_transform(transform, [&](auto op) {
+          using Op = decltype(op);
+          add_rows(exec, store, samples, ids, distinct_ids, [&](index_t b, S* row, index_t first, index_t last) {
+            const T* values = batch.data_handle() + b * batch.stride(0);
+            for (index_t u = first; u < last; ++u) accumulate(row[u], static_cast<S>(Op::apply(load_as<W>(values[u]))));
+          });
         });
-      });
-    } else {
-      totals_.resize(static_cast<std::size_t>(samples * units_));
-      fold_totals(exec, batch, transform, totals_.data());
-      add_rows(exec, samples, ids, distinct_ids, [&](index_t b, double* row, index_t first, index_t last) {
-        const double* t = totals_.data() + b * units_;
-        for (index_t u = first; u < last; ++u) row[u] += t[u];
-      });
-    }
+      } else {
+        totals_.resize(static_cast<std::size_t>(samples * units_));
+        fold_totals(exec, batch, transform, totals_.data());
+        add_rows(exec, store, samples, ids, distinct_ids, [&](index_t b, S* row, index_t first, index_t last) {
+          const double* t = totals_.data() + b * units_;
+          for (index_t u = first; u < last; ++u) accumulate(row[u], static_cast<S>(t[u]));
+        });
+      }
+    });
     for (index_t b = 0; b < samples; ++b) views_[static_cast<std::size_t>(ids(b))] += views;
   }
 
+  // The accumulator has checked that no sample's views exceed the budget together, so a
+  // sample of other's fp32 rows is one this state has not folded.
   void merge(const unitmem_per_sample_state& other) noexcept {
     for (std::size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
+    for (std::size_t id = 0; single_value_ && id < views_.size(); ++id) {
+      if (other.views_[id] == 0) continue;
+      const auto row = static_cast<std::ptrdiff_t>(id) * units_;
+      std::copy(other.mu_.begin() + row, other.mu_.begin() + row + units_, mu_.begin() + row);
+    }
     for (std::size_t i = 0; i < views_.size(); ++i) views_[i] += other.views_[i];
   }
 
@@ -377,7 +403,10 @@ class unitmem_per_sample_state {
     }
     const auto rows = static_cast<index_t>(ids.size());
     std::vector<unit_column_stats> stats(static_cast<std::size_t>(units_));
-    column_stats(exec, mu_from_sums{sums_.data(), ids.data(), units_, views * positions}, rows, rest, stats.data());
+    with_store(*this, [&](const auto* store) {
+      using S = std::remove_const_t<std::remove_pointer_t<decltype(store)>>;
+      column_stats(exec, mu_rows<S>{store, ids.data(), units_, views * positions}, rows, rest, stats.data());
+    });
     unit_counts counts;
     for (index_t u = 0; u < units_; ++u) {
       const unit_column_stats& s = stats[static_cast<std::size_t>(u)];
@@ -387,28 +416,52 @@ class unitmem_per_sample_state {
   }
 
   void reset(const host_exec& exec) {
-    parallel_fill(exec, sums_, 0.0);
+    if (!single_value_) parallel_fill(exec, sums_, 0.0);
     std::fill(views_.begin(), views_.end(), 0);
   }
 
+  // The buffers a collective sums: fp32 rows of samples with no view are zeroed first.
   std::vector<state_buffer> buffers() {
-    return {{"sample_sums", sums_.data(), sums_.size(), state_element::f64, state_reduction::sum},
-            {"sample_views", views_.data(), views_.size(), state_element::i64, state_reduction::sum}};
+    for (std::size_t id = 0; single_value_ && id < views_.size(); ++id) {
+      if (views_[id] != 0) continue;
+      const auto row = static_cast<std::ptrdiff_t>(id) * units_;
+      std::fill(mu_.begin() + row, mu_.begin() + row + units_, 0.0f);
+    }
+    state_buffer samples = !single_value_
+                               ? state_buffer{"sample_sums", sums_.data(), sums_.size(), state_element::f64, state_reduction::sum}
+                               : state_buffer{"sample_mu", mu_.data(), mu_.size(), state_element::f32, state_reduction::sum};
+    return {samples, {"sample_views", views_.data(), views_.size(), state_element::i64, state_reduction::sum}};
   }
 
  private:
   // Rows of a batch per task where ids are distinct.
   static constexpr index_t rows_per_task = 64;
 
-  // Calls add_row(b, sums row of ids(b), first, last) to add units [first, last) of batch
-  // row b. Distinct ids: tasks take ranges of whole rows, reading the batch and each sums
+  // A batch row's value into its sample's slot: added to fp64 sums; written to fp32 μ, which
+  // takes one between resets, plus zero, as an add to a zeroed slot would (-0 becomes +0).
+  static void accumulate(double& slot, double value) noexcept { slot += value; }
+  static void accumulate(float& slot, float value) noexcept { slot = value + 0.0f; }
+
+  // f(the store's first element): fp32 μ, or fp64 sums; Self is const for a const use.
+  template <class Self, class F>
+  static void with_store(Self& self, F&& f) {
+    if (self.single_value_) {
+      f(self.mu_.data());
+    } else {
+      f(self.sums_.data());
+    }
+  }
+
+  // Calls add_row(b, store row of ids(b), first, last) to add units [first, last) of batch
+  // row b. Distinct ids: tasks take ranges of whole rows, reading the batch and each store
   // row front to back. Ids that repeat (views of one sample in one batch) must be added in
   // row order: each task then owns a block of units and walks every row, reading a block's
   // slice of each row (64 units of fp64 sums: 512 bytes of a 4 KB row at U = 512), which
   // the hardware prefetcher follows poorly.
-  template <class IdView, class AddRow>
-  void add_rows(const host_exec& exec, index_t samples, const IdView& ids, bool distinct_ids, AddRow&& add_row) {
-    const auto row_of = [&](index_t b) { return sums_.data() + static_cast<std::int64_t>(ids(b)) * units_; };
+  template <class S, class IdView, class AddRow>
+  void add_rows(const host_exec& exec, S* store, index_t samples, const IdView& ids, bool distinct_ids,
+                AddRow&& add_row) {
+    const auto row_of = [&](index_t b) { return store + static_cast<std::int64_t>(ids(b)) * units_; };
     if (distinct_ids) {
       parallel_for(exec, (samples + rows_per_task - 1) / rows_per_task, [&](index_t k) {
         const index_t last = std::min(samples, (k + 1) * rows_per_task);
@@ -423,7 +476,9 @@ class unitmem_per_sample_state {
   }
 
   index_t units_;
+  bool single_value_;                // one view and one position per sample: μ is kept
   std::vector<double> sums_;         // [samples, units]: activation sums over views and positions
+  std::vector<float> mu_;            // [samples, units]: μ, where a sample has one value per unit
   std::vector<std::int64_t> views_;  // views folded per sample
   std::vector<double> totals_;       // per-batch scratch, not state
 };
