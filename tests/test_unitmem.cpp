@@ -8,6 +8,10 @@
 
 #include <memloc/memloc.hpp>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "bodies/alignment_bodies.hpp"
 #include "bodies/unitmem_bodies.hpp"
 
@@ -246,7 +250,9 @@ TEST_CASE("the host median finalize gives the same bits when its column budget m
 }
 
 // Columns of a per-sample sums matrix for the bracketed median, one pattern per unit.
-enum class bracket_pattern { uniform, rising, levels, zeros, constant, infinities, cycle_1024, cycle_16, nan_late };
+enum class bracket_pattern {
+  uniform, rising, levels, zeros, constant, infinities, cycle_1024, cycle_16, nan_late, minus_infinity, nan_often
+};
 
 static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_t rows, std::mt19937& gen) {
   std::uniform_real_distribution<double> wide(-1.0, 3.0);
@@ -267,6 +273,9 @@ static double bracket_value(bracket_pattern p, memloc::index_t r, memloc::index_
       const double x = wide(gen);
       return x < -0.8 ? -INFINITY : x > 2.8 ? INFINITY : x;
     }
+    case bracket_pattern::minus_infinity: return -INFINITY;
+    // NaNs in the bracketing sample too, whose largest value is then NaN.
+    case bracket_pattern::nan_often: return r % 5 == 2 ? std::nan("") : wide(gen);
     // A maximum of +inf, then NaNs in two tasks: the first NaN takes the maximum.
     default: return r == rows / 3 || r == rows - 7 ? std::nan("") : r == 3 ? INFINITY : wide(gen);
   }
@@ -282,7 +291,8 @@ TEST_CASE("the host's bracketed median gives the column path's bits, whether bra
   const std::vector<bracket_pattern> patterns = {
       bracket_pattern::uniform,    bracket_pattern::rising,     bracket_pattern::levels,
       bracket_pattern::zeros,      bracket_pattern::constant,   bracket_pattern::infinities,
-      bracket_pattern::cycle_1024, bracket_pattern::cycle_16,   bracket_pattern::nan_late};
+      bracket_pattern::cycle_1024, bracket_pattern::cycle_16,   bracket_pattern::nan_late,
+      bracket_pattern::minus_infinity, bracket_pattern::nan_often};
   enum class fate { hold, overflow, miss };
   for (const fate way : {fate::hold, fate::overflow, fate::miss}) {
     for (const memloc::index_t units : {1, 7, 29, 70}) {
@@ -397,9 +407,10 @@ TEST_CASE("unitmem's median over 20 000 samples, where the host brackets it, mat
   }
 }
 
-// With one view and one position the per-sample state keeps fp32 μ, and a reset clears only
-// the view counts: rows folded before it must not reach a finalize, a merge or a collective
-// after it, and state_buffers() must hand a collective zeros for every sample not folded.
+// With one view and one position the per-sample state keeps fp32 μ: rows folded before a
+// reset must not reach a finalize, a merge or a collective after it, and state_buffers()
+// must hand a collective zeros for every sample not folded, also through buffers taken
+// before the reset.
 TEST_CASE("the fp32 per-sample store leaves nothing of the samples folded before a reset") {
   const memloc::host_exec exec{2};
   const memloc::index_t samples = 8, units = 3;
@@ -494,7 +505,93 @@ TEST_CASE("the fp32 per-sample store leaves nothing of the samples folded before
     }
     expect_oracle(acc, {1, 4, 6});
   }
+  SUBCASE("state_buffers held across a reset") {
+    memloc::unitmem_accumulator acc(exec, shape, options);
+    const auto held = acc.state_buffers();
+    stale(acc);
+    fold(acc, {2});
+    const auto* mu = static_cast<const float*>(held[0].data);
+    for (memloc::index_t i = 0; i < samples * units; ++i) {
+      INFO("element " << i);
+      CHECK(mu[i] == (i / units == 2 ? x[static_cast<std::size_t>(i)] : 0.0f));
+    }
+  }
 }
+
+// μ of a double input too small for fp32 is -0: the fp64 sums keep the tiny value until
+// finalize narrows it, so the fp32 store must narrow 0 + x, not add x's fp32 to zero (which
+// gives +0); and -0 itself becomes +0 in both. Through an update and through a merge, for
+// either reduction.
+TEST_CASE("the fp32 per-sample store keeps the sign of zero the fp64 sums give") {
+  const memloc::host_exec exec{2};
+  const memloc::index_t samples = 4, units = 2;
+  const std::vector<double> x = {-1e-300, -0.0, -2e-300, -0.0, -1e-300, -0.0, -3e-300, -0.0};
+  const std::vector<std::int64_t> ids = {0, 1, 2, 3};
+  for (const auto rest : {memloc::rest_reduction::mean, memloc::rest_reduction::median}) {
+    for (const bool merged : {false, true}) {
+      const memloc::unitmem_options options{rest, memloc::activation_transform::none, memloc::unitmem_storage::per_sample};
+      memloc::unitmem_accumulator acc(exec, memloc::unitmem_shape{samples, units, 1, 1}, options);
+      memloc::unitmem_accumulator other(exec, memloc::unitmem_shape{samples, units, 1, 1}, options);
+      if (merged) {
+        // The first rows, which hold the maximum's row, come from the merge.
+        other.update(exec, memloc::dense_sample_major(x.data(), 2, 1, units), memloc::make_vector_view(ids.data(), 2));
+        acc.update(exec, memloc::dense_sample_major(x.data() + 2 * units, 2, 1, units),
+                   memloc::make_vector_view(ids.data() + 2, 2));
+        acc.merge(exec, other);
+      } else {
+        acc.update(exec, memloc::dense_sample_major(x.data(), samples, 1, units), memloc::make_vector_view(ids.data(), samples));
+      }
+      std::vector<double> um(static_cast<std::size_t>(units)), top(um.size());
+      acc.finalize(exec, {memloc::make_vector_view(um.data(), units), memloc::make_vector_view(top.data(), units)});
+      INFO("rest " << static_cast<int>(rest) << ", merged " << merged);
+      CHECK(top[0] == 0.0);
+      CHECK(std::signbit(top[0]));
+      CHECK(top[1] == 0.0);
+      CHECK(!std::signbit(top[1]));
+    }
+  }
+}
+
+#if defined(__SSE2__)
+// A CPU that treats subnormals as zero (the DAZ flag: -ffast-math, torch.set_flush_denormal)
+// reads a subnormal threshold as 0 in the vector compares: a unit whose maximum is 0 must
+// still find it. One thread, so the flag set here is the one the sweep runs under.
+TEST_CASE("the bracketed median finds a maximum of zero where subnormals read as zero") {
+  using namespace memloc::detail::host;
+  const memloc::index_t rows = 2001, units = 40;
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(rows));
+  std::iota(ids.begin(), ids.end(), std::int64_t{0});
+  std::mt19937 gen(5);
+  std::uniform_int_distribution<int> level(-6, 1);
+  std::vector<double> sums(static_cast<std::size_t>(rows * units));
+  for (memloc::index_t r = 0; r < rows; ++r) {
+    for (memloc::index_t u = 0; u < units; ++u) {
+      // Even units all +0 or -0, odd ones negative levels and zeros.
+      const int l = level(gen);
+      sums[static_cast<std::size_t>(r * units + u)] = u % 2 == 0 ? (l < 0 ? -0.0 : 0.0) : std::min(l, 0);
+    }
+  }
+  const mu_from_sums mu{sums.data(), ids.data(), units, 1};
+  std::vector<unit_column_stats> expected(static_cast<std::size_t>(units));
+  column_medians_by_columns(memloc::host_exec{1}, mu, rows, expected.data(), median_columns_budget);
+  const unsigned int saved = _mm_getcsr();
+  for (const bool avx2 : {true, false}) {
+    std::vector<unit_column_stats> got(static_cast<std::size_t>(units));
+    _mm_setcsr(saved | 0x0040u);  // DAZ
+    bracketed_medians(memloc::host_exec{1}, mu, rows, got.data(), median_columns_budget, median_bracketing{256, 0, 2, avx2});
+    _mm_setcsr(saved);
+    for (memloc::index_t u = 0; u < units; ++u) {
+      const auto& a = expected[static_cast<std::size_t>(u)];
+      const auto& b = got[static_cast<std::size_t>(u)];
+      INFO("avx2 " << avx2 << ", unit " << u);
+      CHECK(a.top == 0.0);
+      CHECK(std::memcmp(&a.top, &b.top, sizeof a.top) == 0);
+      CHECK(std::memcmp(&a.rest, &b.rest, sizeof a.rest) == 0);
+      CHECK(a.top_row == b.top_row);
+    }
+  }
+}
+#endif
 
 // The per-sample view budget counts a batch's ids in a slot per id: the id it names is the
 // smallest over budget, whatever the batch's order, and a refused batch leaves no count
@@ -538,7 +635,7 @@ TEST_CASE("the per-sample view budget names the smallest id over it and leaves n
 // The bracketed median's selection slices a range of selection bits: every rank of lists
 // with ties, with bounds that are the values' own or wider (the whole 32-bit range, where a
 // slice's end would pass 2^32), against a sort.
-TEST_CASE("kth_smallest_in_range gives every rank of a sort, within tight or the widest bounds") {
+TEST_CASE("kth_smallest_in_range and kth_pair_in_range give every rank of a sort, within tight or the widest bounds") {
   std::mt19937 gen(1801);
   for (const int n : {1, 2, 3, 17, 256, 257, 1000}) {
     for (int trial = 0; trial < 4; ++trial) {
@@ -563,6 +660,21 @@ TEST_CASE("kth_smallest_in_range gives every rank of a sort, within tight or the
               sorted[static_cast<std::size_t>(k)]);
         CHECK(memloc::detail::host::kth_smallest_in_range(bits.data(), n, k, work.data(), 0u, 0xFFFFFFFFu) ==
               sorted[static_cast<std::size_t>(k)]);
+      }
+      // Two ranks at once: the same, whether a round parts them early, late or never.
+      std::vector<std::uint32_t> pair_work(static_cast<std::size_t>(2 * n + 3));
+      for (memloc::index_t k = 0; k < n; ++k) {
+        for (const memloc::index_t k2 : {k, k + 1, k + n / 3, memloc::index_t{n} - 1}) {
+          if (k2 >= n || k2 < k) continue;
+          INFO("n " << n << ", trial " << trial << ", ranks " << k << " and " << k2);
+          const auto range = memloc::detail::host::range_of_bits(bits.data(), n);
+          for (const auto& bounds : {range, memloc::detail::host::bits_range{0u, 0xFFFFFFFFu}}) {
+            const auto got = memloc::detail::host::kth_pair_in_range(bits.data(), n, k, k2, pair_work.data(), bounds.low,
+                                                                     bounds.high);
+            CHECK(got.low == sorted[static_cast<std::size_t>(k)]);
+            CHECK(got.high == sorted[static_cast<std::size_t>(k2)]);
+          }
+        }
       }
     }
   }

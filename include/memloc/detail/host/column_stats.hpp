@@ -7,6 +7,7 @@
 // ranges of whole rows into per-unit columns of selection bits, then selects in each column.
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -123,6 +124,65 @@ inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n,
   return low;
 }
 
+// The k_low-th and k_high-th smallest (k_low <= k_high < n) of n selection bits, all in
+// [low, high], as kth_smallest_in_range gives each, in shared sweeps: rounds go on together
+// while both ranks fall in one slice; the round that parts them keeps both slices in one
+// sweep, and each is finished alone. For a bracket's two sample ranks, which one round
+// seldom parts, this halves the sweeps of two selections. work has room for 2n + 3 values.
+struct bits_pair {
+  std::uint32_t low, high;
+};
+inline bits_pair kth_pair_in_range(const std::uint32_t* bits, index_t n, index_t k_low, index_t k_high,
+                                   std::uint32_t* work, std::uint32_t low, std::uint32_t high) noexcept {
+  // Parted slices go past the first n + 1 values, which the shared rounds compact in place.
+  std::uint32_t* const parted = work + n + 1;
+  const std::uint32_t* from = bits;
+  while (low != high) {
+    const std::uint32_t span = high - low;
+    const int shift = std::max(0, 32 - __builtin_clz(span) - 8);  // span >> shift < 256
+    std::uint32_t histogram[256] = {};
+    for (index_t i = 0; i < n; ++i) ++histogram[(from[i] - low) >> shift];
+    const auto count = [&](std::uint32_t d) { return index_t{histogram[d]}; };
+    const std::uint32_t slice_low = digit_holding_rank(count, 256u, k_low);
+    const std::uint32_t slice_high = digit_holding_rank(count, 256u, k_high);
+    // A slice's bounds: its first value, and its last one or high, whichever is lower.
+    const auto bounds = [&](std::uint32_t slice) {
+      const std::uint64_t base = std::uint64_t{low} + (std::uint64_t{slice} << shift);
+      return bits_pair{static_cast<std::uint32_t>(base),
+                       static_cast<std::uint32_t>(std::min<std::uint64_t>(high, base + (std::uint64_t{1} << shift) - 1))};
+    };
+    if (slice_low != slice_high) {
+      // Each value is written to both lists and kept where it belongs; the lower list has a
+      // slot of slack, which the last unkept writes may take.
+      std::uint32_t* lower = parted;
+      std::uint32_t* upper = parted + histogram[slice_low] + 1;
+      index_t in_lower = 0, in_upper = 0;
+      for (index_t i = 0; i < n; ++i) {
+        const std::uint32_t x = from[i], slice = (x - low) >> shift;
+        lower[in_lower] = x;
+        in_lower += slice == slice_low ? 1 : 0;
+        upper[in_upper] = x;
+        in_upper += slice == slice_high ? 1 : 0;
+      }
+      const bits_pair lower_bounds = bounds(slice_low), upper_bounds = bounds(slice_high);
+      return {kth_smallest_in_range(lower, in_lower, k_low, lower, lower_bounds.low, lower_bounds.high),
+              kth_smallest_in_range(upper, in_upper, k_high, upper, upper_bounds.low, upper_bounds.high)};
+    }
+    index_t kept = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint32_t x = from[i];
+      work[kept] = x;
+      kept += (x - low) >> shift == slice_low ? 1 : 0;
+    }
+    from = work;
+    n = kept;
+    const bits_pair next = bounds(slice_low);
+    low = next.low;
+    high = next.high;
+  }
+  return {low, low};
+}
+
 // The smallest and largest of n >= 1 selection bits: the tightest range for
 // kth_smallest_in_range.
 struct bits_range {
@@ -220,14 +280,15 @@ struct bits_out {
 };
 
 // Row r of the sweep, units [from, last) of a pass that starts at unit `first`: their running
-// maxima (unit u's at tops[u - first]) and their selection bits at `column` of `to`.
-template <class S>
+// maxima (unit u's at tops[u - first]; none without track_tops) and their selection bits at
+// `column` of `to`.
+template <bool track_tops, class S>
 void sweep_row_scalar(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t r, index_t from,
                              index_t last, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
   const S* row = mu.row(r);
   for (index_t u = from; u < last; ++u) {
     const float x = to_mu(row[u]);
-    tops[u - first].add(x, r);
+    if constexpr (track_tops) tops[u - first].add(x, r);
     to.at(u - first, column) = selection_bits(x);
   }
 }
@@ -255,20 +316,21 @@ inline __m128 load_mu4(const float* at, __m128d) noexcept {
 // The bits of four rows are transposed in registers and stored four rows to a column.
 // next_r0: the first row of the next tile, whose same units are fetched ahead (rows of a
 // sample lie far apart, where the hardware does not fetch ahead), or -1 for none.
-template <class S>
+template <bool track_tops, class S>
 void sweep_eight_units(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t r0, index_t next_r0,
                               index_t u, index_t first, running_top* tops, bits_out to, index_t column) noexcept {
-  tops += u - first;
   static_assert(median_tile_rows % 4 == 0, "rows are transposed four at a time");
   constexpr int width = 8;
   const __m128d scale = _mm_set1_pd(to_mu.reciprocal);
   const __m128i sign_bit = _mm_set1_epi32(static_cast<int>(0x80000000u));
+  if constexpr (track_tops) tops += u - first;
   const auto load_tops = [&](int q) {
+    if constexpr (!track_tops) return _mm_set1_ps(INFINITY);  // no lane ever wins
     return _mm_setr_ps(tops[4 * q].value, tops[4 * q + 1].value, tops[4 * q + 2].value, tops[4 * q + 3].value);
   };
   __m128 top[2] = {load_tops(0), load_tops(1)};
-  int nan_seen = 0;
-  for (int lane = 0; lane < width; ++lane) nan_seen |= tops[lane].has_nan ? 1 << lane : 0;
+  int nan_seen = track_tops ? 0 : (1 << width) - 1;
+  for (int lane = 0; track_tops && lane < width; ++lane) nan_seen |= tops[lane].has_nan ? 1 << lane : 0;
   __m128 bits[2][4];
   for (index_t i = 0; i < median_tile_rows; ++i) {
     const S* row = mu.row(r0 + i) + u;
@@ -281,7 +343,7 @@ void sweep_eight_units(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_
       nan_lanes |= _mm_movemask_ps(_mm_cmpunord_ps(x[q], x[q])) << (4 * q);
     }
     // Lanes where a value may win (greater, or a unit's first NaN) take the exact path.
-    if ((wins | (nan_lanes & ~nan_seen)) != 0) {
+    if (track_tops && (wins | (nan_lanes & ~nan_seen)) != 0) {
       float values[width];
       _mm_storeu_ps(values, x[0]);
       _mm_storeu_ps(values + 4, x[1]);
@@ -336,25 +398,30 @@ inline index_t median_pass_units(index_t units, index_t per_unit, std::int64_t b
 }
 
 // Rows [begin, end) of mu, units [first, last): their running maxima into tops (unit u's at
-// tops[u - first]) and their selection bits into the columns of `to`, a row's bits at the
+// tops[u - first]; none without track_tops, as for the bracket's sample, whose maxima cost
+// half its sweep) and their selection bits into the columns of `to`, a row's bits at the
 // row's own index.
-template <class S>
+template <bool track_tops, class S>
 void sweep_into_columns(const mu_rows<S>& mu, const mu_from_totals& to_mu, index_t begin, index_t end,
                                index_t first, index_t last, running_top* tops, bits_out to) noexcept {
   const S* first_row = mu.row(begin);
-  for (index_t u = first; u < last; ++u) tops[u - first] = running_top{to_mu(first_row[u]), begin, false};
+  for (index_t u = first; track_tops && u < last; ++u) {
+    tops[u - first] = running_top{to_mu(first_row[u]), begin, false};
+  }
   index_t r0 = begin;
 #if defined(__SSE2__)
   if (to_mu.exact) {
     for (; r0 + median_tile_rows <= end; r0 += median_tile_rows) {
       index_t u = first;
       const index_t next_r0 = r0 + 2 * median_tile_rows <= end ? r0 + median_tile_rows : -1;
-      for (; u + 8 <= last; u += 8) sweep_eight_units(mu, to_mu, r0, next_r0, u, first, tops, to, r0);
-      for (index_t i = r0; i < r0 + median_tile_rows; ++i) sweep_row_scalar(mu, to_mu, i, u, last, first, tops, to, i);
+      for (; u + 8 <= last; u += 8) sweep_eight_units<track_tops>(mu, to_mu, r0, next_r0, u, first, tops, to, r0);
+      for (index_t i = r0; i < r0 + median_tile_rows; ++i) {
+        sweep_row_scalar<track_tops>(mu, to_mu, i, u, last, first, tops, to, i);
+      }
     }
   }
 #endif
-  for (; r0 < end; ++r0) sweep_row_scalar(mu, to_mu, r0, first, last, first, tops, to, r0);
+  for (; r0 < end; ++r0) sweep_row_scalar<track_tops>(mu, to_mu, r0, first, last, first, tops, to, r0);
 }
 
 // Writes a unit's maximum and its row; false where it is NaN, which makes the rest NaN too
@@ -406,7 +473,7 @@ void column_medians_by_columns(const host_exec& exec, const mu_rows<S>& mu, inde
     const index_t last = std::min(units, first + pass_units), width = last - first;
     parallel_for(exec, tasks, [&](index_t k) {
       const index_t begin = k * per_task, end = std::min(rows, begin + per_task);
-      sweep_into_columns(mu, to_mu, begin, end, first, last, tops.data() + k * width, to_columns);
+      sweep_into_columns<true>(mu, to_mu, begin, end, first, last, tops.data() + k * width, to_columns);
     });
     parallel_for_with_scratch(exec, width, prototype, [&](index_t j, selection_scratch& s) {
       running_top top = tops[static_cast<std::size_t>(j)];
@@ -725,6 +792,18 @@ inline index_t bracket_sample_rank(index_t rank, index_t rows, index_t sample_ro
   return std::min<index_t>(sample_rows - 1, std::max<index_t>(0, static_cast<index_t>(expected)));
 }
 
+// What a value must exceed to be compared with a task's maximum, given the largest value of
+// the sample (which the column's maximum is at least): just under it, so that a tie with it
+// is compared. Never a subnormal or zero, which a CPU that treats subnormals as zero
+// (-ffast-math, torch.set_flush_denormal) would read as 0 in the vector compares, and zeros
+// would then never take the maximum; -FLT_MIN there only lets more values be compared. +inf
+// for a NaN, where only a first NaN can win.
+inline float top_threshold(float sample_top) noexcept {
+  if (sample_top != sample_top) return INFINITY;
+  const float below = std::nextafter(sample_top, -INFINITY);
+  return std::fabs(below) < FLT_MIN ? -FLT_MIN : below;
+}
+
 // Returns how many units fell back to their whole column.
 template <class S>
 index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t rows, unit_column_stats* stats,
@@ -756,7 +835,7 @@ index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t r
   const std::unique_ptr<std::uint32_t[]> sample_columns(
       new std::uint32_t[static_cast<std::size_t>(pass_units * column_stride(how.sample_rows))]);
   const std::unique_ptr<std::uint32_t[]> kept(new std::uint32_t[static_cast<std::size_t>(tasks * pass_units * room)]);
-  std::vector<running_top> tops(static_cast<std::size_t>(std::max(tasks, sample_tasks) * pass_units));
+  std::vector<running_top> tops(static_cast<std::size_t>(tasks * pass_units));
   std::vector<float> low(static_cast<std::size_t>(pass_units)), high(low.size()), top_seed(low.size());
   std::vector<float> top_values(static_cast<std::size_t>(tasks * pass_units));
   // Four counts per task and unit, one array after another.
@@ -765,7 +844,7 @@ index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t r
     std::int32_t* c = counts.data() + 4 * k * width;
     return bracket_counts{c, c + width, c + 2 * width, c + 3 * width};
   };
-  const selection_scratch sample_scratch(0, how.sample_rows), kept_scratch(tasks * room, tasks * room);
+  const selection_scratch sample_scratch(0, 2 * how.sample_rows + 3), kept_scratch(tasks * room, tasks * room);
   struct selected_unit {
     index_t unit;                    // of the pass
     index_t at_most_low, between;    // over all tasks
@@ -778,19 +857,16 @@ index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t r
     const bits_out to_sample{sample_columns.get(), column_stride(how.sample_rows)};
     parallel_for(exec, sample_tasks, [&](index_t k) {
       const index_t begin = k * sample_per_task, end = std::min(how.sample_rows, begin + sample_per_task);
-      sweep_into_columns(sample, to_mu, begin, end, first, last, tops.data() + k * width, to_sample);
+      sweep_into_columns<false>(sample, to_mu, begin, end, first, last, nullptr, to_sample);
     });
     parallel_for_with_scratch(exec, width, sample_scratch, [&](index_t j, selection_scratch& s) {
       const std::uint32_t* column = &to_sample.at(j, 0);
       const bits_range range = range_of_bits(column, how.sample_rows);
-      const auto at_rank = [&](index_t rank) {
-        return value_from_order_preserving_bits(
-            kth_smallest_in_range(column, how.sample_rows, rank, s.work.data(), range.low, range.high));
-      };
-      low[static_cast<std::size_t>(j)] = at_rank(sample_low);
-      high[static_cast<std::size_t>(j)] = at_rank(sample_high);
-      const float sample_top = value_from_order_preserving_bits(range.high);
-      top_seed[static_cast<std::size_t>(j)] = sample_top != sample_top ? INFINITY : std::nextafter(sample_top, -INFINITY);
+      const bits_pair ends =
+          kth_pair_in_range(column, how.sample_rows, sample_low, sample_high, s.work.data(), range.low, range.high);
+      low[static_cast<std::size_t>(j)] = value_from_order_preserving_bits(ends.low);
+      high[static_cast<std::size_t>(j)] = value_from_order_preserving_bits(ends.high);
+      top_seed[static_cast<std::size_t>(j)] = top_threshold(value_from_order_preserving_bits(range.high));
     });
 
     std::fill(counts.begin(), counts.end(), 0);

@@ -332,12 +332,8 @@ class unitmem_per_unit_state {
 
 // Keeps every sample's activation sums over its views and positions. Where the shape gives
 // a sample one view and one position, its one value is its μ, and μ itself is kept in fp32
-// (the value to_mu gives for a total over one element): half the bytes to write and to
-// read at finalize, the same results to the bit. Such a row takes one batch row between
-// resets (the view budget refuses a second), so it is written, not added to, and a reset
-// clears the view counts alone: a row whose sample has no view holds whatever it held,
-// read by nothing here, and zeroed by buffers() before a collective sums it. Zeroing the
-// whole store was a fifth of stats/B_median_N50000_U512. Either store is merged by its sum.
+// (the value to_mu gives for a total over one element): half the bytes to zero, write and
+// read at finalize, the same results to the bit. Either store is merged by its sum.
 class unitmem_per_sample_state {
  public:
   unitmem_per_sample_state(index_t samples, index_t units, index_t values_per_sample)
@@ -368,7 +364,7 @@ class unitmem_per_sample_state {
           using Op = decltype(op);
           add_rows(exec, store, samples, ids, distinct_ids, [&](index_t b, S* row, index_t first, index_t last) {
             const T* values = batch.data_handle() + b * batch.stride(0);
-            for (index_t u = first; u < last; ++u) accumulate(row[u], static_cast<S>(Op::apply(load_as<W>(values[u]))));
+            for (index_t u = first; u < last; ++u) accumulate(row[u], static_cast<double>(Op::apply(load_as<W>(values[u]))));
           });
         });
       } else {
@@ -376,7 +372,7 @@ class unitmem_per_sample_state {
         fold_totals(exec, batch, transform, totals_.data());
         add_rows(exec, store, samples, ids, distinct_ids, [&](index_t b, S* row, index_t first, index_t last) {
           const double* t = totals_.data() + b * units_;
-          for (index_t u = first; u < last; ++u) accumulate(row[u], static_cast<S>(t[u]));
+          for (index_t u = first; u < last; ++u) accumulate(row[u], t[u]);
         });
       }
     });
@@ -384,7 +380,9 @@ class unitmem_per_sample_state {
   }
 
   // The accumulator has checked that no sample's views exceed the budget together, so a
-  // sample of other's fp32 rows is one this state has not folded.
+  // sample of other's fp32 rows is one this state has not folded: its row is copied, where
+  // adding it to zeros in fp32 would turn a -0 into +0 (fp64 sums keep the tiny negative
+  // value that rounds to it).
   void merge(const unitmem_per_sample_state& other) noexcept {
     for (std::size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
     for (std::size_t id = 0; single_value_ && id < views_.size(); ++id) {
@@ -416,17 +414,15 @@ class unitmem_per_sample_state {
   }
 
   void reset(const host_exec& exec) {
-    if (!single_value_) parallel_fill(exec, sums_, 0.0);
+    if (single_value_) {
+      parallel_fill(exec, mu_, 0.0f);
+    } else {
+      parallel_fill(exec, sums_, 0.0);
+    }
     std::fill(views_.begin(), views_.end(), 0);
   }
 
-  // The buffers a collective sums: fp32 rows of samples with no view are zeroed first.
   std::vector<state_buffer> buffers() {
-    for (std::size_t id = 0; single_value_ && id < views_.size(); ++id) {
-      if (views_[id] != 0) continue;
-      const auto row = static_cast<std::ptrdiff_t>(id) * units_;
-      std::fill(mu_.begin() + row, mu_.begin() + row + units_, 0.0f);
-    }
     state_buffer samples = !single_value_
                                ? state_buffer{"sample_sums", sums_.data(), sums_.size(), state_element::f64, state_reduction::sum}
                                : state_buffer{"sample_mu", mu_.data(), mu_.size(), state_element::f32, state_reduction::sum};
@@ -437,10 +433,12 @@ class unitmem_per_sample_state {
   // Rows of a batch per task where ids are distinct.
   static constexpr index_t rows_per_task = 64;
 
-  // A batch row's value into its sample's slot: added to fp64 sums; written to fp32 μ, which
-  // takes one between resets, plus zero, as an add to a zeroed slot would (-0 becomes +0).
+  // A batch row's value (or total) into its sample's slot: added to fp64 sums; into fp32 μ,
+  // which takes one between resets (the view budget refuses a second), added to zero in
+  // fp64 and then narrowed, as a one-element fp64 sum is at finalize (a -0 becomes +0, a
+  // tiny negative double -0).
   static void accumulate(double& slot, double value) noexcept { slot += value; }
-  static void accumulate(float& slot, float value) noexcept { slot = value + 0.0f; }
+  static void accumulate(float& slot, double value) noexcept { slot = static_cast<float>(value + 0.0); }
 
   // f(the store's first element): fp32 μ, or fp64 sums; Self is const for a const use.
   template <class Self, class F>
