@@ -93,6 +93,57 @@ inline double median_of_smallest(const std::uint32_t* bits, index_t n, index_t m
   return median_by_ranks(m, [&](index_t k) { return kth_smallest_counted(bits, n, k, top_histogram, candidates); });
 }
 
+// One round of the selections below: [low, high] cut into at most 256 slices of 2^shift
+// values, with the count of n values in each.
+struct range_slices {
+  std::uint32_t low, high;
+  int shift;
+  std::uint32_t histogram[256] = {};
+
+  range_slices(const std::uint32_t* values, index_t n, std::uint32_t low_, std::uint32_t high_) noexcept
+      : low(low_), high(high_), shift(std::max(0, 32 - __builtin_clz(high_ - low_) - 8)) {  // span >> shift < 256
+    for (index_t i = 0; i < n; ++i) ++histogram[of(values[i])];
+  }
+  std::uint32_t of(std::uint32_t x) const noexcept { return (x - low) >> shift; }
+  // The slice holding rank k; k becomes the rank within it.
+  std::uint32_t holding(index_t& k) const noexcept {
+    return digit_holding_rank([&](std::uint32_t d) { return index_t{histogram[d]}; }, 256u, k);
+  }
+  // A slice's first value, and its last or high, whichever is lower.
+  std::uint32_t first_of(std::uint32_t slice) const noexcept {
+    return static_cast<std::uint32_t>(std::uint64_t{low} + (std::uint64_t{slice} << shift));
+  }
+  std::uint32_t last_of(std::uint32_t slice) const noexcept {
+    const std::uint64_t end = std::uint64_t{first_of(slice)} + (std::uint64_t{1} << shift) - 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(high, end));
+  }
+  // Copies the values of `slice` to `to` (which may be `values`); returns how many. Every
+  // value is written, and `to[count]` may be overwritten: written without a branch, since
+  // which values share the slice is data, not a pattern.
+  index_t keep(const std::uint32_t* values, index_t n, std::uint32_t slice, std::uint32_t* to) const noexcept {
+    index_t kept = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint32_t x = values[i];
+      to[kept] = x;
+      kept += of(x) == slice ? 1 : 0;
+    }
+    return kept;
+  }
+  // keep() of two slices in one sweep, into lists that do not overlap the values; the
+  // first may write one past its end.
+  void keep_both(const std::uint32_t* values, index_t n, std::uint32_t slice_a, std::uint32_t* to_a, index_t& in_a,
+                 std::uint32_t slice_b, std::uint32_t* to_b, index_t& in_b) const noexcept {
+    in_a = in_b = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint32_t x = values[i], slice = of(x);
+      to_a[in_a] = x;
+      in_a += slice == slice_a ? 1 : 0;
+      to_b[in_b] = x;
+      in_b += slice == slice_b ? 1 : 0;
+    }
+  }
+};
+
 // The k-th smallest (0-based, k < n) of n selection bits, all in [low, high], for lists of a
 // few thousand: each round counts 256 equal slices of the range (256 counts where the top
 // digit of kth_smallest_counted has 2048) and keeps the slice holding rank k, whose range
@@ -103,32 +154,21 @@ inline std::uint32_t kth_smallest_in_range(const std::uint32_t* bits, index_t n,
                                            std::uint32_t low, std::uint32_t high) noexcept {
   const std::uint32_t* from = bits;
   while (low != high) {
-    const std::uint32_t span = high - low;
-    const int shift = std::max(0, 32 - __builtin_clz(span) - 8);  // span >> shift < 256
-    std::uint32_t histogram[256] = {};
-    for (index_t i = 0; i < n; ++i) ++histogram[(from[i] - low) >> shift];
-    const std::uint32_t slice = digit_holding_rank([&](std::uint32_t d) { return index_t{histogram[d]}; }, 256u, k);
-    index_t kept = 0;
-    for (index_t i = 0; i < n; ++i) {
-      // Written without a branch: which values share the slice is data, not a pattern.
-      const std::uint32_t x = from[i];
-      work[kept] = x;
-      kept += (x - low) >> shift == slice ? 1 : 0;
-    }
+    const range_slices cut(from, n, low, high);
+    const std::uint32_t slice = cut.holding(k);
+    n = cut.keep(from, n, slice, work);
     from = work;
-    n = kept;
-    const std::uint64_t base = std::uint64_t{low} + (std::uint64_t{slice} << shift);
-    high = static_cast<std::uint32_t>(std::min<std::uint64_t>(high, base + (std::uint64_t{1} << shift) - 1));
-    low = static_cast<std::uint32_t>(base);
+    low = cut.first_of(slice);
+    high = cut.last_of(slice);
   }
   return low;
 }
 
 // The k_low-th and k_high-th smallest (k_low <= k_high < n) of n selection bits, all in
 // [low, high], as kth_smallest_in_range gives each, in shared sweeps: rounds go on together
-// while both ranks fall in one slice; the round that parts them keeps both slices in one
-// sweep, and each is finished alone. For a bracket's two sample ranks, which one round
-// seldom parts, this halves the sweeps of two selections. work has room for 2n + 3 values.
+// while both ranks fall in one slice; the round that parts them keeps both slices, and each
+// is finished alone. For a bracket's two sample ranks, which one round seldom parts, this
+// saves most of a second selection's sweeps. work has room for 2n + 3 values.
 struct bits_pair {
   std::uint32_t low, high;
 };
@@ -138,47 +178,21 @@ inline bits_pair kth_pair_in_range(const std::uint32_t* bits, index_t n, index_t
   std::uint32_t* const parted = work + n + 1;
   const std::uint32_t* from = bits;
   while (low != high) {
-    const std::uint32_t span = high - low;
-    const int shift = std::max(0, 32 - __builtin_clz(span) - 8);  // span >> shift < 256
-    std::uint32_t histogram[256] = {};
-    for (index_t i = 0; i < n; ++i) ++histogram[(from[i] - low) >> shift];
-    const auto count = [&](std::uint32_t d) { return index_t{histogram[d]}; };
-    const std::uint32_t slice_low = digit_holding_rank(count, 256u, k_low);
-    const std::uint32_t slice_high = digit_holding_rank(count, 256u, k_high);
-    // A slice's bounds: its first value, and its last one or high, whichever is lower.
-    const auto bounds = [&](std::uint32_t slice) {
-      const std::uint64_t base = std::uint64_t{low} + (std::uint64_t{slice} << shift);
-      return bits_pair{static_cast<std::uint32_t>(base),
-                       static_cast<std::uint32_t>(std::min<std::uint64_t>(high, base + (std::uint64_t{1} << shift) - 1))};
-    };
+    const range_slices cut(from, n, low, high);
+    const std::uint32_t slice_low = cut.holding(k_low), slice_high = cut.holding(k_high);
     if (slice_low != slice_high) {
-      // Each value is written to both lists and kept where it belongs; the lower list has a
-      // slot of slack, which the last unkept writes may take.
+      // The lower slice's copy may write one past its end: the upper one starts after that.
       std::uint32_t* lower = parted;
-      std::uint32_t* upper = parted + histogram[slice_low] + 1;
+      std::uint32_t* upper = parted + cut.histogram[slice_low] + 1;
       index_t in_lower = 0, in_upper = 0;
-      for (index_t i = 0; i < n; ++i) {
-        const std::uint32_t x = from[i], slice = (x - low) >> shift;
-        lower[in_lower] = x;
-        in_lower += slice == slice_low ? 1 : 0;
-        upper[in_upper] = x;
-        in_upper += slice == slice_high ? 1 : 0;
-      }
-      const bits_pair lower_bounds = bounds(slice_low), upper_bounds = bounds(slice_high);
-      return {kth_smallest_in_range(lower, in_lower, k_low, lower, lower_bounds.low, lower_bounds.high),
-              kth_smallest_in_range(upper, in_upper, k_high, upper, upper_bounds.low, upper_bounds.high)};
+      cut.keep_both(from, n, slice_low, lower, in_lower, slice_high, upper, in_upper);
+      return {kth_smallest_in_range(lower, in_lower, k_low, lower, cut.first_of(slice_low), cut.last_of(slice_low)),
+              kth_smallest_in_range(upper, in_upper, k_high, upper, cut.first_of(slice_high), cut.last_of(slice_high))};
     }
-    index_t kept = 0;
-    for (index_t i = 0; i < n; ++i) {
-      const std::uint32_t x = from[i];
-      work[kept] = x;
-      kept += (x - low) >> shift == slice_low ? 1 : 0;
-    }
+    n = cut.keep(from, n, slice_low, work);
     from = work;
-    n = kept;
-    const bits_pair next = bounds(slice_low);
-    low = next.low;
-    high = next.high;
+    low = cut.first_of(slice_low);
+    high = cut.last_of(slice_low);
   }
   return {low, low};
 }
