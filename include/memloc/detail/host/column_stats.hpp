@@ -887,7 +887,8 @@ index_t bracketed_medians(const host_exec& exec, const mu_rows<S>& mu, index_t r
     parallel_for(exec, tasks, [&](index_t k) {
       const bracket_task_view view{low.data(), high.data(), tops.data() + k * width, top_values.data() + k * width,
                                    counts_of(k, width), kept.get() + k * width * room, room};
-      // -inf at the task's first row: any value there takes it, as its first row.
+      // -inf at the task's first row, which a task with no value above the seed keeps: it
+      // loses the merge to any value, and where all are -inf, task 0's row 0 is the first.
       std::fill(view.tops, view.tops + width, running_top{-INFINITY, k * bracket_block_rows, false});
       std::copy(top_seed.begin(), top_seed.begin() + width, view.top_values);
       for (index_t round = 0; round * tasks < blocks; ++round) {

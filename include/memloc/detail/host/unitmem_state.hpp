@@ -358,8 +358,8 @@ class unitmem_per_sample_state {
     with_store(*this, [&](auto* store) {
       using S = std::remove_pointer_t<decltype(store)>;
       if (views * batch.extent(3) == 1 && batch.stride(2) == 1) {
-        // One view, one position: each value is its own total, added without a fold. Into
-        // fp32 μ it is narrowed first, as to_mu narrows a total over one element.
+        // One view, one position: each value is its own total, added without a fold (into
+        // fp32 μ as accumulate() says).
         dispatch_transform(transform, [&](auto op) {
           using Op = decltype(op);
           add_rows(exec, store, samples, ids, distinct_ids, [&](index_t b, S* row, index_t first, index_t last) {
