@@ -542,9 +542,9 @@ struct bracket_task_view {
   // rest): the larger of tops[j].value and just under the sample's largest value, which the
   // whole column's maximum is at least (a task whose values all lie below it keeps no
   // maximum, and the merge takes another task's); +inf once unit j has seen a NaN, when a
-  // later value can win only by being a first NaN. Seeded from the sample, most tasks
-  // compare a few values in all; seeded with their own first values, every block of a task
-  // had about 16 / its number of new maxima to settle (8 % of all values).
+  // later value can win only by being a first NaN. Seeded with a task's own first values
+  // instead, the values to compare after each block (about 16 / its number in the task)
+  // made settling 30 % of stats/B_median_finalize_N50000_U512 in `perf`.
   float* top_values;
   bracket_counts counts;
   std::uint32_t* kept;  // unit j's room at kept + j * room
